@@ -1,0 +1,467 @@
+"""An emulated AstroLink 4 (USB or mini): the same wire protocol, with physics and fault injection.
+
+The model is sans-I/O: `handle(line, now)` returns the reply text, `advance(now)` moves time on. Time is whatever the
+caller says it is, so tests run whole nights on trio's fake clock. `serve()` puts the model on a trio stream (a pty
+master, a TCP connection or an in-memory pair); `main()` runs it as a program on a pty or TCP port on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+from dataclasses import dataclass, field
+
+from . import protocol as p
+from .protocol import Layout
+
+MAGNUS_A = 17.271
+MAGNUS_B = 237.7
+NO_SENSOR_JUNK = "1037.50"  # what the firmware sends in the fields of an absent sky sensor
+
+DEFAULT_U = "25000:220:0:100:440:0:0:1:257:0:0:0:0:0:1:0:0"
+DEFAULT_E = "30:1200:1:0:20"
+DEFAULT_N = "1077:140:100:100"
+DEFAULT_Z = "400:2"
+
+
+def dew_point(temperature: float, humidity: float) -> float:
+    """Magnus formula, astrojolo's constants."""
+    humidity = max(1.0, min(100.0, humidity))
+    gamma = MAGNUS_A * temperature / (MAGNUS_B + temperature) + math.log(humidity / 100.0)
+    return MAGNUS_B * gamma / (MAGNUS_A - gamma)
+
+
+@dataclass
+class Faults:
+    """Misbehaviour to inject; every switch is independent."""
+
+    silent: bool = False  # answer nothing
+    wrong_letter: bool = False  # answer with an error line that does not start with the command's letter
+    garbage: bool = False  # put junk bytes in front of each reply
+    truncate_status: bool = False  # cut q replies in the middle of a field
+    reply_for_other_command: bool = False  # answer with a stale reply to a different command first
+    drop_replies: int = 0  # swallow this many replies, then answer normally
+
+
+@dataclass
+class Environment:
+    """The night outside: a slow cooling with humidity rising towards dew, and a sky that may cloud over."""
+
+    start_temperature: float = 12.0
+    cooling_per_hour: float = 0.8
+    start_humidity: float = 62.0
+    humidity_per_hour: float = 3.0
+    clear_sky_depression: float = 22.0  # sky colder than ambient under a clear sky, °C
+    cloudiness: float = 0.1  # 0 clear … 1 overcast
+    sky_brightness: float = 20.6  # mag/arcsec²
+    noise: float = 0.02
+
+    def temperature(self, hours: float) -> float:
+        return self.start_temperature - self.cooling_per_hour * hours + 0.15 * math.sin(hours * 3.1)
+
+    def humidity(self, hours: float) -> float:
+        return min(99.0, self.start_humidity + self.humidity_per_hour * hours)
+
+
+@dataclass
+class EmulatorConfig:
+    layout: Layout = Layout.USB
+    identity: str = "#:AstroLink4USB"
+    line_ending: str = "\n"
+    short_status_while_moving: bool = False
+    sensor1: bool = True
+    sensor2: bool = True
+    sky_sensor: bool = True
+    sky_brightness_sensor: bool = True
+    supply_voltage: float = 12.4
+    supply_resistance: float = 0.05  # volts lost per ampere drawn
+    idle_current: float = 0.12
+    output_current: tuple[float, float, float] = (0.8, 0.5, 0.3)
+    heater_current: tuple[float, float] = (1.2, 0.8)  # at 100 % duty
+    stepper_current_factor: float = 1.0  # × the configured motor current while moving
+    seed: int = 1
+
+    @classmethod
+    def mini(cls) -> "EmulatorConfig":
+        return cls(layout=Layout.MINI, identity="#:AstroLink4mini", sky_sensor=False, sky_brightness_sensor=False)
+
+
+class AstroLink4Emulator:
+    def __init__(self, config: EmulatorConfig | None = None, now: float = 0.0) -> None:
+        self.config = config or EmulatorConfig()
+        self.faults = Faults()
+        self.environment = Environment()
+        self.random = random.Random(self.config.seed)
+        self.started = now
+        self.time = now
+        self.u = DEFAULT_U.split(":")
+        self.e = DEFAULT_E.split(":")
+        self.n = DEFAULT_N.split(":")
+        self.z = DEFAULT_Z.split(":")
+        self.buzzer = 0
+        self.hand_controller = 1
+        self.position = 0.0
+        self.target = 0
+        self.velocity = 0.0
+        self.outputs = [int(self.u[p.U_OUTPUT_1_DEFAULT - 1 + i]) != 0 for i in range(3)]
+        self.pwm_setting = [0, 0]  # 0…100, or PWM_AUTO
+        self.amp_hours = 0.0
+        self.watt_hours = 0.0
+        self.dc_motor_until = -1.0
+        self.protection: tuple[int, float] | None = None
+        self._over_limit_since: float | None = None
+        self.input_voltage_override: float | None = None
+        self.extra_current = 0.0
+        self.compensation_reference = self.temperature()
+        self.commands: list[str] = []  # every command received, for tests to inspect
+
+    # --- derived quantities ------------------------------------------------------------------------------------
+
+    def hours(self) -> float:
+        return (self.time - self.started) / 3600.0
+
+    def temperature(self) -> float:
+        return self.environment.temperature(self.hours())
+
+    def humidity(self) -> float:
+        return self.environment.humidity(self.hours())
+
+    def sensor2_temperature(self) -> float:
+        return self.temperature() - 0.6  # a probe on the tube runs a little colder than the air
+
+    def sky_temperature(self) -> float:
+        env = self.environment
+        return self.temperature() - env.clear_sky_depression * (1.0 - env.cloudiness)
+
+    def pwm_duty(self, index: int) -> int:
+        setting = self.pwm_setting[index]
+        if setting != p.PWM_AUTO:
+            return setting
+        # Automatic dew heating: off below 40 % RH, full at 90 % (the mini II's start/full thresholds).
+        return int(round(max(0.0, min(1.0, (self.humidity() - 40.0) / 50.0)) * 100))
+
+    def stepper_speed(self) -> float:
+        return max(1.0, float(self.u[p.U_SPEED - 1]))
+
+    def stepper_acceleration(self) -> float:
+        return max(1.0, float(self.u[p.U_ACCELERATION - 1]))
+
+    def max_position(self) -> int:
+        return int(float(self.u[p.U_MAX_POSITION - 1]))
+
+    def total_current(self) -> float:
+        cfg = self.config
+        current = cfg.idle_current + self.extra_current
+        current += sum(amps for amps, on in zip(cfg.output_current, self.outputs) if on)
+        current += sum(amps * self.pwm_duty(i) / 100.0 for i, amps in enumerate(cfg.heater_current))
+        if self.velocity != 0.0:
+            current += float(self.z[p.Z_CURRENT - 1]) / 1000.0 * cfg.stepper_current_factor
+        return current
+
+    def input_voltage(self) -> float:
+        if self.input_voltage_override is not None:
+            return self.input_voltage_override
+        return self.config.supply_voltage - self.config.supply_resistance * self.total_current()
+
+    def compensation_pending(self) -> int:
+        coefficient = float(self.e[p.E_COEFFICIENT - 1]) / 100.0
+        return int(round((self.compensation_reference - self.temperature()) * coefficient))
+
+    # --- time --------------------------------------------------------------------------------------------------
+
+    def advance(self, now: float) -> None:
+        """Integrate motion, energy, protection and compensation up to `now`, in steps of at most 10 ms."""
+        while self.time < now:
+            dt = min(0.01, now - self.time)
+            self._step(dt)
+            self.time += dt
+
+    def _step(self, dt: float) -> None:
+        self._move_stepper(dt)
+        current = self.total_current()
+        voltage = self.input_voltage()
+        self.amp_hours += current * dt / 3600.0
+        self.watt_hours += voltage * current * dt / 3600.0
+        self._check_protection(voltage, current)
+        if int(self.e[p.E_AUTO - 1]) and self.velocity == 0.0 and self.target == round(self.position):
+            pending = self.compensation_pending()
+            if pending and abs(pending) >= int(self.e[p.E_THRESHOLD - 1]):
+                self._apply_compensation()
+
+    def _move_stepper(self, dt: float) -> None:
+        remaining = self.target - self.position
+        if remaining == 0 and self.velocity == 0.0:
+            return
+        speed, acceleration = self.stepper_speed(), self.stepper_acceleration()
+        direction = 1.0 if remaining > 0 else -1.0
+        # Trapezoidal profile: the fastest speed from which the stepper can still stop at the target.
+        stoppable = math.sqrt(2.0 * acceleration * abs(remaining))
+        wanted = direction * min(speed, stoppable)
+        if self.velocity < wanted:
+            self.velocity = min(wanted, self.velocity + acceleration * dt)
+        else:
+            self.velocity = max(wanted, self.velocity - acceleration * dt)
+        step = self.velocity * dt
+        if abs(step) >= abs(remaining) or (abs(remaining) < 1.0 and abs(self.velocity) <= acceleration * dt):
+            self.position = float(self.target)
+            self.velocity = 0.0
+        else:
+            self.position += step
+
+    def _check_protection(self, voltage: float, current: float) -> None:
+        limit_volts = float(self.n[p.N_OVER_VOLTAGE - 1]) / 10.0
+        limit_amps = float(self.n[p.N_OVER_CURRENT - 1]) / 10.0
+        over = 1 if voltage > limit_volts else 2 if current > limit_amps else 0
+        if not over:
+            self._over_limit_since = None
+            return
+        if self._over_limit_since is None:
+            self._over_limit_since = self.time
+        if (self.time - self._over_limit_since) * 1000.0 >= float(self.n[p.N_OVER_TIME - 1]) and self.protection is None:
+            self.protection = (over, voltage if over == 1 else current)
+            self.outputs = [False, False, False]
+            self.pwm_setting = [0, 0]
+
+    def _apply_compensation(self) -> None:
+        pending = self.compensation_pending()
+        self.target = max(0, min(self.max_position(), int(round(self.position)) + pending))
+        self.compensation_reference = self.temperature()
+
+    # --- protocol ----------------------------------------------------------------------------------------------
+
+    def handle(self, line: str, now: float) -> str | None:
+        """The reply to one command line (without line ending), or None for silence."""
+        self.advance(now)
+        command = line.strip()
+        self.commands.append(command)
+        if not command or self.faults.silent:
+            return None
+        if self.faults.drop_replies > 0:
+            self.faults.drop_replies -= 1
+            return None
+        if self.faults.wrong_letter:
+            return "ERR"
+        reply = self._execute(command)
+        if reply is not None and self.faults.truncate_status and reply.startswith("q:"):
+            reply = reply[: len(reply) // 2]
+        return reply
+
+    def _execute(self, command: str) -> str | None:
+        letter, _, rest = command.partition(":")
+        args = rest.split(":") if rest else []
+        if args and args[-1] == "":
+            args.pop()
+        try:
+            handler = getattr(self, f"_cmd_{letter}") if letter.isalpha() or letter == "#" else None
+        except AttributeError:
+            handler = None
+        if letter == "#":
+            return self.config.identity
+        if handler is None:
+            return "ERR"
+        try:
+            return handler(args)
+        except (ValueError, IndexError):
+            return "ERR"
+
+    def status_fields(self) -> list[str]:
+        cfg = self.config
+        temperature, humidity = self.temperature(), self.humidity()
+        noise = self.environment.noise
+        jitter = lambda: self.random.uniform(-noise, noise)  # noqa: E731 - tiny helper
+        position = int(round(self.position))
+        fields = ["q", str(position), str(self.target - position), f"{self.total_current():.2f}"]
+        if cfg.sensor1:
+            fields += ["1", f"{temperature + jitter():.2f}", f"{humidity:.2f}", f"{dew_point(temperature, humidity):.2f}"]
+        else:
+            fields += ["0", "0.00", "0.00", "0.00"]
+        fields += ["1" if cfg.sensor2 else "0", f"{self.sensor2_temperature():.2f}" if cfg.sensor2 and cfg.layout is Layout.MINI else "0.00"]
+        fields += [str(self.pwm_duty(0)), str(self.pwm_duty(1))]
+        fields += ["1" if on else "0" for on in self.outputs]
+        fields += [f"{self.input_voltage():.2f}", "5.00", f"{self.amp_hours:.2f}", f"{self.watt_hours:.2f}"]
+        fields += ["1" if self.time < self.dc_motor_until else "0", str(self.compensation_pending())]
+        fields += [str(self.protection[0]), f"{self.protection[1]:.2f}"] if self.protection else ["0", "0"]
+        if cfg.layout is Layout.MINI:
+            return fields
+        if cfg.sky_sensor:
+            fields += ["1", f"{self.sky_temperature() + jitter():.2f}", f"{temperature:.2f}"]
+        else:
+            fields += ["0", NO_SENSOR_JUNK, NO_SENSOR_JUNK]
+        if cfg.sensor2:
+            t2, h2 = self.sensor2_temperature(), min(100.0, humidity + 4.0)
+            fields += ["1", f"{t2:.2f}", f"{h2:.2f}", f"{dew_point(t2, h2):.2f}"]
+        else:
+            fields += ["0", "0.00", "0.00", "0.00"]
+        if cfg.sky_brightness_sensor:
+            fields += ["1", f"{self.environment.sky_brightness + jitter():.2f}"]
+        else:
+            fields += ["0", "0.00"]
+        return fields
+
+    def _cmd_q(self, args: list[str]) -> str:
+        fields = self.status_fields()
+        if self.config.short_status_while_moving and self.velocity != 0.0:
+            fields = fields[:4]
+        return ":".join(fields)
+
+    def _read_block(self, letter: str, values: list[str]) -> str:
+        return letter + ":" + ":".join(values)
+
+    def _write_block(self, letter: str, values: list[str], args: list[str]) -> str:
+        if len(args) < len(values):
+            return "ERR"
+        for text in args:
+            float(text)  # the firmware takes numbers only
+        values[:] = args  # fields beyond the documented ones are kept as sent
+        return f"{letter}:"
+
+    def _cmd_u(self, args: list[str]) -> str:
+        return self._read_block("u", self.u)
+
+    def _cmd_U(self, args: list[str]) -> str:
+        return self._write_block("U", self.u, args)
+
+    def _cmd_e(self, args: list[str]) -> str:
+        return self._read_block("e", self.e)
+
+    def _cmd_E(self, args: list[str]) -> str:
+        return self._write_block("E", self.e, args)
+
+    def _cmd_n(self, args: list[str]) -> str:
+        return self._read_block("n", self.n)
+
+    def _cmd_N(self, args: list[str]) -> str:
+        return self._write_block("N", self.n, args)
+
+    def _cmd_z(self, args: list[str]) -> str | None:
+        return self._read_block("z", self.z) if self.config.layout is Layout.USB else "ERR"
+
+    def _cmd_Z(self, args: list[str]) -> str | None:
+        return self._write_block("Z", self.z, args) if self.config.layout is Layout.USB else "ERR"
+
+    def _cmd_j(self, args: list[str]) -> str:
+        return f"j:{self.buzzer}"
+
+    def _cmd_J(self, args: list[str]) -> str:
+        self.buzzer = 1 if int(args[0]) else 0
+        return "J:"
+
+    def _cmd_f(self, args: list[str]) -> str:
+        return f"f:{self.hand_controller}"
+
+    def _cmd_F(self, args: list[str]) -> str:
+        self.hand_controller = 1 if int(args[0]) else 0
+        return "F:"
+
+    def _cmd_R(self, args: list[str]) -> str:
+        if int(args[0]) != 0:
+            return "ERR"
+        self.target = max(0, min(self.max_position(), int(args[1])))
+        return "R:"
+
+    def _cmd_P(self, args: list[str]) -> str:
+        if int(args[0]) != 0:
+            return "ERR"
+        self.position = float(max(0, int(args[1])))
+        self.target = int(self.position)
+        self.velocity = 0.0
+        return "P:"
+
+    def _cmd_H(self, args: list[str]) -> str:
+        # Stop at once, as the manual's "stop" does: the target becomes wherever the stepper is now.
+        self.target = int(round(self.position))
+        self.position = float(self.target)
+        self.velocity = 0.0
+        return "H:"
+
+    def _cmd_C(self, args: list[str]) -> str:
+        index, value = int(args[0]), int(args[1])
+        if index not in (0, 1, 2):
+            return "ERR"
+        self.outputs[index] = value != 0
+        self.protection = None  # the flag stays until an output is switched again
+        return "C:"
+
+    def _cmd_B(self, args: list[str]) -> str:
+        index, value = int(args[0]), int(args[1])
+        if index not in (0, 1) or not (0 <= value <= 100 or value == p.PWM_AUTO):
+            return "ERR"
+        self.pwm_setting[index] = value
+        return "B:"
+
+    def _cmd_S(self, args: list[str]) -> str:
+        int(args[0]) if args else 0
+        self._apply_compensation()
+        return "S:"
+
+    def _cmd_G(self, args: list[str]) -> str:
+        if self.config.layout is not Layout.MINI:
+            return "ERR"
+        self.dc_motor_until = self.time + int(args[2]) / 1000.0
+        return "G:"
+
+    def _cmd_K(self, args: list[str]) -> str:
+        self.dc_motor_until = -1.0
+        return "K:"
+
+    def _cmd_p(self, args: list[str]) -> str:
+        return f"p:{int(round(self.position))}"
+
+
+# --- serving the model on a byte stream ----------------------------------------------------------------------------
+
+
+async def serve(emulator: AstroLink4Emulator, stream: "object") -> None:
+    """Answer commands arriving on a trio stream until it closes."""
+    import trio
+
+    from ..link.framing import Line, LineFramer
+
+    framer = LineFramer(max_line=256)
+    while True:
+        try:
+            data = await stream.receive_some(4096)  # type: ignore[attr-defined]
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            return
+        if not data:
+            return
+        for item in framer.feed(data):
+            if not isinstance(item, Line):
+                continue
+            reply = emulator.handle(item.text, trio.current_time())
+            if reply is None:
+                continue
+            out = b""
+            faults = emulator.faults
+            if faults.garbage:
+                out += bytes(emulator.random.randrange(1, 256) for _ in range(5)).replace(b"\n", b"") + b"\n"
+            if faults.reply_for_other_command:
+                out += b"U:" + emulator.config.line_ending.encode()
+            out += (reply + emulator.config.line_ending).encode("ascii", "replace")
+            try:
+                await stream.send_all(out)  # type: ignore[attr-defined]
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                return
+
+
+def main(argv: list[str] | None = None) -> None:
+    from ..emulation import run_emulator_cli
+
+    parser = argparse.ArgumentParser(description="Emulated AstroLink 4 on a pty or a TCP port on 127.0.0.1")
+    parser.add_argument("--mini", action="store_true", help="emulate the AstroLink 4 mini (23-field status)")
+    parser.add_argument("--crlf", action="store_true", help="end replies with CR LF")
+    parser.add_argument("--short-status", action="store_true", help="cut the status line while moving")
+    parser.add_argument("--no-sky", action="store_true", help="no sky temperature sensor")
+    parser.add_argument("--no-sensor2", action="store_true", help="no second temperature/humidity sensor")
+    args, rest = parser.parse_known_args(argv)
+    config = EmulatorConfig.mini() if args.mini else EmulatorConfig()
+    config.line_ending = "\r\n" if args.crlf else "\n"
+    config.short_status_while_moving = args.short_status
+    config.sky_sensor = config.sky_sensor and not args.no_sky
+    config.sensor2 = not args.no_sensor2
+    run_emulator_cli(rest, lambda now: AstroLink4Emulator(config, now), serve, "AstroLink 4")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,422 @@
+"""The behaviour every INDI device shares: general and connection properties, the connection lifecycle, config
+handling, request dispatch with all-or-nothing validation, and a polling loop.
+
+A device module subclasses :class:`Device` and supplies ``open_device()`` (open the link and identify the device),
+``poll()``, and handlers for its own properties.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Awaitable, Callable
+
+import trio
+from lxml import etree
+
+from . import config
+from .logs import set_debug
+from .properties import PropertySet, State, SwitchVector, Update, ValidationError, Vector
+from .outbox import Outbox
+from .spec import DriverSpec, connected_names, default_config_document, refresh_system_ports
+from .xmlstream import GetProperties, NewVector, sanitize_text, serialize, timestamp_now
+from ..link.session import LinkError
+from ..link.transports import Transport, TransportError, open_tcp, SerialTransport
+from ..errors import describe, first_error
+
+Handler = Callable[[Update], Awaitable[None]]
+
+LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+CONNECTION_SETTINGS = ("CONNECTION_MODE", "DEVICE_PORT", "DEVICE_BAUD_RATE", "DEVICE_ADDRESS", "SYSTEM_PORTS")
+
+
+class Device:
+    """One INDI device served by this process."""
+
+    def __init__(self, spec: DriverSpec, props: PropertySet, outbox: Outbox) -> None:
+        self.spec = spec
+        self.props = props
+        self.name = props.device
+        self.outbox = outbox
+        self.log = logging.getLogger(f"indi_astrojolo.{type(self).__module__.split('.')[-2]}")
+        self.handlers: dict[str, Handler] = {
+            "CONNECTION": self._on_connection,
+            "DEBUG": self._on_debug,
+            "SIMULATION": self._on_simulation,
+            "CONFIG_PROCESS": self._on_config_process,
+            "POLLING_PERIOD": self._on_polling_period,
+            "DEVICE_PORT_SCAN": self._on_port_scan,
+            "SYSTEM_PORTS": self._on_system_ports,
+        }
+        for name in CONNECTION_SETTINGS:
+            self.handlers.setdefault(name, self._on_connection_setting)
+        self.connected = False
+        self.runtime_nursery: trio.Nursery | None = None
+        self.connection_nursery: trio.Nursery | None = None
+        self._connection_scope: trio.CancelScope | None = None
+        self._connection_closed = trio.Event()
+        self._connection_closed.set()
+        self.default_config = default_config_document(props)
+        self._pre_connection = [name for name in props.vectors if name not in self.connected_property_names()]
+
+    # --- what a subclass provides ----------------------------------------------------------------------------
+
+    def open_device(self) -> AbstractAsyncContextManager[None]:
+        """Open the link and identify the device; leaving the context closes the link."""
+        raise NotImplementedError
+
+    async def poll(self) -> None:
+        """Read the device's state once per polling period."""
+
+    async def open_simulator(self) -> Transport:
+        """A transport to the in-process emulator used in SIMULATION mode."""
+        raise TransportError(0, "this driver has no simulator")
+
+    def connected_property_names(self) -> list[str]:
+        """Properties defined while connected, in definition order."""
+        return connected_names(self.spec, self.name)
+
+    async def on_connected(self) -> None:
+        """Called after the connected properties are defined and the saved config is applied."""
+
+    async def on_disconnected(self) -> None:
+        """Called after the link is closed."""
+
+    # --- output ----------------------------------------------------------------------------------------------
+
+    def send(self, element: etree._Element) -> None:
+        self.outbox.send(serialize(element))
+
+    def define(self, name: str, message: str | None = None) -> None:
+        vector = self.props[name]
+        self.props.defined[name] = None
+        self.send(vector.def_element(message))
+
+    def update(
+        self,
+        name: str,
+        state: State | None = None,
+        message: str | None = None,
+        only: list[str] | None = None,
+    ) -> None:
+        """Report a vector's values (and optionally a new state) to clients, if it is defined."""
+        vector = self.props[name]
+        if state is not None:
+            vector.state = state
+        if name in self.props.defined:
+            self.send(vector.set_element(message, only))
+
+    def delete(self, name: str | None = None) -> None:
+        attrib = {"device": self.name, "timestamp": timestamp_now()}
+        if name is not None:
+            attrib["name"] = name
+            self.props.defined.pop(name, None)
+        else:
+            self.props.defined.clear()
+        self.send(etree.Element("delProperty", attrib))
+
+    def message(self, text: str, level: str = "INFO") -> None:
+        """An INDI message to clients, also written to the driver log."""
+        self.log.log(LEVELS.get(level, logging.INFO), "%s", text)
+        element = etree.Element(
+            "message",
+            {"device": self.name, "timestamp": timestamp_now(), "message": sanitize_text(f"[{level}] {text}")[:1000]},
+        )
+        self.send(element)
+
+    def accept(self, update: Update, state: State = State.OK, message: str | None = None) -> None:
+        """Apply a validated request and report the vector with the given state."""
+        update.vector.apply(update.values)
+        self.update(update.vector.name, state, message)
+
+    def refuse(self, vector: Vector, reason: str) -> None:
+        """A request that was not carried out: the vector keeps its values and goes to Alert, with a message."""
+        self.update(vector.name, State.ALERT, reason)
+        self.message(reason, "ERROR")
+
+    # --- input -----------------------------------------------------------------------------------------------
+
+    def answer_get_properties(self, request: GetProperties) -> None:
+        for vector in self.props.definitions_for(request.device, request.name):
+            self.send(vector.def_element())
+
+    async def handle_request(self, request: NewVector, *, from_config: bool = False) -> None:
+        """Validate a client's new*Vector as a whole and hand it to the property's handler."""
+        if request.device is not None and request.device != self.name:
+            self.log.debug("request for another device %r ignored", request.device)
+            return
+        name = request.name or ""
+        if name not in self.props.defined:
+            if name in self.props:
+                reason = f"{name} is not available while the device is {'connected' if self.connected else 'disconnected'}"
+            else:
+                reason = f"unknown property {name!r}"
+            if not from_config:
+                self.message(f"Request refused: {reason}", "ERROR")
+            return
+        vector = self.props[name]
+        try:
+            update = vector.validate(request)
+        except ValidationError as exc:
+            self.refuse(vector, f"Request refused: {exc}")
+            return
+        handler = self.handlers.get(name)
+        try:
+            if handler is None:
+                self.accept(update)
+            else:
+                await handler(update)
+        except ValidationError as exc:
+            self.refuse(vector, f"Request refused: {exc}")
+        except LinkError as exc:
+            self.refuse(vector, f"{vector.label}: the device did not answer as expected ({exc})")
+        except TransportError as exc:
+            self.refuse(vector, f"{vector.label}: {exc}")
+        except Exception as exc:  # a bug must cost one request, never the driver
+            self.log.error("handler for %s failed: %s", name, "".join(traceback.format_exception(exc))[-900:])
+            self.refuse(vector, f"{vector.label}: internal error ({describe(exc)})")
+
+    # --- general properties ----------------------------------------------------------------------------------
+
+    async def _on_debug(self, update: Update) -> None:
+        set_debug(update["ENABLE"])
+        self.accept(update)
+
+    async def _on_simulation(self, update: Update) -> None:
+        if self.connected and update.changed():
+            raise ValidationError("disconnect before switching simulation on or off")
+        self.accept(update, message="Simulation is on" if update["ENABLE"] else None)
+
+    async def _on_polling_period(self, update: Update) -> None:
+        self.accept(update)
+
+    def polling_period(self) -> float:
+        return self.props.number("POLLING_PERIOD")["PERIOD_MS"].value / 1000.0
+
+    async def _on_connection_setting(self, update: Update) -> None:
+        if self.connected and update.changed():
+            raise ValidationError(f"disconnect before changing {update.vector.label.lower()}")
+        if update.vector.name == "SYSTEM_PORTS":
+            return await self._on_system_ports(update)
+        self.accept(update)
+
+    async def _on_system_ports(self, update: Update) -> None:
+        if self.connected and update.changed():
+            raise ValidationError("disconnect before choosing another port")
+        self.accept(update)
+        chosen = update.vector.selected() if isinstance(update.vector, SwitchVector) else None
+        if chosen:
+            self.props.text("DEVICE_PORT")["PORT"].value = chosen
+            self.update("DEVICE_PORT", State.OK)
+
+    async def _on_port_scan(self, update: Update) -> None:
+        changed = refresh_system_ports(self.props)
+        if changed and self.props.is_defined("SYSTEM_PORTS"):
+            self.delete("SYSTEM_PORTS")
+        if self.props.switch("SYSTEM_PORTS").members and not self.props.is_defined("SYSTEM_PORTS"):
+            self.define("SYSTEM_PORTS")
+        count = len(self.props.switch("SYSTEM_PORTS").members)
+        update.vector.apply({"Scan Ports": False})
+        self.update(update.vector.name, State.OK, f"{count} serial port(s) found")
+
+    # --- transports ------------------------------------------------------------------------------------------
+
+    def simulation(self) -> bool:
+        return bool(self.props.switch("SIMULATION")["ENABLE"].on)
+
+    def baud_rate(self) -> int:
+        return int(self.props.switch("DEVICE_BAUD_RATE").selected() or self.spec.baud_rate)
+
+    async def open_transport(self) -> Transport:
+        """Open the link the user chose: simulator, TCP or serial."""
+        if self.simulation():
+            return await self.open_simulator()
+        if self.props.switch("CONNECTION_MODE").selected() == "CONNECTION_TCP":
+            address = self.props.text("DEVICE_ADDRESS")
+            host, port_text = address["ADDRESS"].value.strip(), address["PORT"].value.strip()
+            if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+                raise TransportError(0, f"TCP port {port_text!r} is not a number from 1 to 65535")
+            return await open_tcp(host, int(port_text))
+        return await self.open_serial(self.props.text("DEVICE_PORT")["PORT"].value.strip(), self.baud_rate())
+
+    async def open_serial(self, path: str, baud_rate: int) -> Transport:
+        return await SerialTransport.open(path, baud_rate)
+
+    # --- connection lifecycle --------------------------------------------------------------------------------
+
+    async def _on_connection(self, update: Update) -> None:
+        want_connected = bool(update["CONNECT"])
+        vector = update.vector
+        if want_connected == self.connected:
+            self.update(vector.name, State.OK if want_connected else State.IDLE)
+            return
+        if not want_connected:
+            await self.disconnect()
+            return
+        self.update(vector.name, State.BUSY)
+        assert self.runtime_nursery is not None
+        try:
+            await self.runtime_nursery.start(self._connection_lifetime)
+        except Exception as exc:
+            error = first_error(exc)
+            vector.apply({"CONNECT": False, "DISCONNECT": True})
+            self.update(vector.name, State.ALERT)
+            self.message(f"Connection failed: {describe(error)}", "ERROR")
+            return
+
+    async def _connection_lifetime(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        started = False
+        self._connection_closed = trio.Event()
+        try:
+            with trio.CancelScope() as scope:
+                self._connection_scope = scope
+                async with trio.open_nursery() as nursery:
+                    self.connection_nursery = nursery
+                    async with self.open_device():
+                        await self._became_connected()
+                        started = True
+                        task_status.started()
+                        await trio.sleep_forever()
+        except Exception as exc:
+            if not started:
+                raise
+            self.log.error("connection ended: %s", "".join(traceback.format_exception(exc))[-900:])
+            self.message(f"Connection lost: {describe(first_error(exc))}", "ERROR")
+        finally:
+            self.connection_nursery = None
+            self._connection_scope = None
+            if started:
+                self._became_disconnected()
+                with trio.CancelScope(shield=True):
+                    await self.on_disconnected()
+            self._connection_closed.set()
+
+    async def _became_connected(self) -> None:
+        self.connected = True
+        connection = self.props.switch("CONNECTION")
+        connection.select("CONNECT")
+        self.update("CONNECTION", State.OK)
+        for name in self.connected_property_names():
+            self.define(name)
+        await self.load_config(initial=True)
+        await self.on_connected()
+        self.spawn_connected(self._poll_loop, "polling")
+
+    def _became_disconnected(self) -> None:
+        was_connected = self.connected
+        self.connected = False
+        for name in self.connected_property_names():
+            if name in self.props.defined:
+                self.delete(name)
+        connection = self.props.switch("CONNECTION")
+        connection.select("DISCONNECT")
+        self.update("CONNECTION", State.IDLE)
+        if was_connected:
+            self.message(f"{self.name} is disconnected")
+
+    async def disconnect(self) -> None:
+        if self._connection_scope is not None:
+            self._connection_scope.cancel()
+        await self._connection_closed.wait()
+        if self.connected:  # never got past open_device
+            self._became_disconnected()
+
+    def spawn_connected(self, fn: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run a task for as long as the device is connected; its failure is reported, never fatal."""
+        assert self.connection_nursery is not None
+
+        async def guarded() -> None:
+            try:
+                await fn()
+            except Exception as exc:
+                self.log.error("%s stopped: %s", what, "".join(traceback.format_exception(exc))[-900:])
+                self.message(f"{what} stopped after an internal error: {describe(exc)}", "ERROR")
+
+        self.connection_nursery.start_soon(guarded)
+
+    async def _poll_loop(self) -> None:
+        failing = False
+        while True:
+            started = trio.current_time()
+            try:
+                await self.poll()
+                if failing:
+                    self.message("The device answers again")
+                failing = False
+            except (LinkError, TransportError) as exc:
+                if not failing:
+                    self.message(f"The device does not answer: {exc}", "WARNING")
+                failing = True
+                self.poll_failed(exc)
+            await trio.sleep_until(started + self.polling_period())
+
+    def poll_failed(self, error: Exception) -> None:
+        """Show that the values on screen are no longer live (a subclass marks its properties Alert)."""
+
+    # --- config ----------------------------------------------------------------------------------------------
+
+    def config_file(self) -> Any:
+        return config.config_path(self.name)
+
+    def saved_vectors(self) -> list[Vector]:
+        return [v for v in self.props.vectors.values() if v.save and (v.name in self.props.defined)]
+
+    async def save_config(self) -> None:
+        path = self.config_file()
+        vectors = self.saved_vectors()
+        default_document = self.default_config
+        await trio.to_thread.run_sync(config.write_default_once, path, default_document)
+        await trio.to_thread.run_sync(config.write, path, vectors)
+
+    async def load_config(self, *, initial: bool = False, path: Any = None) -> int:
+        """Replay saved requests for the properties defined now; returns how many were applied."""
+        path = path or self.config_file()
+        try:
+            requests = await trio.to_thread.run_sync(config.read, path)
+        except config.ConfigError as exc:
+            if not initial:
+                raise ValidationError(str(exc)) from None
+            return 0
+        if initial:
+            await trio.to_thread.run_sync(config.write_default_once, self.config_file(), self.default_config)
+        applied = 0
+        for request in requests:
+            name = request.name or ""
+            if name not in self.props.defined or not self.props[name].save:
+                continue
+            if initial and name in self._pre_connection:
+                continue  # applied at start-up already
+            request = NewVector(request.kind, self.name, name, request.members, None)
+            await self.handle_request(request, from_config=True)
+            applied += 1
+        if initial:
+            self.update("CONFIG_PROCESS", State.OK)
+        return applied
+
+    async def _on_config_process(self, update: Update) -> None:
+        vector = update.vector
+        action = next((name for name, on in update.values.items() if on), None)
+        vector.apply({name: False for name in vector.members})
+        path = self.config_file()
+        if action == "CONFIG_SAVE":
+            await self.save_config()
+            self.update(vector.name, State.OK, f"Configuration saved to {path}")
+        elif action == "CONFIG_LOAD":
+            count = await self.load_config()
+            self.update(vector.name, State.OK, f"Configuration loaded ({count} properties)")
+        elif action == "CONFIG_DEFAULT":
+            count = await self.load_config(path=config.default_path(path))
+            self.update(vector.name, State.OK, f"Default configuration loaded ({count} properties)")
+        elif action == "CONFIG_PURGE":
+            removed = await trio.to_thread.run_sync(config.purge, path)
+            self.update(vector.name, State.OK, f"Configuration {'purged' if removed else 'was already empty'}")
+        else:
+            self.update(vector.name, State.IDLE)
+
+    # --- shutdown --------------------------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Close the device link when the driver exits."""
+        if self.connected or self._connection_scope is not None:
+            await self.disconnect()

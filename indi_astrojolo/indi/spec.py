@@ -1,0 +1,134 @@
+"""What a driver is before it is connected: its identity and its pre-connection properties.
+
+Everything here is free of trio so that a driver can answer indiserver's first getProperties while the event loop
+is still being imported (indiserver routes client requests only to drivers whose device name it has seen).
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from dataclasses import dataclass, field
+
+from .. import __version__
+from . import config
+from .definitions import load_vectors
+from .properties import PropertySet, State, SwitchMember, SwitchVector, ValidationError
+
+log = logging.getLogger(__name__)
+
+PRE_CONNECTION_FILES = ("general.xml", "connection.xml")
+SERIAL_PORT_PATTERNS = ("/dev/serial/by-id/*", "/dev/ttyUSB*", "/dev/ttyACM*")
+
+
+@dataclass(frozen=True)
+class DriverSpec:
+    default_name: str
+    exec_name: str
+    interface: int
+    baud_rate: str
+    tcp_address: tuple[str, str]
+    pre_connection_files: tuple[str, ...] = ()  # device files whose vectors exist before connecting
+    connected_files: tuple[str, ...] = ()  # device files whose vectors are defined on connect
+    tcp_first: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def device_name(self) -> str:
+        return os.environ.get("INDIDEV") or self.default_name
+
+
+def scan_serial_ports() -> list[str]:
+    ports: list[str] = []
+    for pattern in SERIAL_PORT_PATTERNS:
+        for path in sorted(glob.glob(pattern)):
+            if path not in ports:
+                ports.append(path)
+    return ports
+
+
+def refresh_system_ports(props: PropertySet) -> bool:
+    """Rebuild SYSTEM_PORTS from the ports present now; True if the list changed."""
+    ports = scan_serial_ports()
+    current = props.text("DEVICE_PORT")["PORT"].value
+    members = [SwitchMember(path, path, path == current) for path in ports]
+    old = props.vectors.get("SYSTEM_PORTS")
+    props.vectors["SYSTEM_PORTS"] = SwitchVector(
+        props.device, "SYSTEM_PORTS", "System Ports", "Connection", members, rule="AtMostOne"
+    )
+    return old is None or list(old.members) != ports
+
+
+def build_properties(spec: DriverSpec) -> PropertySet:
+    """The pre-connection properties with the driver's defaults, then the user's saved values on top."""
+    device = spec.device_name()
+    props = PropertySet(device)
+    for filename in PRE_CONNECTION_FILES + spec.pre_connection_files:
+        for vector in load_vectors(filename, device):
+            props.add(vector)
+    for filename in spec.connected_files:
+        for vector in load_vectors(filename, device):
+            props.add(vector)
+    info = props.text("DRIVER_INFO")
+    info["DRIVER_NAME"].value = spec.default_name
+    info["DRIVER_EXEC"].value = spec.exec_name
+    info["DRIVER_VERSION"].value = __version__
+    info["DRIVER_INTERFACE"].value = str(spec.interface)
+    props.switch("DEVICE_BAUD_RATE").select(spec.baud_rate)
+    address = props.text("DEVICE_ADDRESS")
+    address["ADDRESS"].value, address["PORT"].value = spec.tcp_address
+    if spec.tcp_first:
+        props.switch("CONNECTION_MODE").select("CONNECTION_TCP")
+    return props
+
+
+def prepare_properties(spec: DriverSpec) -> PropertySet:
+    """Everything a driver shows before it is connected, with saved settings applied, marked as defined."""
+    props = build_properties(spec)
+    connected = set(connected_names(spec, props.device))
+    apply_saved_values(props, {name for name in props.vectors if name not in connected})
+    refresh_system_ports(props)
+    for name in props.vectors:
+        if name in connected or (name == "SYSTEM_PORTS" and not props["SYSTEM_PORTS"].members):
+            continue
+        props.defined[name] = None
+    return props
+
+
+def connected_names(spec: DriverSpec, device: str) -> list[str]:
+    """Properties defined while connected, in definition order."""
+    return [vector.name for filename in spec.connected_files for vector in load_vectors(filename, device)]
+
+
+def default_config_document(props: PropertySet) -> bytes:
+    """The driver's own defaults as a config document (the .default file)."""
+    return config.render(vector for vector in props.vectors.values() if vector.save)
+
+
+def apply_saved_values(props: PropertySet, names: set[str] | None = None) -> list[str]:
+    """Apply saved config values to properties that only live in the driver (no device I/O).
+
+    Returns the names applied. Invalid entries are skipped with a log line: a damaged config must not stop a driver
+    from starting.
+    """
+    applied: list[str] = []
+    try:
+        requests = config.read(config.config_path(props.device))
+    except config.ConfigError as exc:
+        log.debug("no saved configuration applied: %s", exc)
+        return applied
+    for request in requests:
+        if request.name not in props or (names is not None and request.name not in names):
+            continue
+        vector = props[request.name]
+        if not vector.save:
+            continue
+        try:
+            update = vector.validate(request)
+        except ValidationError as exc:
+            log.warning("config entry skipped: %s", exc)
+            continue
+        vector.apply(update.values)
+        vector.state = State.IDLE
+        applied.append(vector.name)
+    return applied

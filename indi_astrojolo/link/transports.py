@@ -1,0 +1,168 @@
+"""Byte streams to a device: a serial port, a TCP socket, or an in-memory pair, all as trio streams.
+
+pyserial opens and configures a serial port; trio then waits on its file descriptor, so no thread sits on a blocking
+read and nothing polls.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tty
+from dataclasses import dataclass
+from typing import Protocol
+
+import trio
+import trio.testing
+
+
+class Transport(Protocol):
+    description: str
+
+    async def send_all(self, data: bytes) -> None: ...
+
+    async def receive_some(self, max_bytes: int = 4096) -> bytes: ...
+
+    def discard_input(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class TransportError(OSError):
+    """The transport could not be opened or broke."""
+
+
+class StreamTransport:
+    """Any trio stream as a device transport."""
+
+    def __init__(self, stream: trio.abc.Stream, description: str) -> None:
+        self.stream = stream
+        self.description = description
+
+    async def send_all(self, data: bytes) -> None:
+        try:
+            await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            raise TransportError(errno.EPIPE, f"{self.description}: write failed: {exc}") from None
+
+    async def receive_some(self, max_bytes: int = 4096) -> bytes:
+        try:
+            return await self.stream.receive_some(max_bytes)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise TransportError(errno.EIO, f"{self.description}: read failed: {exc}") from None
+        except OSError as exc:
+            if exc.errno == errno.EIO:  # a pty whose other side went away, a USB port unplugged
+                return b""
+            raise TransportError(exc.errno or errno.EIO, f"{self.description}: read failed: {exc}") from None
+
+    def discard_input(self) -> None:
+        """Drop bytes the OS holds for us; a stream without such a buffer has nothing to do."""
+
+    async def aclose(self) -> None:
+        with trio.CancelScope(shield=True):
+            try:
+                await self.stream.aclose()
+            except (OSError, trio.BrokenResourceError):
+                pass
+
+
+class SerialTransport(StreamTransport):
+    def __init__(self, port: object, stream: trio.abc.Stream, description: str) -> None:
+        super().__init__(stream, description)
+        self.port = port
+
+    @classmethod
+    async def open(
+        cls,
+        path: str,
+        baud_rate: int,
+        *,
+        stop_bits: float = 1,
+        rtscts: bool = False,
+    ) -> "SerialTransport":
+        import serial  # pyserial; imported here so a TCP-only or simulated session never loads it
+
+        def open_port() -> object:
+            port = serial.Serial()
+            port.port = path
+            port.baudrate = baud_rate
+            port.bytesize = serial.EIGHTBITS
+            port.parity = serial.PARITY_NONE
+            port.stopbits = serial.STOPBITS_TWO if stop_bits == 2 else serial.STOPBITS_ONE
+            port.rtscts = rtscts
+            port.xonxoff = False
+            port.timeout = 0
+            port.exclusive = True  # a second driver on the same port gets a clear error, not interleaved bytes
+            port.open()
+            port.reset_input_buffer()
+            return port
+
+        try:
+            port = await trio.to_thread.run_sync(open_port)
+        except (OSError, ValueError) as exc:  # serial.SerialException is an OSError
+            raise TransportError(errno.ENODEV, f"cannot open {path}: {exc}") from None
+        stream = trio.lowlevel.FdStream(os.dup(port.fileno()))
+        return cls(port, stream, f"{path} @ {baud_rate} baud")
+
+    def discard_input(self) -> None:
+        try:
+            self.port.reset_input_buffer()  # type: ignore[attr-defined]
+        except (OSError, ValueError):
+            pass
+
+    def set_rts(self, level: bool) -> None:
+        self.port.rts = level  # type: ignore[attr-defined]
+
+    def cts(self) -> bool:
+        return bool(self.port.cts)  # type: ignore[attr-defined]
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        try:
+            self.port.close()  # type: ignore[attr-defined]
+        except (OSError, ValueError):
+            pass
+
+
+async def open_tcp(host: str, port: int, *, connect_timeout: float = 5.0) -> StreamTransport:
+    try:
+        with trio.fail_after(connect_timeout):
+            stream = await trio.open_tcp_stream(host, port)
+    except trio.TooSlowError:
+        raise TransportError(errno.ETIMEDOUT, f"no answer from {host}:{port} within {connect_timeout:g} s") from None
+    except OSError as exc:
+        raise TransportError(exc.errno or errno.ECONNREFUSED, f"cannot connect to {host}:{port}: {exc}") from None
+    return StreamTransport(stream, f"tcp {host}:{port}")
+
+
+def memory_pair(description: str = "in-memory") -> tuple[StreamTransport, trio.abc.Stream]:
+    """A driver-side transport and the device-side stream joined to it (for SIMULATION and tests)."""
+    driver_side, device_side = trio.testing.memory_stream_pair()
+    return StreamTransport(driver_side, description), device_side
+
+
+@dataclass
+class Pty:
+    """A pseudo-terminal: the device (emulator) side owns `master`, the driver opens `path` like a serial port."""
+
+    master: int
+    slave: int
+    path: str
+
+    @classmethod
+    def open(cls) -> "Pty":
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        tty.setraw(master)
+        return cls(master, slave, os.ttyname(slave))
+
+    def stream(self) -> trio.lowlevel.FdStream:
+        # The slave stays open here: once every slave descriptor is closed, reads on the master fail with EIO.
+        return trio.lowlevel.FdStream(os.dup(self.master))
+
+    def close(self) -> None:
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass

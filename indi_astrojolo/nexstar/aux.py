@@ -1,0 +1,251 @@
+"""Celestron AUX bus commands, sans I/O: device ids, command ids, payload encoders and decoders, rate units.
+
+Framing (3B LEN SRC DST CMD DATA CK) lives in link.framing; this module gives the packets their meaning
+(reference: nexstar-aux-protocol.md §4–§7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Callable
+
+from ..link.framing import AuxPacket
+from ..link.session import ReplyError, Verdict
+
+STEPS_PER_TURN = 1 << 24
+STEPS_PER_DEGREE = STEPS_PER_TURN / 360.0
+ARCSEC_PER_STEP = 1_296_000 / STEPS_PER_TURN
+RATE_UNITS_PER_ARCSEC = 1024  # 0x06/0x07 24-bit payload: arcsec/s × 1024
+SIDEREAL_ARCSEC_PER_S = 15.041069
+SOLAR_ARCSEC_PER_S = 15.0
+LUNAR_ARCSEC_PER_S = 14.685
+SPECIAL_RATE_SIDEREAL = 0xFFFF
+SPECIAL_RATE_SOLAR = 0xFFFE
+SPECIAL_RATE_LUNAR = 0xFFFD
+NOT_SUPPORTED = 0xF0  # a reply with this command and the request's command as data: "unsupported"
+
+
+class Device(IntEnum):
+    ANY = 0x00
+    MAIN_BOARD = 0x01
+    HAND_CONTROLLER = 0x04
+    HAND_CONTROLLER_PLUS = 0x0D
+    STARSENSE_HC = 0x0E
+    AZM = 0x10
+    ALT = 0x11
+    FOCUSER = 0x12
+    DEW_HEATER = 0x17
+    APP = 0x20
+    GPS = 0xB0
+    RTC = 0xB2
+    WIFI_SKYPORTAL = 0xB3
+    STARSENSE_CAMERA = 0xB4
+    WIFI_EVOLUTION = 0xB5
+    BATTERY = 0xB6
+    CHARGER = 0xB7
+    LIGHTS = 0xBF
+
+
+DEVICE_NAMES = {
+    Device.MAIN_BOARD: "main board",
+    Device.HAND_CONTROLLER: "hand controller",
+    Device.HAND_CONTROLLER_PLUS: "NexStar+ hand controller",
+    Device.STARSENSE_HC: "StarSense hand controller",
+    Device.AZM: "azimuth/RA motor",
+    Device.ALT: "altitude/Dec motor",
+    Device.FOCUSER: "focuser",
+    Device.DEW_HEATER: "dew heater",
+    Device.GPS: "GPS",
+    Device.RTC: "real-time clock",
+    Device.WIFI_SKYPORTAL: "SkyPortal WiFi",
+    Device.STARSENSE_CAMERA: "StarSense camera",
+    Device.WIFI_EVOLUTION: "Evolution WiFi",
+    Device.BATTERY: "battery",
+    Device.CHARGER: "charger",
+    Device.LIGHTS: "lights",
+}
+
+# Devices a bus scan asks for their version (motor controllers first: they are the ones that must answer).
+SCAN_ORDER = (
+    Device.AZM,
+    Device.ALT,
+    Device.MAIN_BOARD,
+    Device.HAND_CONTROLLER,
+    Device.HAND_CONTROLLER_PLUS,
+    Device.STARSENSE_HC,
+    Device.FOCUSER,
+    Device.GPS,
+    Device.RTC,
+    Device.WIFI_SKYPORTAL,
+    Device.WIFI_EVOLUTION,
+    Device.BATTERY,
+    Device.LIGHTS,
+)
+
+
+class Command(IntEnum):
+    GET_POSITION = 0x01
+    GOTO_FAST = 0x02
+    SET_POSITION = 0x04
+    GET_MODEL = 0x05
+    SET_POS_GUIDERATE = 0x06
+    SET_NEG_GUIDERATE = 0x07
+    LEVEL_START = 0x0B
+    SET_POS_BACKLASH = 0x10
+    SET_NEG_BACKLASH = 0x11
+    LEVEL_DONE = 0x12
+    SLEW_DONE = 0x13
+    GOTO_SLOW = 0x17
+    AT_INDEX = 0x18
+    SEEK_INDEX = 0x19
+    SET_MAXRATE = 0x20
+    GET_MAXRATE = 0x21
+    ENABLE_MAXRATE = 0x22
+    MAXRATE_ENABLED = 0x23
+    MOVE_POS = 0x24
+    MOVE_NEG = 0x25
+    AUX_GUIDE = 0x26
+    AUX_GUIDE_ACTIVE = 0x27
+    ENABLE_CORDWRAP = 0x38
+    DISABLE_CORDWRAP = 0x39
+    SET_CORDWRAP_POS = 0x3A
+    POLL_CORDWRAP = 0x3B
+    GET_CORDWRAP_POS = 0x3C
+    GET_POS_BACKLASH = 0x40
+    GET_NEG_BACKLASH = 0x41
+    SET_AUTOGUIDE_RATE = 0x46
+    GET_AUTOGUIDE_RATE = 0x47
+    SEND_WARNING = 0x50
+    SEND_ERROR = 0x51
+    GET_APPROACH = 0xFC
+    SET_APPROACH = 0xFD
+    GET_VERSION = 0xFE
+
+
+class GpsCommand(IntEnum):
+    GET_LAT = 0x01
+    GET_LONG = 0x02
+    GET_DATE = 0x03
+    GET_YEAR = 0x04
+    GET_TIME = 0x33
+    TIME_VALID = 0x36
+    LINKED = 0x37
+
+
+# --- encoders ------------------------------------------------------------------------------------------------------
+
+
+def request(dst: int, cmd: int, data: bytes = b"", src: int = Device.APP) -> AuxPacket:
+    return AuxPacket(src, dst, cmd, data)
+
+
+def encode_position(steps: int) -> bytes:
+    """A 24-bit fraction of a turn, big-endian; any integer is taken modulo one turn."""
+    return (steps % STEPS_PER_TURN).to_bytes(3, "big")
+
+
+def decode_position(data: bytes, *, signed: bool = False) -> int:
+    if len(data) == 2:  # old firmware answers with the upper 16 bits
+        data = data + b"\x00"
+    if len(data) != 3:
+        raise ReplyError(f"a position has 3 bytes, got {len(data)}")
+    value = int.from_bytes(data, "big")
+    if signed and value >= STEPS_PER_TURN // 2:
+        value -= STEPS_PER_TURN
+    return value
+
+
+def encode_rate(arcsec_per_s: float) -> tuple[int, bytes]:
+    """The command (positive or negative guide rate) and 24-bit payload for a signed axis rate."""
+    units = int(round(abs(arcsec_per_s) * RATE_UNITS_PER_ARCSEC))
+    if units >= 1 << 24:
+        raise ValueError(f"rate {arcsec_per_s:.1f}\"/s is beyond the motor's range")
+    cmd = Command.SET_POS_GUIDERATE if arcsec_per_s >= 0 else Command.SET_NEG_GUIDERATE
+    return cmd, units.to_bytes(3, "big")
+
+
+def decode_rate(data: bytes) -> float:
+    """Arcsec/s of a 0x06/0x07 payload (magnitude); the special 2-byte values map to their named rates."""
+    if len(data) == 2:
+        value = int.from_bytes(data, "big")
+        special = {
+            SPECIAL_RATE_SIDEREAL: SIDEREAL_ARCSEC_PER_S,
+            SPECIAL_RATE_SOLAR: SOLAR_ARCSEC_PER_S,
+            SPECIAL_RATE_LUNAR: LUNAR_ARCSEC_PER_S,
+        }
+        return special.get(value, value / 4.0)
+    if len(data) == 3:
+        return int.from_bytes(data, "big") / RATE_UNITS_PER_ARCSEC
+    raise ReplyError(f"a rate has 2 or 3 bytes, got {len(data)}")
+
+
+def encode_guide_pulse(percent_of_sidereal: int, milliseconds: int) -> bytes:
+    if not -100 <= percent_of_sidereal <= 100:
+        raise ValueError("guide pulse rate must be -100…100 % of sidereal")
+    if not 0 <= milliseconds <= 2550:
+        raise ValueError("one controller-timed guide pulse lasts at most 2550 ms")
+    return bytes([percent_of_sidereal & 0xFF, int(round(milliseconds / 10))])
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    major: int
+    minor: int
+    build: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}" + (f".{self.build}" if self.build is not None else "")
+
+
+def decode_version(data: bytes) -> Version:
+    if len(data) == 2:
+        return Version(data[0], data[1])
+    if len(data) == 4:
+        return Version(data[0], data[1], int.from_bytes(data[2:4], "big"))
+    raise ReplyError(f"a version has 2 or 4 bytes, got {len(data)}")
+
+
+MODELS = {
+    1: "NexStar GPS", 3: "NexStar i-Series", 4: "NexStar i-Series SE", 5: "CGE", 6: "Advanced GT", 7: "SLT",
+    8: "Legend", 9: "CPC", 10: "NexStar GT", 11: "NexStar 4/5 SE", 12: "NexStar 6/8 SE", 13: "CGE Pro",
+    14: "CGEM", 15: "LCM", 16: "SkyProdigy", 17: "CPC Deluxe", 18: "NexStar GT", 19: "StarSeeker", 20: "AVX",
+    21: "Cosmos", 22: "Evolution", 23: "CGX", 24: "CGX-L", 25: "AstroFi",
+}  # fmt: skip
+GERMAN_EQUATORIAL_MODELS = frozenset({5, 6, 13, 14, 20, 23, 24})
+
+
+def decode_model(data: bytes) -> tuple[int, str]:
+    if not data:
+        raise ReplyError("a model reply has at least 1 byte")
+    number = data[0]
+    return number, MODELS.get(number, f"unknown model {number}")
+
+
+def decode_flag(data: bytes) -> bool:
+    """A one-byte status (SLEW_DONE, AT_INDEX …): 0x00 means no / still busy, anything else yes."""
+    if len(data) != 1:
+        raise ReplyError(f"a status flag has 1 byte, got {len(data)}")
+    return data[0] != 0
+
+
+# --- replies -------------------------------------------------------------------------------------------------------
+
+
+def reply_matcher(sent: AuxPacket) -> Callable[[AuxPacket], Verdict]:
+    """The reply comes from the addressed device, to us, with the same command; an F0 NAK says 'unsupported'."""
+
+    def match(packet: AuxPacket) -> Verdict:
+        if packet.src != sent.dst or packet.dst != sent.src:
+            return Verdict.IGNORE
+        if packet.cmd == sent.cmd:
+            return Verdict.ACCEPT
+        if packet.cmd == NOT_SUPPORTED and packet.data == bytes([sent.cmd]):
+            return Verdict.REJECT
+        return Verdict.IGNORE
+
+    return match
+
+
+def render(data: bytes) -> str:
+    return data.hex(" ")
