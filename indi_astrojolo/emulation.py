@@ -5,6 +5,7 @@ lines on stdin change the emulated device while a driver talks to it (tests inje
 
     set faults.silent True        set any attribute of the model (Python literal values)
     get position                  print ``VALUE <repr>``
+    len commands                  print ``VALUE <length>`` of a list attribute
     call method arg ...           call a model method with literal arguments, print ``VALUE <repr>``
     disconnect                    drop the current connection (pty: close and reopen the device side)
     quit                          stop
@@ -56,6 +57,9 @@ def apply_control(model: Any, line: str) -> str | None:
     if verb == "get" and len(args) == 1:
         target, attribute = _resolve(model, args[0])
         return f"VALUE {getattr(target, attribute)!r}"
+    if verb == "len" and len(args) == 1:
+        target, attribute = _resolve(model, args[0])
+        return f"VALUE {len(getattr(target, attribute))}"
     if verb == "call" and args:
         target, attribute = _resolve(model, args[0])
         result = getattr(target, attribute)(*[_literal(a) for a in args[1:]])

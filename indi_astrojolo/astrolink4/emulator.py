@@ -184,9 +184,10 @@ class AstroLink4Emulator:
         self.amp_hours += current * dt / 3600.0
         self.watt_hours += voltage * current * dt / 3600.0
         self._check_protection(voltage, current)
-        if int(self.e[p.E_AUTO - 1]) and self.velocity == 0.0 and self.target == round(self.position):
+        # float(), not int(): _write_block accepts any number, and int("1.0") raised here on every later step.
+        if float(self.e[p.E_AUTO - 1]) and self.velocity == 0.0 and self.target == round(self.position):
             pending = self.compensation_pending()
-            if pending and abs(pending) >= int(self.e[p.E_THRESHOLD - 1]):
+            if pending and abs(pending) >= float(self.e[p.E_THRESHOLD - 1]):
                 self._apply_compensation()
 
     def _move_stepper(self, dt: float) -> None:
@@ -252,12 +253,10 @@ class AstroLink4Emulator:
         args = rest.split(":") if rest else []
         if args and args[-1] == "":
             args.pop()
-        try:
-            handler = getattr(self, f"_cmd_{letter}") if letter.isalpha() or letter == "#" else None
-        except AttributeError:
-            handler = None
         if letter == "#":
             return self.config.identity
+        # Every other command is one letter, answered by _cmd_<letter> (case matters: 'u' reads, 'U' writes).
+        handler = getattr(self, f"_cmd_{letter}", None) if len(letter) == 1 and letter.isalpha() else None
         if handler is None:
             return "ERR"
         try:
@@ -273,7 +272,10 @@ class AstroLink4Emulator:
         position = int(round(self.position))
         fields = ["q", str(position), str(self.target - position), f"{self.total_current():.2f}"]
         if cfg.sensor1:
-            fields += ["1", f"{temperature + jitter():.2f}", f"{humidity:.2f}", f"{dew_point(temperature, humidity):.2f}"]
+            # The device derives the dew point from the temperature it measured (noise included); computing it from
+            # the noiseless temperature made q[7] disagree with q[5] and q[6].
+            measured = temperature + jitter()
+            fields += ["1", f"{measured:.2f}", f"{humidity:.2f}", f"{dew_point(measured, humidity):.2f}"]
         else:
             fields += ["0", "0.00", "0.00", "0.00"]
         fields += ["1" if cfg.sensor2 else "0", f"{self.sensor2_temperature():.2f}" if cfg.sensor2 and cfg.layout is Layout.MINI else "0.00"]

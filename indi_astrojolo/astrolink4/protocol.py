@@ -318,10 +318,12 @@ def parse_status(text: str, layout: Layout) -> Status:
             _number(fields, first + 2, "dew point"),
         )
 
-    flag = fields[Q_PROTECTION_FLAG].strip()
+    # The flag is parsed as a number like every other field: a garbled flag ("x", "1.5") used to read as an
+    # over-current trip instead of a ProtocolError. An empty flag still means no trip.
+    flag = 0 if fields[Q_PROTECTION_FLAG].strip() == "" else _integer(fields, Q_PROTECTION_FLAG, "protection flag")
     protection = None
-    if flag not in ("0", ""):
-        kind = "over-voltage" if flag == "1" else "over-current"
+    if flag != 0:
+        kind = "over-voltage" if flag == 1 else "over-current"
         protection = ProtectionTrip(kind, _number(fields, Q_PROTECTION_VALUE, "protection value"))
     common = dict(
         layout=layout,

@@ -1,8 +1,10 @@
-"""Process entry for a driver: answer indiserver's first getProperties, then run the trio runtime.
+"""Process entry for a driver: answer getProperties at once, start the trio runtime when it is needed.
 
-Importing trio costs more than everything else a driver loads at start, and indiserver routes client requests only to
-drivers whose device name it has already seen; so the first getProperties is answered with plain blocking I/O from
-the trio-free property model, and the event loop is started after that.
+Importing trio costs more than everything else a driver loads, and indiserver routes client requests only to drivers
+whose device name it has already seen. Before the first client request a driver has nothing to do but answer
+getProperties (no device is open, no timer runs), so that is done with plain blocking reads from the trio-free
+property model; the event loop starts with the first request, and a driver that only ever sees getProperties and
+then end of input exits without loading it.
 """
 
 from __future__ import annotations
@@ -28,13 +30,12 @@ def _write_blocking(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _await_first_get_properties(
+def _answer_until_first_request(
     props: PropertySet, stream: XmlStream, outbox: Outbox
 ) -> list[Message | MalformedMessage] | None:
-    """Read stdin until the first getProperties and answer it; None if stdin closed first."""
-    pending: list[Message | MalformedMessage] = []
-    answered = False
-    while not answered:
+    """Answer getProperties from stdin until some other message arrives; return it and what followed it in the
+    same read (None if stdin closed first)."""
+    while True:
         try:
             data = os.read(0, 65536)
         except InterruptedError:
@@ -43,15 +44,16 @@ def _await_first_get_properties(
             data = b""
         if not data:
             return None
+        pending: list[Message | MalformedMessage] = []
         for message in stream.feed(data):
-            if not answered and isinstance(message, GetProperties):
+            if isinstance(message, GetProperties) and not pending:
                 for vector in props.definitions_for(message.device, message.name):
                     outbox.send(serialize(vector.def_element()))
-                answered = True
             else:
                 pending.append(message)
-    _write_blocking(1, outbox.take())
-    return pending
+        _write_blocking(1, outbox.take())
+        if pending:
+            return pending
 
 
 def run_driver(spec: DriverSpec, load_device_class: Callable[[], type]) -> int:
@@ -60,7 +62,7 @@ def run_driver(spec: DriverSpec, load_device_class: Callable[[], type]) -> int:
         props = prepare_properties(spec)
         outbox = Outbox()
         stream = XmlStream()
-        pending = _await_first_get_properties(props, stream, outbox)
+        pending = _answer_until_first_request(props, stream, outbox)
         if pending is None:
             return 0
         import trio

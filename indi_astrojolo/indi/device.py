@@ -104,6 +104,8 @@ class Device:
         vector = self.props[name]
         if state is not None:
             vector.state = state
+        if message and not message.startswith("["):
+            message = f"[INFO] {message}"  # the level tag libindi's logger puts on every message
         if name in self.props.defined:
             self.send(vector.set_element(message, only))
 
@@ -131,9 +133,14 @@ class Device:
         self.update(update.vector.name, state, message)
 
     def refuse(self, vector: Vector, reason: str) -> None:
-        """A request that was not carried out: the vector keeps its values and goes to Alert, with a message."""
-        self.update(vector.name, State.ALERT, reason)
-        self.message(reason, "ERROR")
+        """A request that was not carried out: the vector keeps its values and goes to Alert, with the reason.
+
+        The reason rides on the set* (clients show a set*'s message like any other), so it is said once."""
+        self.log.error("%s", reason)
+        if vector.name in self.props.defined:
+            self.update(vector.name, State.ALERT, f"[ERROR] {reason}")
+        else:
+            self.message(reason, "ERROR")
 
     # --- input -----------------------------------------------------------------------------------------------
 

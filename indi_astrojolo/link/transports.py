@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import errno
 import os
+import termios
 import tty
 from dataclasses import dataclass
 from typing import Protocol
 
+import socket
+
 import trio
-import trio.testing
 
 
 class Transport(Protocol):
@@ -94,6 +96,7 @@ class SerialTransport(StreamTransport):
             port.timeout = 0
             port.exclusive = True  # a second driver on the same port gets a clear error, not interleaved bytes
             port.open()
+            _wake_on_first_byte(port.fileno())
             port.reset_input_buffer()
             return port
 
@@ -124,6 +127,15 @@ class SerialTransport(StreamTransport):
             pass
 
 
+def _wake_on_first_byte(fd: int) -> None:
+    """VMIN=1, VTIME=0. pyserial leaves VMIN=0, where a read with nothing waiting returns 0 bytes, which a stream
+    reader takes for end of file; with VMIN=1 it fails with EAGAIN on the non-blocking descriptor and trio waits."""
+    attributes = termios.tcgetattr(fd)
+    attributes[6][termios.VMIN] = 1
+    attributes[6][termios.VTIME] = 0
+    termios.tcsetattr(fd, termios.TCSANOW, attributes)
+
+
 async def open_tcp(host: str, port: int, *, connect_timeout: float = 5.0) -> StreamTransport:
     try:
         with trio.fail_after(connect_timeout):
@@ -136,8 +148,12 @@ async def open_tcp(host: str, port: int, *, connect_timeout: float = 5.0) -> Str
 
 
 def memory_pair(description: str = "in-memory") -> tuple[StreamTransport, trio.abc.Stream]:
-    """A driver-side transport and the device-side stream joined to it (for SIMULATION and tests)."""
-    driver_side, device_side = trio.testing.memory_stream_pair()
+    """A driver-side transport and the device-side stream joined to it (for SIMULATION and tests).
+
+    A kernel socket pair rather than trio.testing's memory streams: those import the test tooling into a driver."""
+    driver_socket, device_socket = socket.socketpair()
+    driver_side = trio.SocketStream(trio.socket.from_stdlib_socket(driver_socket))
+    device_side = trio.SocketStream(trio.socket.from_stdlib_socket(device_socket))
     return StreamTransport(driver_side, description), device_side
 
 

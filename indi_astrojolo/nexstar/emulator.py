@@ -131,7 +131,12 @@ class NexStarEmulator:
         step = (axis.velocity + guide) * dt
         if axis.goto_target is not None:
             remaining = _shortest(axis.goto_target - axis.position)
-            if abs(remaining) <= max(abs(step), self.config.goto_done_tolerance_steps) and abs(axis.velocity) <= accel * dt * 2:
+            # Arrived when this step reaches or passes the target (or the axis has settled within tolerance). Demanding
+            # a near-zero speed before snapping, as this did, let the axis run past the target, since the discrete
+            # deceleration is still at ~0.3 °/s one step before it, and swing back (~0.013° at 2.8 °/s).
+            reaches = step * remaining >= 0 and abs(step) >= abs(remaining)
+            settled = abs(remaining) <= self.config.goto_done_tolerance_steps and abs(axis.velocity) <= accel * dt * 2
+            if reaches or settled:
                 step = remaining
                 axis.goto_target = None
                 axis.velocity = 0.0

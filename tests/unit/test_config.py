@@ -1,0 +1,114 @@
+"""INDI config files: libindi's format, atomic writes, INDICONFIG, and the .default file."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from indi_astrojolo.files import atomic_write_bytes
+from indi_astrojolo.indi import config
+from indi_astrojolo.indi.definitions import load_vectors
+
+
+def saved_vectors():
+    vectors = [v for v in load_vectors("general.xml", "My Device") + load_vectors("connection.xml", "My Device") if v.save]
+    return vectors
+
+
+def test_default_path_uses_device_name_with_spaces(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("INDICONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert config.config_path("AstroLink 4 USB") == tmp_path / ".indi" / "AstroLink 4 USB_config.xml"
+
+
+def test_indiconfig_overrides_the_path(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("INDICONFIG", str(tmp_path / "elsewhere.xml"))
+    assert config.config_path("Any") == tmp_path / "elsewhere.xml"
+    assert config.default_path(config.config_path("Any")) == tmp_path / "elsewhere.xml.default"
+
+
+def test_round_trip_in_indi_format(tmp_path) -> None:
+    vectors = saved_vectors()
+    port = next(v for v in vectors if v.name == "DEVICE_PORT")
+    port["PORT"].value = "/dev/serial/by-id/usb-FTDI & Co <x>"
+    path = tmp_path / "cfg.xml"
+    config.write(path, vectors)
+    text = path.read_text()
+    assert text.startswith("<INDIDriver>")
+    assert "<newTextVector device=\"My Device\" name=\"DEVICE_PORT\">" in text
+    requests = {r.name: r for r in config.read(path)}
+    assert requests["DEVICE_PORT"].members == (("PORT", "/dev/serial/by-id/usb-FTDI & Co <x>"),)
+    assert requests["DEVICE_BAUD_RATE"].kind == "Switch"
+    assert requests["POLLING_PERIOD"].members == (("PERIOD_MS", "1000"),)
+
+
+def test_reads_libindi_written_files(tmp_path) -> None:
+    path = tmp_path / "libindi.xml"
+    path.write_text(
+        "<INDIDriver>\n<newSwitchVector device='Focuser Simulator' name='DEBUG'>\n  <oneSwitch name='ENABLE'>\n"
+        "      Off\n  </oneSwitch>\n  <oneSwitch name='DISABLE'>\n      On\n  </oneSwitch>\n</newSwitchVector>\n"
+        "<newNumberVector device='Focuser Simulator' name='POLLING_PERIOD'>\n  <oneNumber name='PERIOD_MS'>\n"
+        "      1000\n  </oneNumber>\n</newNumberVector>\n</INDIDriver>\n"
+    )
+    requests = config.read(path)
+    assert [(r.kind, r.name, r.members) for r in requests] == [
+        ("Switch", "DEBUG", (("ENABLE", "Off"), ("DISABLE", "On"))),
+        ("Number", "POLLING_PERIOD", (("PERIOD_MS", "1000"),)),
+    ]
+
+
+@pytest.mark.parametrize("content, message", [(None, "no config file"), (b"<INDIDriver><oops", "not valid XML")])
+def test_unreadable_config_is_a_clear_error(tmp_path, content, message) -> None:
+    path = tmp_path / "cfg.xml"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(config.ConfigError, match=message):
+        config.read(path)
+
+
+def test_entities_in_config_are_not_expanded(tmp_path) -> None:
+    path = tmp_path / "cfg.xml"
+    path.write_text(
+        '<!DOCTYPE x [<!ENTITY big "AAAA">]><INDIDriver><newTextVector device="D" name="T">'
+        '<oneText name="X">&big;</oneText></newTextVector></INDIDriver>'
+    )
+    requests = config.read(path)
+    assert "AAAA" not in requests[0].members[0][1]
+
+
+def test_default_file_is_written_once(tmp_path) -> None:
+    path = tmp_path / "cfg.xml"
+    config.write_default_once(path, b"<INDIDriver/>")
+    config.write_default_once(path, b"<INDIDriver>changed</INDIDriver>")
+    assert config.default_path(path).read_bytes() == b"<INDIDriver/>"
+
+
+def test_purge(tmp_path) -> None:
+    path = tmp_path / "cfg.xml"
+    path.write_text("<INDIDriver/>")
+    assert config.purge(path) is True
+    assert not path.exists()
+    assert config.purge(path) is False
+
+
+def test_atomic_write_replaces_and_leaves_no_temporary_files(tmp_path) -> None:
+    target = tmp_path / "sub" / "file.xml"
+    atomic_write_bytes(target, b"old")
+    atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert sorted(os.listdir(target.parent)) == ["file.xml"]
+
+
+def test_failed_atomic_write_keeps_the_old_file(tmp_path, monkeypatch) -> None:
+    target = tmp_path / "file.xml"
+    atomic_write_bytes(target, b"old")
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert sorted(os.listdir(tmp_path)) == ["file.xml"]
