@@ -28,6 +28,7 @@ from ..errors import describe, first_error
 Handler = Callable[[Update], Awaitable[None]]
 
 LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+FAST_POLL_PERIOD = 0.25  # seconds between polls while something moves, so clients see progress
 CONNECTION_SETTINGS = ("CONNECTION_MODE", "DEVICE_PORT", "DEVICE_BAUD_RATE", "DEVICE_ADDRESS", "SYSTEM_PORTS")
 
 
@@ -52,6 +53,7 @@ class Device:
         for name in CONNECTION_SETTINGS:
             self.handlers.setdefault(name, self._on_connection_setting)
         self.connected = False
+        self._poll_wakeup = trio.Event()
         self.runtime_nursery: trio.Nursery | None = None
         self.connection_nursery: trio.Nursery | None = None
         self._connection_scope: trio.CancelScope | None = None
@@ -342,10 +344,19 @@ class Device:
 
         self.connection_nursery.start_soon(guarded)
 
+    def busy(self) -> bool:
+        """True while something moves: the device is then polled at least every FAST_POLL_PERIOD seconds."""
+        return False
+
+    def poll_soon(self) -> None:
+        """Poll now rather than at the end of the period (after a command whose effect clients wait to see)."""
+        self._poll_wakeup.set()
+
     async def _poll_loop(self) -> None:
         failing = False
         while True:
             started = trio.current_time()
+            self._poll_wakeup = trio.Event()
             try:
                 await self.poll()
                 if failing:
@@ -356,7 +367,11 @@ class Device:
                     self.message(f"The device does not answer: {exc}", "WARNING")
                 failing = True
                 self.poll_failed(exc)
-            await trio.sleep_until(started + self.polling_period())
+            period = self.polling_period()
+            if self.busy():
+                period = min(period, FAST_POLL_PERIOD)
+            with trio.move_on_at(started + period):
+                await self._poll_wakeup.wait()
 
     def poll_failed(self, error: Exception) -> None:
         """Show that the values on screen are no longer live (a subclass marks its properties Alert)."""

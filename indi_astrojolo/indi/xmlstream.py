@@ -149,6 +149,25 @@ _TAG_RE = re.compile(
     rb"<(/?)([A-Za-z_:\x80-\xff][^\s/>\"'<=]*)"
     rb"[^\"'<>]*(?:(?:\"[^\"<]*\"|'[^'<]*')[^\"'<>]*)*>"
 )
+
+# A complete message of depth <= 2 without comments/CDATA/PIs (every INDI command a
+# client sends) matched in one call.  It frames exactly as the tag-by-tag scanner
+# would: close tags must match (backreferences), a child may not carry an INDI command
+# name (the scanner treats that as truncation), and anything else falls back to the
+# scanner.  Possessive quantifiers keep failure (incomplete input) linear.
+_ATTRS = rb"(?:[^\"'<>]*+(?:\"[^\"<]*+\"|'[^'<]*+')?+)*+"
+_NOT_COMMAND = (
+    rb"(?!(?:"
+    + b"|".join(sorted(_INDI_TOP_LEVEL))
+    + rb")[\s/>])"
+)
+_SIMPLE_MESSAGE_RE = re.compile(
+    rb"<([A-Za-z_:\x80-\xff][^\s/>\"'<=]*+)" + _ATTRS
+    + rb"(?:(?<=/)>|(?<!/)>"
+    + rb"(?:[^<]*+<" + _NOT_COMMAND + rb"([A-Za-z_:\x80-\xff][^\s/>\"'<=]*+)" + _ATTRS
+    + rb"(?:(?<=/)>|(?<!/)>[^<]*+</\2\s*+>))*+"
+    + rb"[^<]*+</\1\s*+>)"
+)
 _TAG_UNQUOTED_RE = re.compile(rb"[\"'<>]")
 _TAG_DQ_RE = re.compile(rb"[\"<]")
 _TAG_SQ_RE = re.compile(rb"['<]")
@@ -162,6 +181,16 @@ class XmlStream:
 
     ``feed()`` never raises on bad input: anything that is not a well-formed element is
     reported as ``MalformedMessage`` and parsing resumes at the next top-level element.
+    The results do not depend on how the input is split into reads.
+
+    Recovery rules, since the stream has no framing to fall back on:
+
+    * an element larger than ``max_message_bytes`` is reported once and the rest of it
+      is scanned but not kept; a top-level comment/PI/declaration that long is cut off
+      at the limit and the bytes after it are read as top-level input;
+    * an INDI command starting inside another INDI command means the outer one was
+      truncated: it is reported and the new one parsed normally;
+    * a '<' inside a tag means the tag was truncated: parsing resumes at that '<'.
     """
 
     def __init__(self, max_message_bytes: int = 1 << 20) -> None:
@@ -184,7 +213,7 @@ class XmlStream:
         self._tag_name = b""
         self._tag_is_end = False
         self._tag_quote = 0
-        self._tag_last = 0
+        self._tag_last = 0  # last byte scanned in the tag (to spot "/>" across reads)
         self._tag_start = -1  # where the tag began in _buf; -1 once discarded
         # Declaration (<!DOCTYPE ...>) state
         self._decl_quote = 0
@@ -233,19 +262,27 @@ class XmlStream:
                     pos = end
                     break
                 at_top = not stack and not self._extra_depth
-                if at_top and lt > pos:
+                if at_top and lt > pos and (self._stray is not None or not buf[pos:lt].isspace()):
                     self._stray_text(buf, pos, lt)
                 pos = lt
                 if lt + 1 >= end:
                     break  # need the next byte to classify the '<'
                 c = buf[lt + 1]
                 if c in _NAME_START or c == _SLASH:
+                    if at_top and c != _SLASH:
+                        m = _SIMPLE_MESSAGE_RE.match(buf, lt)
+                        if m is not None and m.end() - lt <= self._max:
+                            # Whole message in one regex call (the common case).
+                            if self._stray is not None:
+                                self._flush_stray(out)
+                            pos = m.end()
+                            out.append(bytes(buf[lt:pos]))
+                            continue
                     m = _TAG_RE.match(buf, lt)
                     if m is not None:
                         if at_top:
                             self._begin_item(lt, out)
                         pos = m.end()
-                        self._pos = pos
                         self._on_tag(m.group(2), m.group(1) == b"/", buf[pos - 2] == _SLASH, lt, pos, out)
                         continue
                     # Incomplete or broken tag: resumable slow path.
@@ -294,14 +331,31 @@ class XmlStream:
                     pos = self._lone_lt(lt, at_top)
             elif state == _TAG:
                 pos = self._scan_tag(buf, pos, end, out)
-            elif state == _COMMENT:
-                pos = self._scan_until(buf, pos, end, b"-->", out)
-            elif state == _PI:
-                pos = self._scan_until(buf, pos, end, b"?>", out)
-            elif state == _CDATA:
-                pos = self._scan_until(buf, pos, end, b"]]>", out)
+                if self._state == _TAG:
+                    break  # the tag continues in a later feed
             else:
-                pos = self._scan_decl(buf, pos, end, out)
+                # A top-level comment/PI/CDATA/declaration may only run to the size
+                # limit; past it, it is dropped and what follows is read as top-level
+                # input again.  Unlike skipping to its terminator, this cannot swallow
+                # the rest of the stream, and the cut point does not depend on reads.
+                at_top = not stack and not self._extra_depth
+                limit = self._item_start + self._max if at_top else end
+                stop = min(end, limit)
+                if state == _COMMENT:
+                    pos = self._scan_until(buf, pos, stop, b"-->", out)
+                elif state == _PI:
+                    pos = self._scan_until(buf, pos, stop, b"?>", out)
+                elif state == _CDATA:
+                    pos = self._scan_until(buf, pos, stop, b"]]>", out)
+                else:
+                    pos = self._scan_decl(buf, pos, stop, out)
+                if self._state == state:
+                    if not at_top or end < limit:
+                        break  # the construct continues in a later feed
+                    self._report(self._size_reason("dropped"), limit, out)
+                    self._state = _TEXT
+                    self._end_item()
+                    pos = limit
         self._pos = pos
 
     def _lone_lt(self, lt: int, at_top: bool) -> int:
@@ -355,11 +409,8 @@ class XmlStream:
             reason = self._size_reason()
         out.append(MalformedMessage(reason, _excerpt(raw)))
 
-    def _size_reason(self) -> str:
-        return (
-            f"message exceeds {self._max} bytes (max_message_bytes); "
-            "skipped to the end of the element"
-        )
+    def _size_reason(self, action: str = "skipped to the end of the element") -> str:
+        return f"message exceeds {self._max} bytes (max_message_bytes); {action}"
 
     def _on_tag(
         self,
@@ -370,6 +421,8 @@ class XmlStream:
         stop: int,
         out: list[bytes | MalformedMessage],
     ) -> None:
+        if len(name) > _MAX_NAME:
+            name = name[:_MAX_NAME]  # the slow path only ever sees this much of a name
         stack = self._stack
         if not is_end:
             if stack or self._extra_depth:
@@ -468,7 +521,6 @@ class XmlStream:
             elif c == _GT:
                 previous = buf[i - 1] if i > pos else self._tag_last
                 self._state = _TEXT
-                self._pos = i + 1
                 self._on_tag(self._tag_name, self._tag_is_end, previous == _SLASH, self._tag_start, i + 1, out)
                 return i + 1
             else:
@@ -479,7 +531,7 @@ class XmlStream:
     def _scan_until(
         self, buf: bytearray, pos: int, end: int, terminator: bytes, out: list[bytes | MalformedMessage]
     ) -> int:
-        i = buf.find(terminator, pos)
+        i = buf.find(terminator, pos, end)
         if i < 0:
             # Keep the tail that could be the start of a split terminator.
             return max(pos, end - (len(terminator) - 1))
@@ -492,11 +544,7 @@ class XmlStream:
 
     def _finish_other(self, state: int, stop: int, out: list[bytes | MalformedMessage]) -> None:
         """A top-level comment, PI, CDATA section or declaration ended at ``stop``."""
-        if self._skipping:
-            pass
-        elif stop - self._item_start > self._max:
-            self._report(self._size_reason(), stop, out)
-        elif state == _DECL:
+        if state == _DECL:
             self._report(_DECL_REASON, stop, out)
         elif state == _CDATA:
             self._report("CDATA section outside of any element", stop, out)
@@ -511,11 +559,11 @@ class XmlStream:
             quote = self._decl_quote
             if quote:
                 if self._decl_depth:
-                    i = buf.find(bytes((quote,)), pos)
+                    i = buf.find(bytes((quote,)), pos, end)
                     if i < 0:
                         return end
                 else:
-                    m = (_TAG_DQ_RE if quote == _DQUOTE else _TAG_SQ_RE).search(buf, pos)
+                    m = (_TAG_DQ_RE if quote == _DQUOTE else _TAG_SQ_RE).search(buf, pos, end)
                     if m is None:
                         return end
                     i = m.start()
@@ -524,7 +572,7 @@ class XmlStream:
                 self._decl_quote = 0
                 pos = i + 1
                 continue
-            m = _DECL_RE.search(buf, pos)
+            m = _DECL_RE.search(buf, pos, end)
             if m is None:
                 return end
             i = m.start()
@@ -558,16 +606,11 @@ class XmlStream:
             return
         if self._pos - self._item_start <= self._max:
             return
+        # Only elements get here (other top-level constructs stop at the limit in
+        # _scan): keep scanning to find where the element ends, but stop keeping it.
         self._report(self._size_reason(), self._pos, out)
-        if self._stack or self._extra_depth or self._state == _TAG:
-            # An element: keep scanning it (to find where it ends) but stop keeping it.
-            self._skipping = True
-            self._item_start = -1
-        else:
-            # A runaway comment/PI/declaration has no reliable end; give up on it and
-            # treat what follows as top-level input.
-            self._state = _TEXT
-            self._end_item()
+        self._skipping = True
+        self._item_start = -1
 
     def _compact(self) -> None:
         if self._item_start >= 0:
@@ -595,10 +638,13 @@ class XmlStream:
         self._skipping = False
         self._poison = None
         self._stray = None
+        self._tag_start = -1
 
     # -- element parsing ------------------------------------------------------
 
     def _parse_items(self, items: list[bytes | MalformedMessage]) -> list[Message | MalformedMessage]:
+        if len(items) == 1 and isinstance(items[0], bytes):
+            return [self._parse_one(items[0])]
         raws = [item for item in items if isinstance(item, bytes)]
         if not raws:
             return items  # type: ignore[return-value]
@@ -617,20 +663,24 @@ class XmlStream:
             # by one so that a bad message does not take the good ones with it.
             try:
                 root = etree.fromstring(b"<batch>" + b"".join(raws) + b"</batch>", self._parser)
-            except etree.XMLSyntaxError:
+            except (etree.LxmlError, ValueError):
                 pass
             else:
                 children = list(root)
                 if len(children) == len(raws) and root.text is None:
-                    return [_to_message(el, raw) for el, raw in zip(children, raws)]
+                    parsed = []
+                    for el, raw in zip(children, raws):
+                        msg = _to_message(el, raw)
+                        if isinstance(msg, OtherMessage):
+                            root.remove(el)  # consumers must not see the synthetic root
+                        parsed.append(msg)
+                    return parsed
         return [self._parse_one(raw) for raw in raws]
 
     def _parse_one(self, raw: bytes) -> Message | MalformedMessage:
         try:
             el = etree.fromstring(raw, self._parser)
-        except etree.XMLSyntaxError as exc:
-            return MalformedMessage(f"not well-formed XML: {exc}", _excerpt(raw))
-        except ValueError as exc:  # lxml's own input checks
+        except (etree.LxmlError, ValueError) as exc:
             return MalformedMessage(f"not well-formed XML: {exc}", _excerpt(raw))
         return _to_message(el, raw)
 
@@ -642,13 +692,12 @@ def _describe_tag(el: object) -> str:
 
 def _to_message(el: etree._Element, raw: bytes) -> Message | MalformedMessage:
     tag = el.tag
-    if tag == "getProperties":
-        return GetProperties(el.get("version"), el.get("device"), el.get("name"))
+    attrib = el.attrib
     kind = _NEW_VECTOR_KINDS.get(tag)  # type: ignore[arg-type]
     if kind is not None:
         kind_name, member_tag = kind
         members: list[tuple[str | None, str]] = []
-        attrs: list[dict[str, str]] = []
+        member_attrs: list[dict[str, str]] = []
         for child in el:
             if child.tag != member_tag:
                 return MalformedMessage(
@@ -656,23 +705,27 @@ def _to_message(el: etree._Element, raw: bytes) -> Message | MalformedMessage:
                     _excerpt(raw),
                 )
             if len(child):
+                # Member values are character data only.
                 return MalformedMessage(
                     f"unexpected <{_describe_tag(child[0])}> inside <{member_tag}> of <{tag}>",
                     _excerpt(raw),
                 )
-            members.append((child.get("name"), (child.text or "").strip()))
-            attrs.append(dict(child.attrib))
+            attrs = dict(child.attrib)
+            members.append((attrs.get("name"), (child.text or "").strip()))
+            member_attrs.append(attrs)
         return NewVector(
-            kind=kind_name,
-            device=el.get("device"),
-            name=el.get("name"),
-            members=tuple(members),
-            timestamp=el.get("timestamp"),
-            member_attrs=tuple(attrs),
+            kind_name,
+            attrib.get("device"),
+            attrib.get("name"),
+            tuple(members),
+            attrib.get("timestamp"),
+            tuple(member_attrs),
         )
+    if tag == "getProperties":
+        return GetProperties(attrib.get("version"), attrib.get("device"), attrib.get("name"))
     if tag == "enableBLOB":
-        return EnableBLOB(el.get("device"), el.get("name"), (el.text or "").strip())
-    return OtherMessage(_describe_tag(el), dict(el.attrib), el)
+        return EnableBLOB(attrib.get("device"), attrib.get("name"), (el.text or "").strip())
+    return OtherMessage(_describe_tag(el), dict(attrib), el)
 
 
 # ---------------------------------------------------------------------------
@@ -750,6 +803,14 @@ def format_number_wire(value: float, fmt: str) -> str:
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"cannot send non-finite number {value!r} in INDI XML")
+    try:
+        text = _format_wire(value, fmt)
+    except (ValueError, OverflowError, MemoryError):  # absurd precision in a garbled format
+        text = _shortest_decimal(value)
+    return _strip_negative_zero(text)
+
+
+def _format_wire(value: float, fmt: str) -> str:
     m = _PRINTF_RE.fullmatch(fmt)
     if m is None:
         text = _shortest_decimal(value)
@@ -768,7 +829,7 @@ def format_number_wire(value: float, fmt: str) -> str:
             text = str(_round_half_away(value))
         else:  # hex/octal would be misread by clients' strtod
             text = _shortest_decimal(value)
-    return _strip_negative_zero(text)
+    return text
 
 
 def _fs_sexa(value: float, width: int, fracbase: int) -> str:
@@ -801,6 +862,13 @@ def _fs_sexa(value: float, width: int, fracbase: int) -> str:
 def format_number_display(value: float, fmt: str) -> str:
     """Format like libindi's numberFormat(): printf, or sexagesimal for ``%<w>.<f>m``."""
     value = float(value)
+    try:
+        return _format_display(value, fmt)
+    except (ValueError, OverflowError, MemoryError):  # absurd width/precision
+        return _shortest_decimal(value) if math.isfinite(value) else str(value)
+
+
+def _format_display(value: float, fmt: str) -> str:
     m = _PRINTF_RE.fullmatch(fmt)
     if m is None:
         return _shortest_decimal(value) if math.isfinite(value) else str(value)

@@ -244,3 +244,59 @@ def test_driver_answers_every_get_properties_at_once(server_factory) -> None:
         values = server.getprop(f"{NEXSTAR}.CONNECTION.CONNECT", timeout=2)
         assert values[f"{NEXSTAR}.CONNECTION.CONNECT"] == "Off"
     assert time.monotonic() - started < 5
+
+
+def test_config_process_load_default_and_purge(server_factory, client_factory, tmp_path) -> None:
+    server = server_factory("indi_astrolink4_usb")
+    client = client_factory(server)
+    config_file = server.home / ".indi" / f"{ASTROLINK}_config.xml"
+
+    def period() -> float:
+        return client.get(ASTROLINK, "POLLING_PERIOD").values["PERIOD_MS"]
+
+    def press(action: str) -> None:
+        mark = client.mark(ASTROLINK, "CONFIG_PROCESS")
+        client.set_switch(ASTROLINK, "CONFIG_PROCESS", [action])
+        client.wait_for(
+            lambda: any(s.state in ("Ok", "Alert") for s in client.updates_since(ASTROLINK, "CONFIG_PROCESS", mark)),
+            5,
+            f"{action} to finish",
+        )
+        assert client.get(ASTROLINK, "CONFIG_PROCESS").state == "Ok", client.messages[-2:]
+        assert not any(client.get(ASTROLINK, "CONFIG_PROCESS").values.values())  # switches reset
+
+    client.set_number(ASTROLINK, "POLLING_PERIOD", {"PERIOD_MS": 2000})
+    client.wait_for(lambda: period() == 2000, 5)
+    press("CONFIG_SAVE")
+    assert config_file.exists()
+    client.set_number(ASTROLINK, "POLLING_PERIOD", {"PERIOD_MS": 3000})
+    client.wait_for(lambda: period() == 3000, 5)
+    press("CONFIG_LOAD")
+    client.wait_for(lambda: period() == 2000, 5, "the saved period back")
+    press("CONFIG_DEFAULT")
+    client.wait_for(lambda: period() == 1000, 5, "the driver's default period")
+    press("CONFIG_PURGE")
+    assert not config_file.exists()
+
+
+def test_port_scan_answers(server_factory, client_factory) -> None:
+    server = server_factory("indi_nexstar_aux")
+    client = client_factory(server)
+    client.set_switch(NEXSTAR, "DEVICE_PORT_SCAN", ["Scan Ports"])
+    snapshot = client.wait_state(NEXSTAR, "DEVICE_PORT_SCAN", "Ok")
+    assert snapshot.values == {"Scan Ports": False}
+    assert "serial port(s) found" in client.wait_message(NEXSTAR, "serial port(s) found")
+
+
+def test_debug_logs_the_bytes_on_the_wire(server_factory, client_factory) -> None:
+    with Emulator(NEXSTAR_EMULATOR) as emulator:
+        server = server_factory("indi_nexstar_aux")
+        client = client_factory(server)
+        client.set_switch(NEXSTAR, "DEBUG", ["ENABLE"])
+        client.wait_state(NEXSTAR, "DEBUG", "Ok")
+        client.set_text(NEXSTAR, "DEVICE_PORT", {"PORT": emulator.address})
+        client.connect_device(NEXSTAR)
+        # GET_VER to the azimuth controller, as it went out, and the controller's reply
+        wait_until(lambda: "-> 3b 03 20 10 fe cf" in server.log(), 5, what="the request bytes in the log")
+        assert "<- " in server.log()
+        assert all(len(line) < 1024 for line in server.log().splitlines())
