@@ -21,6 +21,8 @@ from .xmlstream import EnableBLOB, GetProperties, MalformedMessage, Message, New
 
 log = logging.getLogger(__name__)
 
+DRAIN_TIMEOUT = 10.0  # seconds the requests queued before stdin closed may take to finish
+
 
 class Runtime:
     def __init__(self, device: Device, stream: XmlStream, pending: list[Message], *, stdin: int = 0, stdout: int = 1):
@@ -31,6 +33,8 @@ class Runtime:
         self.stdout_fd = stdout
         self.requests_send, self.requests_receive = trio.open_memory_channel[NewVector](math.inf)
         self._output_ready = trio.Event()
+        self._requests_done = trio.Event()
+        self._write_lock = trio.Lock()  # the writer task and the last flush at shutdown share stdout
 
     async def run(self) -> None:
         device = self.device
@@ -47,6 +51,9 @@ class Runtime:
                     self._route(message)
                 await self._read_loop(reader)
                 log.info("stdin closed: shutting down")
+                self.requests_send.close()
+                with trio.move_on_after(DRAIN_TIMEOUT):
+                    await self._requests_done.wait()  # requests that arrived before the end are still answered
                 with trio.CancelScope(shield=True), trio.move_on_after(5):
                     await device.shutdown()
                     await self._flush(writer)
@@ -89,6 +96,7 @@ class Runtime:
     async def _dispatch_loop(self) -> None:
         async for request in self.requests_receive:
             await self.device.handle_request(request)
+        self._requests_done.set()
 
     async def _write_loop(self, writer: trio.lowlevel.FdStream) -> None:
         while True:
@@ -98,13 +106,14 @@ class Runtime:
             await self._flush(writer)
 
     async def _flush(self, writer: trio.lowlevel.FdStream) -> None:
-        while self.device.outbox:
-            data = self.device.outbox.take()
-            try:
-                await writer.send_all(data)
-            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                log.info("stdout failed: %s", exc)
-                return
+        async with self._write_lock:
+            while self.device.outbox:
+                data = self.device.outbox.take()
+                try:
+                    await writer.send_all(data)
+                except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                    log.info("stdout failed: %s", exc)
+                    return
 
     async def _signal_loop(self, scope: trio.CancelScope) -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
