@@ -1,62 +1,125 @@
-"""INDI policy for the AstroLink 4: what each request means for the device."""
+"""INDI policy for the AstroLink 4: the connection, the status poll, and the device-wide settings.
+
+The work is split by what the user sees: the focuser (indi.interfaces.focuser plus focusing.py for motor and
+compensation settings), the 12 V outputs and protection (power.py), the dew heaters (dewheaters.py), the sensors
+and weather (sensors.py) and the alerts (alerts.py). Each part reads the status line it needs from `on_status` and
+registers handlers for its own properties.
+"""
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import AsyncIterator
 
 import trio
 
 from ..indi.device import Device
-from ..indi.properties import State
+from ..indi.interfaces.focuser import Focuser
+from ..indi.properties import State, Update, ValidationError
 from ..link.framing import Line, LineFramer
-from ..link.session import LinkTimeout, RequestSession, open_session
+from ..link.session import LinkError, LinkTimeout, RequestSession, open_session
 from ..link.transports import Transport, memory_pair
 from . import protocol as p
-from .emulator import AstroLink4Emulator, serve
+from .alerts import Alerts
+from .datalog import Sample, SessionLog, default_directory
+from .dewheaters import DewHeaters
+from .emulator import AstroLink4Emulator, EmulatorConfig, serve
+from .focusing import Focusing
+from .power import Power
+from .sensors import Sensors
+from .settings import SettingsCache
 
 REPLY_TIMEOUT = 1.0
 RETRIES = 2
 HANDSHAKE_RETRY_DELAY = 2.0  # a unit that resets when the port opens may miss the first '#'
+LINK_STATISTICS_EVERY = 10  # polls
+
+USB_ONLY = {"MOTOR_HOLD", "SKY_SENSOR", "CLOUD_THRESHOLDS", "SKY_CONDITION", "SKY_QUALITY", "SKY_QUALITY_CALIBRATION"}
+
+# Written by FACTORY_DEFAULTS. The manual gives the protection values (14.0 V, 10.0 A, 100 ms) and the ideal ADC
+# reference (1.1 V); the motor values are the conservative ones the manual suggests for unipolar motors, hold torque
+# off (the manual asks for it before any motor change), compensation off. The maximum position is kept: resetting it
+# could let the focuser run into its end stop.
+FACTORY_U = {p.U_SPEED: 120, p.U_ACCELERATION: 240, p.U_REVERSED: 0, p.U_STEPPER_MODE: 0, p.U_STEP_SIZE: 500,
+             p.U_OUTPUT_1_DEFAULT: 0, p.U_OUTPUT_1_DEFAULT + 1: 0, p.U_OUTPUT_1_DEFAULT + 2: 0}  # fmt: skip
+FACTORY_E = {p.E_COEFFICIENT: 0, p.E_SENSOR: 0, p.E_AUTO: 0, p.E_THRESHOLD: 20}
+FACTORY_N = {p.N_AREF_COEFFICIENT: 1100, p.N_OVER_VOLTAGE: 140, p.N_OVER_CURRENT: 100, p.N_OVER_TIME: 100}
+FACTORY_Z = {p.Z_CURRENT: 400, p.Z_HOLD: p.Z_HOLD_OFF}
 
 
 class AstroLink4Driver(Device):
+    layout: p.Layout | None = None  # known once connected; the base class asks for property names before that
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.session: RequestSession[Line] | None = None
-        self.layout: p.Layout | None = None
         self.identity = ""
         self.simulator: AstroLink4Emulator | None = None
         self.status: p.Status | None = None
+        self.settings = SettingsCache(self.command)
+        self.focuser = Focuser(self, self)
+        self.focusing = Focusing(self)
+        self.power = Power(self)
+        self.dew = DewHeaters(self)
+        self.sensors = Sensors(self)
+        self.alerts = Alerts(self)
+        self.session_log: SessionLog | None = None
+        self.polls = 0
+        self.handlers.update(
+            {
+                "BUZZER": self._on_buzzer,
+                "MANUAL_CONTROLLER": self._on_manual_controller,
+                "FACTORY_DEFAULTS": self._on_factory_defaults,
+                "DATA_LOG": self._on_data_log,
+                "DATA_LOG_DIR": self._on_data_log_dir,
+            }
+        )
+
+    @property
+    def usb(self) -> bool:
+        return self.layout is not p.Layout.MINI
+
+    def connected_property_names(self) -> list[str]:
+        names = super().connected_property_names()
+        if self.layout is p.Layout.MINI:
+            names = [name for name in names if name not in USB_ONLY]
+        return names
 
     # --- link ------------------------------------------------------------------------------------------------
 
     async def open_simulator(self) -> Transport:
         if self.simulator is None:
-            self.simulator = AstroLink4Emulator(now=trio.current_time())
+            self.simulator = AstroLink4Emulator(EmulatorConfig(), now=trio.current_time())
         transport, device_side = memory_pair("simulated AstroLink 4")
         assert self.connection_nursery is not None
         self.connection_nursery.start_soon(serve, self.simulator, device_side)
         return transport
 
     async def command(self, text: str) -> str:
-        """One transaction: send a command line, return the reply line."""
-        assert self.session is not None
-        reply = await self.session.request(self.session.framer.encode(text), p.reply_matcher(text))
+        """One transaction: a command line out, its reply line back."""
+        if self.session is None:
+            raise LinkError("not connected")
+        reply = await self.session.request(self.session.framer.encode(text), p.reply_matcher(text))  # type: ignore[attr-defined]
         return reply.text
+
+    async def expect_ack(self, text: str) -> None:
+        reply = await self.command(text)
+        if not reply.startswith(text[0]):
+            raise p.ProtocolError(f"{text!r} was answered with {reply[:20]!r}")
 
     @asynccontextmanager
     async def open_device(self) -> AsyncIterator[None]:
         async with open_session(
-            LineFramer(max_line=256),
-            self.open_transport,
-            timeout=REPLY_TIMEOUT,
-            retries=RETRIES,
-            name=self.name,
+            LineFramer(max_line=256), self.open_transport, timeout=REPLY_TIMEOUT, retries=RETRIES, name=self.name
         ) as session:
             self.session = session
             try:
                 await self._identify()
+                await self.read_all_settings()
+                self.status = None
+                await self.poll()
                 yield
             finally:
                 self.session = None
@@ -77,8 +140,193 @@ class AstroLink4Driver(Device):
         info.state = State.OK
         self.message(f"Found {self.layout.model} ({self.identity})")
 
+    async def read_all_settings(self) -> None:
+        """Read every settings block and show it; connecting reads, it never writes."""
+        for letter in ("u", "e", "n", "j", "f") + (("z",) if self.usb else ()):
+            await self.settings.read(letter)
+        self.show_settings()
+
+    def show_settings(self) -> None:
+        blocks = self.settings.blocks
+        self.focusing.show_settings(blocks)
+        self.power.show_settings(blocks)
+        self.dew.show_settings(blocks)
+        if "j" in blocks:
+            self.props.switch("BUZZER").apply({"BUZZER": blocks["j"].integer(1) != 0})
+            self.update("BUZZER", State.OK)
+        if "f" in blocks:
+            on = blocks["f"].integer(1) != 0
+            self.props.switch("MANUAL_CONTROLLER").select("FS_MANUAL_ON" if on else "FS_MANUAL_OFF")
+            self.update("MANUAL_CONTROLLER", State.OK)
+
+    async def on_connected(self) -> None:
+        assert self.status is not None
+        self.spawn_connected(self.sensors.weather.run, "weather updates")
+        await self.dew.on_connected()
+        self.focusing.on_connected()
+        try:
+            self._open_session_log()
+        except OSError as exc:
+            self.update("DATA_LOG", State.ALERT, f"[ERROR] Session log cannot be opened: {exc}")
+
+    async def on_disconnected(self) -> None:
+        if self.session_log is not None:
+            self.session_log.close()
+            self.session_log = None
+
     # --- polling ---------------------------------------------------------------------------------------------
+
+    def busy(self) -> bool:
+        return self.focuser.moving
 
     async def poll(self) -> None:
         assert self.layout is not None
-        self.status = p.parse_status(await self.command(p.status()), self.layout)
+        status = p.parse_status(await self.command(p.status()), self.layout)
+        self.polls += 1
+        await self.focuser.report(status.position, status.steps_to_go)
+        self.focusing.on_status(status)
+        if status.complete:
+            self.status = status
+            self.power.on_status(status)
+            self.sensors.on_status(status)
+            await self.dew.on_status(status, self.sensors)
+            self.alerts.on_status(status, self.sensors)
+            self._log_sample(status)
+        if self.polls % LINK_STATISTICS_EVERY == 0 and self.session is not None:
+            counters = self.session.counters
+            self.props.text("LINK_STATISTICS")["COUNTERS"].value = (
+                f"{counters.requests} requests, {counters.timeouts} timeouts, {counters.retries} retries, "
+                f"{counters.framing_errors} framing errors, {counters.ignored} stray replies, "
+                f"{counters.reconnects} reconnects"
+            )
+            self.update("LINK_STATISTICS", State.OK)
+
+    def poll_failed(self, error: Exception) -> None:
+        # The values on screen are no longer live: say so rather than let them look current.
+        for name in ("POWER_SENSORS", "SENSOR_1", "SENSOR_2", "SKY_SENSOR"):
+            if name in self.props.defined:
+                self.update(name, State.ALERT)
+        if self.focuser.moving:
+            self.update("ABS_FOCUS_POSITION", State.ALERT, "[ERROR] The focuser position is unknown: no answer")
+        self.update("WEATHER_STATUS", State.ALERT, "[ERROR] No readings from the device: weather unknown")
+
+    # --- focuser backend -------------------------------------------------------------------------------------
+
+    async def focuser_move(self, position: int) -> None:
+        await self.expect_ack(p.move_to(position))
+
+    async def focuser_halt(self) -> None:
+        await self.expect_ack(p.halt())
+
+    async def focuser_sync(self, position: int) -> None:
+        await self.expect_ack(p.sync_position(position))
+
+    async def focuser_set_max(self, maximum: int) -> None:
+        await self.settings.write("u", {p.U_MAX_POSITION: maximum})
+
+    async def focuser_set_reversed(self, reversed: bool) -> None:
+        await self.settings.write("u", {p.U_REVERSED: 1 if reversed else 0})
+
+    # --- device-wide settings --------------------------------------------------------------------------------
+
+    async def _on_buzzer(self, update: Update) -> None:
+        block = await self.settings.write("j", {1: 1 if update["BUZZER"] else 0})
+        update.vector.apply({"BUZZER": block.integer(1) != 0})
+        self.update(update.vector.name, State.OK)
+
+    async def _on_manual_controller(self, update: Update) -> None:
+        on = bool(update["FS_MANUAL_ON"])
+        await self.expect_ack(p.set_manual_controller(on))
+        block = await self.settings.read("f")
+        update.vector.select("FS_MANUAL_ON" if block.integer(1) else "FS_MANUAL_OFF")
+        self.update(update.vector.name, State.OK)
+
+    async def _on_factory_defaults(self, update: Update) -> None:
+        vector = update.vector
+        vector.apply({"RESET": False})
+        if not update["RESET"]:
+            self.update(vector.name, State.IDLE)
+            return
+        if self.focuser.moving:
+            raise ValidationError("the focuser is moving; wait or abort before resetting the settings")
+        self.update(vector.name, State.BUSY)
+        await self.settings.write("u", FACTORY_U)
+        await self.settings.write("e", FACTORY_E)
+        await self.settings.write("n", FACTORY_N)
+        if self.usb:
+            await self.settings.write("z", FACTORY_Z)
+        self.show_settings()
+        self.update(vector.name, State.OK, "Factory defaults written (the maximum focuser position was kept)")
+
+    # --- session data ----------------------------------------------------------------------------------------
+
+    def log_directory(self) -> Path:
+        text = self.props.text("DATA_LOG_DIR")["DIRECTORY"].value.strip()
+        return Path(text).expanduser() if text else default_directory()
+
+    def _open_session_log(self) -> None:
+        if self.session_log is not None:
+            self.session_log.close()
+            self.session_log = None
+        if self.props.switch("DATA_LOG")["INDI_ENABLED"].on:
+            self.session_log = SessionLog(self.log_directory(), self.name)
+
+    def _log_sample(self, status: p.Status) -> None:
+        if self.session_log is None:
+            return
+        sensors = self.sensors
+        sample = Sample(
+            time=datetime.now(timezone.utc),
+            position=status.position,
+            temperature_1=status.sensor1.temperature if status.sensor1 else None,
+            humidity_1=status.sensor1.humidity if status.sensor1 else None,
+            dew_point_1=status.sensor1.dew_point if status.sensor1 else None,
+            temperature_2=sensors.sensor2_temperature(status),
+            humidity_2=status.sensor2.humidity if status.sensor2 else None,
+            dew_point_2=status.sensor2.dew_point if status.sensor2 else None,
+            sky_temperature=status.sky.sky_temperature if status.sky else None,
+            ambient_minus_sky=-status.sky.sky_minus_ambient if status.sky else None,
+            sky_brightness=sensors.sky_brightness(status),
+            pwm_1=status.pwm[0] if status.pwm else None,
+            pwm_2=status.pwm[1] if status.pwm else None,
+            output_1=status.outputs[0] if status.outputs else None,
+            output_2=status.outputs[1] if status.outputs else None,
+            output_3=status.outputs[2] if status.outputs else None,
+            voltage=status.input_voltage,
+            current=status.current,
+            amp_hours=status.amp_hours,
+            watt_hours=status.watt_hours,
+            pending_compensation=status.compensation_pending,
+        )
+        try:
+            path = self.session_log.append(sample)
+        except OSError as exc:
+            self.session_log.close()
+            self.session_log = None
+            self.props.switch("DATA_LOG").select("INDI_DISABLED")
+            self.update("DATA_LOG", State.ALERT, f"[ERROR] Session log stopped: {exc}")
+            return
+        files = self.props.text("DATA_LOG_DIR")
+        if files["FILE"].value != str(path):
+            files["FILE"].value = str(path)
+            self.update("DATA_LOG_DIR", State.OK)
+
+    async def _on_data_log(self, update: Update) -> None:
+        self.device_accept_and_reopen(update)
+
+    async def _on_data_log_dir(self, update: Update) -> None:
+        directory = update["DIRECTORY"].strip()
+        if directory and not Path(directory).expanduser().is_absolute():
+            raise ValidationError(f"the data directory must be an absolute path, not {directory!r}")
+        update.values["FILE"] = self.props.text("DATA_LOG_DIR")["FILE"].value  # shown, not set by clients
+        self.device_accept_and_reopen(update)
+
+    def device_accept_and_reopen(self, update: Update) -> None:
+        self.accept(update)
+        if self.connected:
+            try:
+                self._open_session_log()
+            except OSError as exc:
+                self.session_log = None
+                self.refuse(update.vector, f"Session log cannot be opened: {exc}")
+

@@ -1,0 +1,489 @@
+"""Compensation calculator: a persisted table of (temperature, focuser position) points and the line through them.
+
+The AstroLink 4 compensates focus with one linear coefficient in steps per °C. The vendor panel derives it from
+points collected over one or more sessions; this module does the same for the INDI driver and for the
+`astrolink4-compensation` command. The coefficient is the slope of position against temperature, so it is
+positive when a falling temperature needs a falling position, as the manual defines it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import statistics
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from itertools import combinations
+from pathlib import Path
+
+from ..errors import describe
+from ..files import atomic_write_bytes, atomic_write_text, indi_home
+
+MIN_TEMPERATURE = -60.0  # °C; beyond what a focuser sensor reports outdoors, so likely a typo or a dead sensor
+MAX_TEMPERATURE = 60.0
+MAX_POSITION = 10_000_000  # steps
+
+RECOMMENDED_RANGE = 5.0  # °C; the manual: 1-2 °C may be inaccurate, 5-10 °C is much better
+POOR_FIT_R_SQUARED = 0.8
+
+# Outliers: the modified z-score of Iglewicz and Hoaglin, M = 0.6745 (r - median r) / MAD, over the residuals.
+# The median and the median absolute deviation are barely moved by the bad points themselves, unlike a mean and a
+# standard deviation, which a single large mistake inflates until nothing looks unusual. 0.6745 makes the MAD
+# comparable to a standard deviation for normal noise, and 3.5 is the cut-off those authors recommend. With fewer
+# than 5 points the median is itself mostly made of the suspect points, so no judgement is made.
+# The residuals are taken from the Theil-Sen line (median of pairwise slopes), not from the least-squares line: a
+# mistake at the coldest or warmest end drags the least-squares line towards itself and hides among its neighbours,
+# while the median line keeps following the good points as long as fewer than about 29 % of them are bad.
+OUTLIER_MIN_POINTS = 5
+OUTLIER_Z_THRESHOLD = 3.5
+MAD_TO_SIGMA = 0.6745
+# Positions are whole steps, so rounding alone scatters residuals by up to half a step. Without this floor an almost
+# perfect set would have a tiny MAD and a point one step off would be called an outlier.
+MIN_RESIDUAL_SPREAD = 0.5  # steps
+
+FILE_FORMAT = "astrojolo-compensation-points"
+FILE_VERSION = 1
+DEFAULT_DEVICE = "AstroLink 4 USB"
+
+
+# --- points and the fit ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    temperature: float  # °C
+    position: int  # steps
+
+    def __post_init__(self) -> None:
+        # Every way of making a point (driver, command line, file) passes here, so a bad value never reaches the fit.
+        object.__setattr__(self, "temperature", _checked_temperature(self.temperature))
+        _check_position(self.position)
+
+
+def _checked_temperature(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"temperature must be a number of °C, not {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"temperature must be a finite number of °C, not {value!r}")
+    if not MIN_TEMPERATURE <= value <= MAX_TEMPERATURE:
+        raise ValueError(
+            f"temperature {value:g} °C is outside {MIN_TEMPERATURE:g} to {MAX_TEMPERATURE:g} °C; "
+            "check the sensor or the number typed"
+        )
+    return float(value)
+
+
+def _check_position(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"position must be a whole number of steps, not {value!r}")
+    if not 0 <= value <= MAX_POSITION:
+        raise ValueError(f"position {value} is outside 0 to {MAX_POSITION:,} steps")
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    coefficient: float  # steps/°C, slope of position against temperature
+    intercept: float  # position at 0 °C
+    r_squared: float  # 0..1
+    residual_rms: float  # steps
+    temperature_range: float  # °C
+    count: int
+    outliers: tuple[int, ...]  # 1-based point numbers
+    warnings: tuple[str, ...]
+
+    def predict(self, temperature: float) -> float:
+        return self.intercept + self.coefficient * temperature
+
+
+class FitError(ValueError):
+    pass
+
+
+def fit(points: Sequence[Point]) -> Fit:
+    """The least-squares line of position against temperature, with the quality checks the manual describes."""
+    if len(points) < 2:
+        raise FitError(f"need at least 2 points to fit a line, have {len(points)}")
+    temperatures = [point.temperature for point in points]
+    positions = [point.position for point in points]
+    if len(set(temperatures)) == 1:
+        raise FitError(
+            f"all {len(points)} points are at {temperatures[0]:g} °C; "
+            "a line needs points at two or more different temperatures"
+        )
+
+    coefficient, intercept = statistics.linear_regression(temperatures, positions)
+    residuals = [
+        position - (intercept + coefficient * temperature) for temperature, position in zip(temperatures, positions)
+    ]
+    robust_residuals = _theil_sen_residuals(temperatures, positions)
+    result = Fit(
+        coefficient=coefficient,
+        intercept=intercept,
+        r_squared=_r_squared(temperatures, positions),
+        residual_rms=math.sqrt(statistics.fmean(residual * residual for residual in residuals)),
+        temperature_range=max(temperatures) - min(temperatures),
+        count=len(points),
+        outliers=_outliers(robust_residuals),
+        warnings=(),
+    )
+    return replace(result, warnings=_warnings(points, robust_residuals, result))
+
+
+def _r_squared(temperatures: list[float], positions: list[int]) -> float:
+    if len(set(positions)) == 1:
+        return 1.0  # a flat set lies exactly on its (horizontal) line; correlation is undefined there
+    # For a straight-line least-squares fit, r² is the square of Pearson's correlation.
+    return min(1.0, statistics.correlation(temperatures, positions) ** 2)
+
+
+def _theil_sen_residuals(temperatures: list[float], positions: list[int]) -> list[float]:
+    # Quadratic in the number of points, which stays small for a hand-collected table.
+    slope = statistics.median(
+        (positions[j] - positions[i]) / (temperatures[j] - temperatures[i])
+        for i, j in combinations(range(len(temperatures)), 2)
+        if temperatures[i] != temperatures[j]
+    )
+    intercept = statistics.median(
+        position - slope * temperature for temperature, position in zip(temperatures, positions)
+    )
+    return [position - (intercept + slope * temperature) for temperature, position in zip(temperatures, positions)]
+
+
+def _outliers(residuals: list[float]) -> tuple[int, ...]:
+    if len(residuals) < OUTLIER_MIN_POINTS:
+        return ()
+    centre = statistics.median(residuals)
+    spread = max(statistics.median(abs(residual - centre) for residual in residuals), MIN_RESIDUAL_SPREAD)
+    return tuple(
+        number
+        for number, residual in enumerate(residuals, start=1)
+        if MAD_TO_SIGMA * abs(residual - centre) / spread > OUTLIER_Z_THRESHOLD
+    )
+
+
+def _warnings(points: Sequence[Point], robust_residuals: list[float], result: Fit) -> tuple[str, ...]:
+    warnings: list[str] = []
+    # Temperatures typed with one decimal can give 4.999999 for a 5 °C span; that span meets the recommendation.
+    if result.temperature_range < RECOMMENDED_RANGE - 1e-9:
+        # Round down, so an "only" is never shown as the recommendation itself; 1e-9 absorbs 12.1 - 10.0 = 2.0999...
+        shown = math.floor(result.temperature_range * 10 + 1e-9) / 10
+        warnings.append(
+            f"the points' temperature range covers only {shown:.1f} °C; the manual recommends 5 to 10 °C"
+        )
+    for number in result.outliers:
+        point = points[number - 1]
+        warnings.append(
+            f"point {number} ({point.temperature:.1f} °C, {point.position}) is far from the line "
+            f"the other points follow ({_signed(robust_residuals[number - 1], 0)} steps); "
+            "remove it if it was a mistake"
+        )
+    if result.r_squared < POOR_FIT_R_SQUARED:
+        warnings.append(
+            f"the points do not lie on a straight line (r² = {result.r_squared:.2f}); the coefficient may not work "
+            "well. If they follow a curve, fit each temperature range separately; if they are scattered, collect a "
+            "new set with one filter only"
+        )
+    return tuple(warnings)
+
+
+# --- the points file -------------------------------------------------------------------------------------------
+
+
+class StoreError(Exception):
+    pass
+
+
+class PointNumberError(StoreError, IndexError):
+    """A point number that is not in the table; also an IndexError so callers may treat it like one."""
+
+
+def default_path(device_name: str) -> Path:
+    """The file the driver and the command line share for one device."""
+    if not device_name.strip() or device_name in (".", "..") or "/" in device_name or "\0" in device_name:
+        raise ValueError(f"device name {device_name!r} cannot be used in a file name")
+    return indi_home() / f"{device_name}_compensation.json"
+
+
+class PointStore:
+    """The points table, saved atomically after every change.
+
+    The driver and the command line may both edit the same file. A change made from here refuses to overwrite a
+    file that another program replaced since it was read, rather than silently dropping that program's points;
+    `reload()` (or a fresh PointStore) picks them up.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._points: list[Point] = []
+        self._seen: tuple[int, int, int] | None = None
+        self.reload()
+
+    @property
+    def points(self) -> list[Point]:
+        return list(self._points)  # a copy, so every change goes through a method that saves it
+
+    def reload(self) -> None:
+        signature = self._signature()
+        self._points = _load(self.path) if signature is not None else []
+        self._seen = signature
+
+    def add(self, point: Point) -> int:
+        if self._signature() != self._seen:
+            # Appending does not depend on the numbers the user saw, so adopting the other program's points is safe.
+            self.reload()
+        self._commit([*self._points, point])
+        return len(self._points)
+
+    def edit(self, number: int, point: Point) -> None:
+        index = self._index(number)
+        self._commit([*self._points[:index], point, *self._points[index + 1 :]])
+
+    def delete(self, number: int) -> Point:
+        index = self._index(number)
+        removed = self._points[index]
+        self._commit([*self._points[:index], *self._points[index + 1 :]])
+        return removed
+
+    def clear(self) -> None:
+        self._check_unchanged()
+        self._commit([])
+
+    def save(self) -> None:
+        self._check_unchanged()
+        self._commit(self._points)
+
+    def _index(self, number: int) -> int:
+        # Numbers refer to the table as the user saw it; if the file moved on, they may point at another row.
+        self._check_unchanged()
+        count = len(self._points)
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= count:
+            valid = f"numbers 1 to {count}" if count else "the table is empty"
+            raise PointNumberError(f"there is no point {number!r}; {valid}")
+        return number - 1
+
+    def _commit(self, points: list[Point]) -> None:
+        # Memory changes only after the file is written, so the two never disagree when the write fails.
+        atomic_write_text(self.path, _dump(points))
+        self._points = list(points)
+        self._seen = self._signature()
+
+    def _check_unchanged(self) -> None:
+        if self._signature() != self._seen:
+            raise StoreError(
+                f"{self.path} was changed by another program since it was read; load it again and retry"
+            )
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StoreError(f"cannot read {self.path}: {error.strerror or error}") from error
+        return (status.st_ino, status.st_mtime_ns, status.st_size)
+
+
+def _dump(points: Sequence[Point]) -> str:
+    document = {
+        "format": FILE_FORMAT,
+        "version": FILE_VERSION,
+        "points": [{"temperature": point.temperature, "position": point.position} for point in points],
+    }
+    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+
+
+def _load(path: Path) -> list[Point]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as error:
+        raise StoreError(f"cannot read {path}: {error}") from error
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise StoreError(
+            f"{path} is damaged (not valid JSON: {error}); it was left as it is, fix or move it"
+        ) from error
+    try:
+        return _points_from(document)
+    except ValueError as error:
+        raise StoreError(f"{path} is damaged ({error}); it was left as it is, fix or move it") from error
+
+
+def _points_from(document: object) -> list[Point]:
+    if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
+        raise ValueError(f"it is not a {FILE_FORMAT} file")
+    version = document.get("version")
+    if version != FILE_VERSION:
+        raise ValueError(f"version {version!r} is not supported, only {FILE_VERSION}")
+    entries = document.get("points")
+    if not isinstance(entries, list):
+        raise ValueError('"points" is not a list')
+    points = []
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or "temperature" not in entry or "position" not in entry:
+            raise ValueError(f"point {number} needs a temperature and a position")
+        position = entry["position"]
+        if isinstance(position, float) and position.is_integer():
+            position = int(position)  # a hand edit may write 15000.0; that is still a whole number of steps
+        try:
+            points.append(Point(entry["temperature"], position))
+        except ValueError as error:
+            raise ValueError(f"point {number}: {error}") from error
+    return points
+
+
+# --- presentation ----------------------------------------------------------------------------------------------
+
+
+def _signed(value: float, digits: int) -> str:
+    return f"{round(value, digits) + 0.0:+.{digits}f}"  # + 0.0 turns -0.0 into 0.0
+
+
+def render_table(points: Sequence[Point], fit: Fit | None) -> str:
+    """The table, the fit summary and the warnings, as plain text for a terminal."""
+    if not points:
+        return "no points yet\n"
+    outliers = set(fit.outliers) if fit else set()
+    header = f"{'#':>3}  {'Temperature (°C)':>16}  {'Position (steps)':>16}"
+    if fit:
+        header += f"  {'Residual (steps)':>16}"
+    lines = [header]
+    for number, point in enumerate(points, start=1):
+        row = f"{number:>3}  {point.temperature:>16.2f}  {point.position:>16}"
+        if fit:
+            row += f"  {_signed(point.position - fit.predict(point.temperature), 1):>16}"
+            if number in outliers:
+                row += "  outlier?"
+        lines.append(row)
+    if fit:
+        lines += [
+            "",
+            f"Coefficient:       {fit.coefficient:.2f} steps/°C",
+            f"Intercept:         {fit.intercept:.1f} steps at 0 °C",
+            f"r²:                {fit.r_squared:.3f}",
+            f"RMS residual:      {fit.residual_rms:.1f} steps",
+            f"Temperature range: {fit.temperature_range:.1f} °C over {fit.count} points",
+        ]
+        if fit.warnings:
+            lines += ["", "Warnings:", *(f"  - {warning}" for warning in fit.warnings)]
+    lines += ["", "Use points taken with one filter only: filters may shift the focus."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(points: Sequence[Point], fit: Fit | None, output: Path) -> None:
+    """A PNG like the vendor panel's: green points, red x for suspected outliers, the red fitted line."""
+    try:
+        # Figure with the Agg canvas, not pyplot: no global backend switch inside a running driver, and no display.
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError("plotting needs matplotlib: pip install 'indi_astrojolo[plots]'") from error
+
+    figure = Figure(figsize=(8, 5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    outliers = set(fit.outliers) if fit else set()
+    numbered = list(enumerate(points, start=1))
+    kept = [point for number, point in numbered if number not in outliers]
+    suspect = [point for number, point in numbered if number in outliers]
+    if kept:
+        axes.scatter([p.temperature for p in kept], [p.position for p in kept], color="green", label="points", zorder=3)
+    if suspect:
+        axes.scatter(
+            [p.temperature for p in suspect], [p.position for p in suspect],
+            color="red", marker="x", s=60, label="outliers?", zorder=4,
+        )
+    for number, point in numbered:
+        # Numbers let the user find the row to delete.
+        axes.annotate(str(number), (point.temperature, point.position), textcoords="offset points",
+                      xytext=(4, 4), fontsize=8)
+    if fit:
+        low, high = min(p.temperature for p in points), max(p.temperature for p in points)
+        axes.plot([low, high], [fit.predict(low), fit.predict(high)], color="red", label="fitted line", zorder=2)
+        axes.set_title(f"Compensation coefficient {fit.coefficient:.2f} steps/°C, r² = {fit.r_squared:.3f}")
+    else:
+        axes.set_title("Compensation points (no fit yet)")
+    axes.set_xlabel("Temperature (°C)")
+    axes.set_ylabel("Focuser position (steps)")
+    axes.ticklabel_format(useOffset=False, style="plain")  # positions read as steps, not "1e4 + offset"
+    axes.grid(True, alpha=0.3)
+    if points:
+        axes.legend()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    atomic_write_bytes(output, buffer.getvalue())
+
+
+# --- command line ----------------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="astrolink4-compensation",
+        description="Show, edit and plot the AstroLink 4 focuser temperature compensation points and coefficient.",
+    )
+    parser.add_argument("--device", default=DEFAULT_DEVICE, help=f"INDI device name (default {DEFAULT_DEVICE!r})")
+    parser.add_argument("--file", type=Path, help="points file (default ~/.indi/<device>_compensation.json)")
+    parser.add_argument("--plot", type=Path, metavar="PNG", help="also write a plot to this PNG file")
+    change = parser.add_mutually_exclusive_group()
+    change.add_argument("--add", nargs=2, metavar=("TEMP", "POSITION"), help="add a point (°C, steps)")
+    change.add_argument("--delete", type=int, metavar="N", help="delete point number N")
+    change.add_argument("--clear", action="store_true", help="delete all points")
+    return parser
+
+
+def _point_from_text(temperature: str, position: str) -> Point:
+    try:
+        value = float(temperature)
+    except ValueError:
+        raise ValueError(f"temperature {temperature!r} is not a number") from None
+    try:
+        steps = int(position)
+    except ValueError:
+        raise ValueError(f"position {position!r} is not a whole number of steps") from None
+    return Point(value, steps)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    try:
+        path = arguments.file if arguments.file is not None else default_path(arguments.device)
+        store = PointStore(path)
+        if arguments.add:
+            point = _point_from_text(*arguments.add)
+            print(f"added point {store.add(point)} ({point.temperature:g} °C, {point.position})")
+        elif arguments.delete is not None:
+            removed = store.delete(arguments.delete)
+            print(f"deleted point {arguments.delete} ({removed.temperature:g} °C, {removed.position})")
+        elif arguments.clear:
+            store.clear()
+            print("cleared all points")
+        points = store.points
+        reason = ""
+        try:
+            line: Fit | None = fit(points)
+        except FitError as error:
+            line = None
+            reason = str(error)
+        print(f"Points file: {store.path}")
+        print(render_table(points, line), end="")
+        if line is None and points:
+            print(f"No fit yet: {reason}.")
+        if arguments.plot is not None:
+            plot(points, line, arguments.plot)
+            print(f"Plot written to {arguments.plot}")
+    except (StoreError, ValueError, OSError, ImportError) as error:
+        print(f"astrolink4-compensation: {describe(error)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

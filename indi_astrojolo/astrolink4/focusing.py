@@ -1,0 +1,340 @@
+"""AstroLink focuser settings beyond the standard Focuser interface: the motor, temperature compensation and the
+compensation calculator.
+
+Each settings write changes only the fields the user changed (the C++ drivers also overwrote acceleration,
+compensation cycle and compensation sensor on every save); changes that can harm a motor carry the manual's warning.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+from ..indi.properties import State, Update, ValidationError
+from . import protocol as p
+from .compensation import FitError, Point, PointStore, StoreError, default_path, fit
+
+if TYPE_CHECKING:
+    from .driver import AstroLink4Driver
+
+MODE_MEMBERS = ("FS_MODE_UNI", "FS_MODE_BI", "FS_MODE_MICRO_L", "FS_MODE_MICRO_H")
+
+MOTOR_WARNING = (
+    "[WARNING] Stepper type changed. Do not connect or disconnect the stepper motor while the power is on, and set "
+    "the hold torque off before fitting a motor of a different type."
+)
+HOLD_WARNING = (
+    "[WARNING] Hold torque on: the motor stays powered when stopped, draws more current and gets warmer. "
+    "Use it only with a motor designed to be powered constantly."
+)
+
+
+class MotorPreset:
+    def __init__(self, mode: int, speed: int, acceleration: int, current_ma: int, label: str) -> None:
+        self.mode, self.speed, self.acceleration, self.current_ma, self.label = mode, speed, acceleration, current_ma, label
+
+
+# Starting points from the manual's advice: unipolar 7.5° motors at no more than 120–150 pps (the astrojolo 12 V
+# geared motor at 0.4 A), bipolar 1.8° motors up to 400–500 pps, microstepping up to 2000 pps; acceleration reaches
+# full speed in half a second. Hold torque stays off.
+PRESETS = {
+    "PRESET_ASTROJOLO_GEARED": MotorPreset(0, 120, 240, 400, "12 V unipolar geared motor"),
+    "PRESET_UNIPOLAR": MotorPreset(0, 120, 240, 400, "unipolar 7.5° motor"),
+    "PRESET_BIPOLAR": MotorPreset(1, 400, 800, 600, "bipolar 1.8° motor"),
+    "PRESET_MICRO_8": MotorPreset(2, 1000, 2000, 600, "bipolar motor at 1/8 microsteps"),
+    "PRESET_MICRO_32": MotorPreset(3, 2000, 4000, 600, "bipolar motor at 1/32 microsteps"),
+}
+
+
+class Focusing:
+    def __init__(self, driver: "AstroLink4Driver") -> None:
+        self.driver = driver
+        self.props = driver.props
+        self.store: PointStore | None = None
+        driver.handlers.update(
+            {
+                "FOCUSER_SETTINGS": self._on_motor_settings,
+                "FOCUSER_MODE": self._on_mode,
+                "MOTOR_HOLD": self._on_hold,
+                "MOTOR_PRESET": self._on_preset,
+                "COMP_ENABLE": self._on_enable,
+                "COMP_SETTINGS": self._on_compensation_settings,
+                "COMP_SENSOR": self._on_sensor,
+                "COMP_MODE": self._on_mode_auto,
+                "COMP_NOW": self._on_compensate_now,
+                "COMP_IF_OVER": self._on_compensate_if_over,
+                "COMP_CALC_ADD": self._on_calculator_action,
+                "COMP_CALC_POINT": self._on_calculator_point,
+                "COMP_CALC_DELETE": self._on_calculator_delete,
+            }
+        )
+
+    # --- showing what the device holds -----------------------------------------------------------------------
+
+    def show_settings(self, blocks: Mapping[str, p.SettingsBlock]) -> None:
+        driver = self.driver
+        if "u" in blocks:
+            focuser = p.FocuserSettings.from_block(blocks["u"])
+            driver.focuser.apply_maximum(focuser.max_position)
+            reverse = self.props.switch("FOCUS_REVERSE_MOTION")
+            reverse.select("INDI_ENABLED" if focuser.reversed else "INDI_DISABLED")
+            driver.update(reverse.name, State.OK)
+            motor = self.props.number("FOCUSER_SETTINGS")
+            motor.apply({"FS_SPEED": focuser.speed, "FS_ACCELERATION": focuser.acceleration, "FS_STEP_SIZE": focuser.step_size_um})
+            mode = self.props.switch("FOCUSER_MODE")
+            if 0 <= focuser.stepper_mode < len(MODE_MEMBERS):
+                mode.select(MODE_MEMBERS[focuser.stepper_mode])
+            driver.update(mode.name, State.OK)
+        if "z" in blocks:
+            motor_z = p.MotorSettings.from_block(blocks["z"])
+            self.props.number("FOCUSER_SETTINGS")["FS_CURRENT"].value = motor_z.current_ma
+            self.props.switch("MOTOR_HOLD").select("FS_HOLD_ON" if motor_z.hold else "FS_HOLD_OFF")
+            driver.update("MOTOR_HOLD", State.OK)
+        driver.update("FOCUSER_SETTINGS", State.OK)
+        if "e" in blocks:
+            compensation = p.CompensationSettings.from_block(blocks["e"])
+            settings = self.props.number("COMP_SETTINGS")
+            settings.apply({"FS_COMPENSATION": compensation.coefficient, "FS_COMP_THRESHOLD": compensation.threshold})
+            driver.update(settings.name, State.OK)
+            self.props.switch("COMP_SENSOR").select("SENSOR_2" if compensation.sensor == 1 else "SENSOR_1")
+            driver.update("COMP_SENSOR", State.OK)
+            self.props.switch("COMP_MODE").select("FS_COMP_AUTO" if compensation.auto else "FS_COMP_MANUAL")
+            driver.update("COMP_MODE", State.OK)
+            if not driver.connected:  # at connect the device says whether compensation is in use
+                enabled = compensation.auto or compensation.coefficient != 0
+                self.props.switch("COMP_ENABLE").select("INDI_ENABLED" if enabled else "INDI_DISABLED")
+
+    def on_status(self, status: p.Status) -> None:
+        driver = self.driver
+        step_size = self.props.number("FOCUSER_SETTINGS")["FS_STEP_SIZE"].value
+        millimetres = self.props.number("FOC_POS_MM")
+        value = round(status.position * step_size / 1000.0, 3)
+        if millimetres["FOC_POS_MM"].value != value:
+            millimetres["FOC_POS_MM"].value = value
+            driver.update(millimetres.name, State.OK)
+        if status.compensation_pending is not None:
+            pending = self.props.number("COMP_STEPS")
+            if pending["COMP_VALUE"].value != status.compensation_pending or pending.state is State.IDLE:
+                pending["COMP_VALUE"].value = status.compensation_pending
+                driver.update(pending.name, State.OK)
+
+    # --- motor -----------------------------------------------------------------------------------------------
+
+    def _refuse_while_moving(self) -> None:
+        if self.driver.focuser.moving:
+            raise ValidationError("the focuser is moving; wait or abort before changing motor settings")
+
+    async def _on_motor_settings(self, update: Update) -> None:
+        self._refuse_while_moving()
+        driver = self.driver
+        changed = update.changed()
+        if "FS_CURRENT" in changed and not driver.usb:
+            raise ValidationError("the AstroLink 4 mini has no motor current setting")
+        u_changes = {}
+        if "FS_SPEED" in changed:
+            u_changes[p.U_SPEED] = round(update["FS_SPEED"])
+        if "FS_ACCELERATION" in changed:
+            u_changes[p.U_ACCELERATION] = round(update["FS_ACCELERATION"])
+        if "FS_STEP_SIZE" in changed:
+            u_changes[p.U_STEP_SIZE] = round(update["FS_STEP_SIZE"] * 100)
+        if u_changes:
+            await driver.settings.write("u", u_changes)
+        if "FS_CURRENT" in changed:
+            await driver.settings.write("z", {p.Z_CURRENT: round(update["FS_CURRENT"])})
+        self.show_settings(driver.settings.blocks)
+
+    async def _on_mode(self, update: Update) -> None:
+        self._refuse_while_moving()
+        member = next(name for name, on in update.values.items() if on)
+        mode = MODE_MEMBERS.index(member)
+        if mode == 3 and not self.driver.usb:
+            raise ValidationError("the AstroLink 4 mini has no 1/32 microstepping")
+        await self.driver.settings.write("u", {p.U_STEPPER_MODE: mode})
+        self.show_settings(self.driver.settings.blocks)
+        self.driver.update("FOCUSER_MODE", State.OK, MOTOR_WARNING)
+
+    async def _on_hold(self, update: Update) -> None:
+        if not self.driver.usb:
+            raise ValidationError("the AstroLink 4 mini has no hold torque setting")
+        hold = bool(update["FS_HOLD_ON"])
+        await self.driver.settings.write("z", {p.Z_HOLD: p.Z_HOLD_ON if hold else p.Z_HOLD_OFF})
+        self.show_settings(self.driver.settings.blocks)
+        self.driver.update("MOTOR_HOLD", State.OK, HOLD_WARNING if hold else None)
+
+    async def _on_preset(self, update: Update) -> None:
+        chosen = next((name for name, on in update.values.items() if on), None)
+        update.vector.reset()
+        if chosen is None:
+            self.driver.update(update.vector.name, State.IDLE)
+            return
+        self._refuse_while_moving()
+        preset = PRESETS[chosen]
+        if not self.driver.usb and preset.mode == 3:
+            raise ValidationError("the AstroLink 4 mini has no 1/32 microstepping")
+        await self.driver.settings.write(
+            "u", {p.U_STEPPER_MODE: preset.mode, p.U_SPEED: preset.speed, p.U_ACCELERATION: preset.acceleration}
+        )
+        if self.driver.usb:
+            await self.driver.settings.write("z", {p.Z_CURRENT: preset.current_ma, p.Z_HOLD: p.Z_HOLD_OFF})
+        self.show_settings(self.driver.settings.blocks)
+        self.driver.update(
+            update.vector.name,
+            State.OK,
+            f"[WARNING] Preset for a {preset.label} written: {preset.speed} pps, {preset.acceleration} pps/s, "
+            f"{preset.current_ma} mA, hold torque off. {MOTOR_WARNING[10:]}",
+        )
+
+    # --- temperature compensation ----------------------------------------------------------------------------
+
+    def enabled(self) -> bool:
+        return bool(self.props.switch("COMP_ENABLE")["INDI_ENABLED"].on)
+
+    async def _on_enable(self, update: Update) -> None:
+        if not update["INDI_ENABLED"] and self.props.switch("COMP_MODE")["FS_COMP_AUTO"].on:
+            await self.driver.settings.write("e", {p.E_AUTO: 0})  # a disabled compensation must not act by itself
+            self.show_settings(self.driver.settings.blocks)
+        self.driver.accept(update)
+
+    async def _on_compensation_settings(self, update: Update) -> None:
+        changes = {}
+        if "FS_COMPENSATION" in update.changed():
+            changes[p.E_COEFFICIENT] = round(update["FS_COMPENSATION"] * 100)
+        if "FS_COMP_THRESHOLD" in update.changed():
+            changes[p.E_THRESHOLD] = round(update["FS_COMP_THRESHOLD"])
+        if changes:
+            await self.driver.settings.write("e", changes)
+        self.show_settings(self.driver.settings.blocks)
+
+    async def _on_sensor(self, update: Update) -> None:
+        await self.driver.settings.write("e", {p.E_SENSOR: 1 if update["SENSOR_2"] else 0})
+        self.show_settings(self.driver.settings.blocks)
+
+    async def _on_mode_auto(self, update: Update) -> None:
+        auto = bool(update["FS_COMP_AUTO"])
+        if auto and not self.enabled():
+            raise ValidationError("temperature compensation is disabled; enable it before choosing AUTO")
+        await self.driver.settings.write("e", {p.E_AUTO: 1 if auto else 0})
+        self.show_settings(self.driver.settings.blocks)
+
+    async def _compensate(self, threshold: int) -> str:
+        if not self.enabled():
+            raise ValidationError("temperature compensation is disabled")
+        if self.driver.focuser.moving:
+            raise ValidationError("the focuser is moving; compensate when it has stopped")
+        pending = int(self.props.number("COMP_STEPS")["COMP_VALUE"].value)
+        await self.driver.expect_ack(p.compensate_now(threshold))
+        self.driver.poll_soon()
+        if abs(pending) > threshold:
+            return f"Compensating {pending:+d} steps"
+        return f"No compensation needed: {pending:+d} steps pending, threshold {threshold}"
+
+    async def _on_compensate_now(self, update: Update) -> None:
+        update.vector.reset()
+        if not update["COMP_NOW"]:
+            self.driver.update(update.vector.name, State.IDLE)
+            return
+        message = await self._compensate(0)
+        self.driver.update(update.vector.name, State.OK, message)
+
+    async def _on_compensate_if_over(self, update: Update) -> None:
+        message = await self._compensate(int(round(update["THRESHOLD"])))
+        self.driver.accept(update, message=message)
+
+    # --- calculator ------------------------------------------------------------------------------------------
+
+    def points(self) -> PointStore:
+        if self.store is None:
+            try:
+                self.store = PointStore(default_path(self.driver.name))
+            except StoreError as exc:
+                raise ValidationError(str(exc)) from None
+        return self.store
+
+    def show_calculator(self) -> None:
+        driver = self.driver
+        store = self.points()
+        listing = self.props.text("COMP_CALC_POINTS")
+        listing["POINTS"].value = "; ".join(
+            f"{number}: {point.temperature:.2f} C {point.position}" for number, point in enumerate(store.points, 1)
+        )
+        listing["FILE"].value = str(store.path)
+        driver.update(listing.name, State.OK)
+        result = self.props.number("COMP_CALC_RESULT")
+        try:
+            calculated = fit(store.points)
+        except FitError as exc:
+            result.apply({name: 0 for name in result.members})
+            result["POINTS"].value = len(store.points)
+            driver.update(result.name, State.IDLE, f"[INFO] {exc}")
+            return
+        result.apply(
+            {
+                "COEFFICIENT": calculated.coefficient,
+                "INTERCEPT": calculated.intercept,
+                "R2": calculated.r_squared,
+                "RESIDUAL_RMS": calculated.residual_rms,
+                "TEMPERATURE_RANGE": calculated.temperature_range,
+                "POINTS": calculated.count,
+                "OUTLIERS": len(calculated.outliers),
+            }
+        )
+        message = "[WARNING] " + " ".join(calculated.warnings) if calculated.warnings else None
+        driver.update(result.name, State.BUSY if calculated.warnings else State.OK, message)
+
+    def on_connected(self) -> None:
+        try:
+            self.show_calculator()
+        except ValidationError as exc:
+            self.driver.update("COMP_CALC_POINTS", State.ALERT, f"[ERROR] {exc}")
+
+    async def _on_calculator_action(self, update: Update) -> None:
+        action = next((name for name, on in update.values.items() if on), None)
+        update.vector.reset()
+        store = self.points()
+        try:
+            if action == "ADD_CURRENT":
+                temperature = self.driver.sensors.compensation_temperature()
+                position = self.driver.focuser.position
+                if temperature is None or position is None:
+                    raise ValidationError("the compensation sensor or the focuser position is not known yet")
+                number = store.add(Point(round(temperature, 2), position))
+                message = f"Point {number} added: {temperature:.2f} C, {position} steps"
+            elif action == "CLEAR":
+                store.clear()
+                message = "All calculator points removed"
+            elif action == "APPLY":
+                calculated = fit(store.points)
+                await self.driver.settings.write("e", {p.E_COEFFICIENT: round(calculated.coefficient * 100)})
+                self.show_settings(self.driver.settings.blocks)
+                message = f"Coefficient {calculated.coefficient:.2f} steps/C written to the device"
+            else:
+                self.driver.update(update.vector.name, State.IDLE)
+                return
+        except (StoreError, FitError, ValueError) as exc:
+            raise ValidationError(str(exc)) from None
+        self.show_calculator()
+        self.driver.update(update.vector.name, State.OK, message)
+
+    async def _on_calculator_point(self, update: Update) -> None:
+        store = self.points()
+        number = int(round(update["INDEX"]))
+        try:
+            point = Point(round(update["TEMPERATURE"], 2), int(round(update["POSITION"])))
+            if number == 0:
+                number = store.add(point)
+                message = f"Point {number} added"
+            else:
+                store.edit(number, point)
+                message = f"Point {number} changed"
+        except (StoreError, ValueError) as exc:
+            raise ValidationError(str(exc)) from None
+        self.driver.accept(update, message=message)
+        self.show_calculator()
+
+    async def _on_calculator_delete(self, update: Update) -> None:
+        number = int(round(update["INDEX"]))
+        try:
+            removed = self.points().delete(number)
+        except (StoreError, ValueError) as exc:
+            raise ValidationError(str(exc)) from None
+        self.driver.accept(update, message=f"Point {number} ({removed.temperature:.2f} C, {removed.position}) removed")
+        self.show_calculator()

@@ -1,0 +1,159 @@
+"""The three switchable 12 V outputs, power monitoring and the device's over-voltage/over-current protection.
+
+Output states are read from every status line (the C++ drivers stopped reading them once set, so changes made by the
+hand controller or a protection trip went unseen). A protection trip is reported the moment a status line shows it,
+with the value that tripped it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+from ..indi.properties import State, Update, ValidationError
+from . import protocol as p
+
+if TYPE_CHECKING:
+    from .driver import AstroLink4Driver
+
+CHANNELS = ("POWER_CHANNEL_1", "POWER_CHANNEL_2", "POWER_CHANNEL_3")
+DEFAULT_MEMBERS = ("POW_DEF_ON1", "POW_DEF_ON2", "POW_DEF_ON3")
+
+
+class Power:
+    def __init__(self, driver: "AstroLink4Driver") -> None:
+        self.driver = driver
+        self.props = driver.props
+        self.tripped: p.ProtectionTrip | None = None
+        driver.handlers.update(
+            {
+                "POWER_CHANNELS": self._on_channels,
+                "POWER_LOCK": self._on_lock,
+                "POWER_LABELS": self._on_labels,
+                "POW_DEF_ON": self._on_defaults,
+                "OTHER_SETTINGS": self._on_protection_settings,
+            }
+        )
+        self._apply_labels()
+
+    def locked(self) -> bool:
+        return bool(self.props.switch("POWER_LOCK")["INDI_ENABLED"].on)
+
+    # --- device settings -------------------------------------------------------------------------------------
+
+    def show_settings(self, blocks: Mapping[str, p.SettingsBlock]) -> None:
+        if "u" in blocks:
+            focuser = p.FocuserSettings.from_block(blocks["u"])
+            defaults = self.props.switch("POW_DEF_ON")
+            defaults.apply(dict(zip(DEFAULT_MEMBERS, focuser.output_defaults)))
+            self.driver.update(defaults.name, State.OK)
+        if "n" in blocks:
+            settings = p.DeviceSettings.from_block(blocks["n"])
+            other = self.props.number("OTHER_SETTINGS")
+            other.apply(
+                {
+                    "SET_AREF_COEFF": settings.aref_coefficient,
+                    "SET_OVER_TIME": settings.over_time_ms,
+                    "SET_OVER_VOLT": settings.over_voltage,
+                    "SET_OVER_AMP": settings.over_current,
+                }
+            )
+            self.driver.update(other.name, State.OK)
+
+    async def _on_defaults(self, update: Update) -> None:
+        changes = {p.U_OUTPUT_1_DEFAULT + i: 1 if update[name] else 0 for i, name in enumerate(DEFAULT_MEMBERS)}
+        await self.driver.settings.write("u", changes)
+        self.show_settings(self.driver.settings.blocks)
+
+    async def _on_protection_settings(self, update: Update) -> None:
+        changes = {}
+        changed = update.changed()
+        if "SET_AREF_COEFF" in changed:
+            changes[p.N_AREF_COEFFICIENT] = round(update["SET_AREF_COEFF"] * 1000)
+        if "SET_OVER_VOLT" in changed:
+            changes[p.N_OVER_VOLTAGE] = round(update["SET_OVER_VOLT"] * 10)
+        if "SET_OVER_AMP" in changed:
+            changes[p.N_OVER_CURRENT] = round(update["SET_OVER_AMP"] * 10)
+        if "SET_OVER_TIME" in changed:
+            changes[p.N_OVER_TIME] = round(update["SET_OVER_TIME"])
+        if changes:
+            await self.driver.settings.write("n", changes)
+        self.show_settings(self.driver.settings.blocks)
+
+    # --- outputs ---------------------------------------------------------------------------------------------
+
+    async def _on_channels(self, update: Update) -> None:
+        changed = update.changed()
+        if changed and self.locked():
+            raise ValidationError("the outputs are locked (POWER_LOCK); unlock them first")
+        for index, name in enumerate(CHANNELS):
+            if name in changed:
+                await self.driver.expect_ack(p.set_output(index, bool(update[name])))
+        self.driver.accept(update, State.BUSY if changed else State.OK)
+        self.driver.poll_soon()  # the next status line confirms the outputs
+
+    async def _on_lock(self, update: Update) -> None:
+        locked = bool(update["INDI_ENABLED"])
+        self.driver.accept(update, message="Outputs locked" if locked else "Outputs unlocked")
+
+    async def _on_labels(self, update: Update) -> None:
+        self.driver.accept(update)
+        self._apply_labels()
+        if "POWER_CHANNELS" in self.props.defined:
+            # libindi clients ignore a repeated definition: a new label needs the property deleted and defined again.
+            self.driver.delete("POWER_CHANNELS")
+            self.driver.define("POWER_CHANNELS")
+
+    def _apply_labels(self) -> None:
+        labels = self.props.text("POWER_LABELS")
+        channels = self.props.switch("POWER_CHANNELS")
+        defaults = self.props.switch("POW_DEF_ON")
+        for name, default in zip(CHANNELS, DEFAULT_MEMBERS):
+            label = labels[name].value.strip() or labels[name].label
+            channels[name].label = label
+            defaults[default].label = label
+
+    # --- status ----------------------------------------------------------------------------------------------
+
+    def on_status(self, status: p.Status) -> None:
+        driver = self.driver
+        if status.outputs is not None:
+            channels = self.props.switch("POWER_CHANNELS")
+            values = dict(zip(CHANNELS, status.outputs))
+            if channels.values() != values or channels.state is not State.OK:
+                channels.apply(values)
+                driver.update(channels.name, State.OK)
+        if status.input_voltage is not None:
+            sensors = self.props.number("POWER_SENSORS")
+            sensors.apply(
+                {
+                    "SENSOR_VOLTAGE": status.input_voltage,
+                    "SENSOR_CURRENT": status.current,
+                    "SENSOR_POWER": status.input_voltage * status.current,
+                }
+            )
+            driver.update(sensors.name, State.OK)
+        if status.amp_hours is not None and status.watt_hours is not None:
+            energy = self.props.number("POWER_ENERGY")
+            energy.apply({"ENERGY_AH": status.amp_hours, "ENERGY_WH": status.watt_hours})
+            driver.update(energy.name, State.OK)
+        self._show_protection(status.protection)
+
+    def _show_protection(self, trip: p.ProtectionTrip | None) -> None:
+        lights = self.props.light("PROTECTION_STATUS")
+        if trip == self.tripped and lights.state is not State.IDLE:
+            return
+        previous, self.tripped = self.tripped, trip
+        if trip is None:
+            lights.apply({"OVER_VOLTAGE": State.OK, "OVER_CURRENT": State.OK})
+            message = "[INFO] Protection cleared" if previous is not None else None
+            self.driver.update(lights.name, State.OK, message)
+            return
+        voltage = trip.kind == "over-voltage"
+        lights.apply({"OVER_VOLTAGE": State.ALERT if voltage else State.OK, "OVER_CURRENT": State.OK if voltage else State.ALERT})
+        unit = "V" if voltage else "A"
+        self.driver.update(
+            lights.name,
+            State.ALERT,
+            f"[ERROR] {trip.kind.capitalize()} protection tripped at {trip.value:.2f} {unit}: "
+            "the device switched every 12 V and PWM output off",
+        )

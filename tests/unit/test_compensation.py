@@ -1,0 +1,520 @@
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indi_astrojolo.astrolink4 import compensation as c
+from indi_astrojolo.astrolink4.compensation import (
+    FitError,
+    Point,
+    PointNumberError,
+    PointStore,
+    StoreError,
+    default_path,
+    fit,
+    main,
+    plot,
+    render_table,
+)
+
+
+def line_points(temperatures: list[float], slope: float, intercept: float) -> list[Point]:
+    return [Point(t, round(intercept + slope * t)) for t in temperatures]
+
+
+def range_warnings(result: c.Fit) -> list[str]:
+    return [w for w in result.warnings if "covers only" in w]
+
+
+# --- fit -------------------------------------------------------------------------------------------------------
+
+
+def test_exact_line_is_recovered() -> None:
+    result = fit(line_points([0.0, 2.0, 5.0, 8.0, 12.0], 35, 15000))
+    assert result.coefficient == pytest.approx(35)
+    assert result.intercept == pytest.approx(15000)
+    assert result.r_squared == pytest.approx(1.0)
+    assert result.residual_rms == pytest.approx(0.0, abs=1e-9)
+    assert result.temperature_range == pytest.approx(12.0)
+    assert result.count == 5
+    assert result.outliers == ()
+    assert result.warnings == ()
+
+
+def test_negative_slope() -> None:
+    result = fit(line_points([-10.0, -4.0, 3.0, 10.0], -12, 40000))
+    assert result.coefficient == pytest.approx(-12)
+    assert result.intercept == pytest.approx(40000)
+    assert result.r_squared == pytest.approx(1.0)
+
+
+def test_hand_worked_three_points() -> None:
+    # T = 0, 1, 2; P = 100, 130, 140. Means 1 and 370/3; Sxx = 2, Sxy = 40, so slope 20 and intercept 310/3.
+    # Residuals -10/3, 20/3, -10/3: SSres = 600/9, SStot = 7800/9, r² = 1 - 600/7800 = 12/13, RMS = sqrt(200/9).
+    result = fit([Point(0, 100), Point(1, 130), Point(2, 140)])
+    assert result.coefficient == pytest.approx(20)
+    assert result.intercept == pytest.approx(310 / 3)
+    assert result.r_squared == pytest.approx(12 / 13)
+    assert result.residual_rms == pytest.approx(math.sqrt(200 / 9))
+    assert result.temperature_range == pytest.approx(2)
+
+
+def test_agrees_with_the_standard_library() -> None:
+    points = [Point(3.2, 15110), Point(7.9, 15260), Point(11.4, 15390), Point(14.0, 15480), Point(1.1, 15020)]
+    result = fit(points)
+    slope, intercept = statistics.linear_regression([p.temperature for p in points], [p.position for p in points])
+    assert (result.coefficient, result.intercept) == pytest.approx((slope, intercept))
+
+
+def test_positive_when_falling_temperature_needs_falling_position() -> None:
+    assert fit([Point(20, 15700), Point(10, 15350)]).coefficient > 0
+
+
+def test_flat_positions_fit_perfectly() -> None:
+    result = fit([Point(0, 5000), Point(6, 5000), Point(12, 5000)])
+    assert result.coefficient == pytest.approx(0)
+    assert result.r_squared == 1.0
+
+
+temperatures_strategy = st.lists(
+    st.integers(min_value=-600, max_value=600).map(lambda tenths: tenths / 10),
+    min_size=3,
+    max_size=30,
+    unique=True,
+).filter(lambda ts: max(ts) - min(ts) >= 1.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    temperatures=temperatures_strategy,
+    slope=st.floats(min_value=-300, max_value=300, allow_nan=False),
+    intercept=st.floats(min_value=50_000, max_value=9_000_000, allow_nan=False),
+)
+def test_fit_recovers_random_lines(temperatures: list[float], slope: float, intercept: float) -> None:
+    result = fit(line_points(temperatures, slope, intercept))
+    # Rounding positions to whole steps moves each by at most half a step, which bounds the error of the
+    # least-squares slope by 0.5·Σ|T - T̄| / Σ(T - T̄)², and the intercept by 0.5 + |T̄|·(slope error).
+    mean = statistics.fmean(temperatures)
+    sxx = sum((t - mean) ** 2 for t in temperatures)
+    slope_bound = 0.5 * sum(abs(t - mean) for t in temperatures) / sxx
+    assert abs(result.coefficient - slope) <= slope_bound + 1e-6
+    assert abs(result.intercept - intercept) <= 0.5 + abs(mean) * slope_bound + 1e-3
+    assert result.residual_rms <= 1.0
+    assert 0.0 <= result.r_squared <= 1.0
+
+
+@pytest.mark.parametrize("points", [[], [Point(10, 15000)]])
+def test_too_few_points(points: list[Point]) -> None:
+    with pytest.raises(FitError, match="at least 2 points"):
+        fit(points)
+
+
+def test_all_temperatures_equal() -> None:
+    with pytest.raises(FitError, match="different temperatures"):
+        fit([Point(12.5, 15000), Point(12.5, 15100), Point(12.5, 15050)])
+
+
+def test_fit_error_is_a_value_error() -> None:
+    assert issubclass(FitError, ValueError)
+
+
+# --- warnings --------------------------------------------------------------------------------------------------
+
+
+def test_narrow_range_warns() -> None:
+    result = fit(line_points([10.0, 11.0, 12.1], 35, 15000))
+    [warning] = range_warnings(result)
+    assert "2.1 °C" in warning
+    assert "5 to 10 °C" in warning
+
+
+@pytest.mark.parametrize("temperatures", [[10.0, 15.0], [10.1, 12.0, 15.1], [0.0, 9.0]])
+def test_range_of_five_or_more_does_not_warn(temperatures: list[float]) -> None:
+    assert range_warnings(fit(line_points(temperatures, 35, 15000))) == []
+
+
+def test_range_just_under_five_is_not_rounded_up() -> None:
+    [warning] = range_warnings(fit(line_points([10.0, 14.96], 35, 15000)))
+    assert "4.9 °C" in warning
+
+
+def eight_points_with_outlier(number: int, error: int) -> list[Point]:
+    noise = [0, 2, -1, 1, -2, 0, 1, -1]
+    points = [Point(float(t), 15000 + 35 * t + n) for t, n in zip(range(0, 16, 2), noise)]
+    bad = points[number - 1]
+    points[number - 1] = Point(bad.temperature, bad.position + error)
+    return points
+
+
+@pytest.mark.parametrize(("number", "error"), [(4, 150), (1, -120), (8, 200), (5, 400)])
+def test_injected_outlier_is_reported_by_number(number: int, error: int) -> None:
+    points = eight_points_with_outlier(number, error)
+    result = fit(points)
+    assert result.outliers == (number,)
+    messages = [w for w in result.warnings if "far from the line" in w]
+    assert len(messages) == 1
+    bad = points[number - 1]
+    assert messages[0].startswith(f"point {number} ({bad.temperature:.1f} °C, {bad.position})")
+    assert "remove it if it was a mistake" in messages[0]
+
+
+def test_two_mistakes_are_both_reported() -> None:
+    # The manual: "one or two points are incorrect, and all others fit straight line nicely".
+    points = eight_points_with_outlier(7, 180)
+    points[7] = Point(points[7].temperature, points[7].position + 160)
+    assert fit(points).outliers == (7, 8)
+
+
+def test_outlier_message_gives_distance_from_the_other_points() -> None:
+    [message] = [w for w in fit(eight_points_with_outlier(8, 200)).warnings if "far from the line" in w]
+    # The least-squares line leans towards an end point; the robust line does not, so nearly all 200 steps show.
+    distance = int(re.search(r"\(([+-]\d+) steps\)", message).group(1))  # type: ignore[union-attr]
+    assert 190 <= distance <= 205
+
+
+def test_noisy_but_honest_points_have_no_outliers() -> None:
+    assert fit(eight_points_with_outlier(1, 0)).outliers == ()
+
+
+def test_almost_perfect_points_do_not_flag_rounding() -> None:
+    # Whole-step positions on a fractional slope are off the line by up to half a step; that is not a mistake.
+    points = [Point(t / 2, 15000 + round(33.3 * t / 2)) for t in range(20)]
+    assert fit(points).outliers == ()
+
+
+def test_outliers_need_five_points() -> None:
+    points = [Point(0, 15000), Point(5, 15175), Point(10, 15350), Point(15, 17000)]
+    assert fit(points).outliers == ()
+
+
+def test_curved_points_warn_of_poor_fit() -> None:
+    result = fit([Point(float(t), 15000 + 8 * t * t) for t in range(-6, 7)])
+    assert result.r_squared < 0.8
+    [warning] = [w for w in result.warnings if "straight line" in w]
+    assert f"r² = {result.r_squared:.2f}" in warning
+
+
+def test_good_fit_has_no_poor_fit_warning() -> None:
+    assert not [w for w in fit(eight_points_with_outlier(1, 0)).warnings if "straight line" in w]
+
+
+# --- point validation ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("temperature", "position", "message"),
+    [
+        (math.nan, 100, "finite"),
+        (math.inf, 100, "finite"),
+        (-60.5, 100, "outside"),
+        (61, 100, "outside"),
+        ("12", 100, "number"),
+        (True, 100, "number"),
+        (12.0, -1, "outside"),
+        (12.0, 10_000_001, "outside"),
+        (12.0, 100.5, "whole number"),
+        (12.0, False, "whole number"),
+    ],
+)
+def test_bad_points_are_rejected(temperature: object, position: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Point(temperature, position)  # type: ignore[arg-type]
+
+
+def test_limits_are_accepted_and_temperature_is_a_float() -> None:
+    assert Point(-60, 0).temperature == -60.0
+    assert isinstance(Point(60, 10_000_000).temperature, float)
+
+
+# --- the store -------------------------------------------------------------------------------------------------
+
+
+def test_missing_file_is_an_empty_store(tmp_path: Path) -> None:
+    store = PointStore(tmp_path / "points.json")
+    assert store.points == []
+    assert not store.path.exists()
+
+
+def test_round_trip_through_a_fresh_store(tmp_path: Path) -> None:
+    path = tmp_path / "points.json"
+    store = PointStore(path)
+    assert store.add(Point(10.0, 15350)) == 1
+    assert store.add(Point(12.5, 15440)) == 2
+    assert store.add(Point(15.0, 15525)) == 3
+    assert PointStore(path).points == [Point(10.0, 15350), Point(12.5, 15440), Point(15.0, 15525)]
+
+    store.edit(2, Point(12.0, 15420))
+    assert PointStore(path).points == [Point(10.0, 15350), Point(12.0, 15420), Point(15.0, 15525)]
+
+    assert store.delete(1) == Point(10.0, 15350)
+    assert PointStore(path).points == [Point(12.0, 15420), Point(15.0, 15525)]
+
+    store.clear()
+    assert PointStore(path).points == []
+
+
+def test_file_format(tmp_path: Path) -> None:
+    path = tmp_path / "points.json"
+    store = PointStore(path)
+    store.add(Point(-3.5, 14800))
+    store.add(Point(8, 15200))
+    assert json.loads(path.read_text(encoding="utf-8")) == {
+        "format": "astrojolo-compensation-points",
+        "version": 1,
+        "points": [{"temperature": -3.5, "position": 14800}, {"temperature": 8.0, "position": 15200}],
+    }
+
+
+def test_points_is_a_copy(tmp_path: Path) -> None:
+    store = PointStore(tmp_path / "points.json")
+    store.add(Point(1, 100))
+    store.points.append(Point(2, 200))
+    assert store.points == [Point(1, 100)]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        "",
+        "[]",
+        '{"format": "something else", "version": 1, "points": []}',
+        '{"format": "astrojolo-compensation-points", "version": 2, "points": []}',
+        '{"format": "astrojolo-compensation-points", "version": 1, "points": {}}',
+        '{"format": "astrojolo-compensation-points", "version": 1, "points": [{"temperature": 5}]}',
+        '{"format": "astrojolo-compensation-points", "version": 1, "points": [{"temperature": "x", "position": 1}]}',
+        '{"format": "astrojolo-compensation-points", "version": 1, "points": [{"temperature": 5, "position": 1.5}]}',
+        '{"format": "astrojolo-compensation-points", "version": 1, "points": [{"temperature": NaN, "position": 1}]}',
+        '{"format": "astrojolo-compensation-points", "version": 1, "points": [{"temperature": 99, "position": 1}]}',
+    ],
+)
+def test_damaged_file_raises_and_is_left_untouched(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "points.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(StoreError, match="damaged"):
+        PointStore(path)
+    assert path.read_text(encoding="utf-8") == content
+    assert [p.name for p in tmp_path.iterdir()] == ["points.json"]
+
+
+def test_damaged_point_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "points.json"
+    good = {"temperature": 5, "position": 100}
+    path.write_text(json.dumps({"format": c.FILE_FORMAT, "version": 1, "points": [good, {"temperature": 5}]}))
+    with pytest.raises(StoreError, match="point 2"):
+        PointStore(path)
+
+
+def test_whole_float_position_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "points.json"
+    entry = {"temperature": 5, "position": 15000.0}
+    path.write_text(json.dumps({"format": c.FILE_FORMAT, "version": 1, "points": [entry]}))
+    assert PointStore(path).points == [Point(5.0, 15000)]
+
+
+@pytest.mark.parametrize("number", [0, 3, -1, True, "1"])
+def test_bad_numbers_raise(tmp_path: Path, number: object) -> None:
+    store = PointStore(tmp_path / "points.json")
+    store.add(Point(1, 100))
+    store.add(Point(2, 200))
+    with pytest.raises(StoreError, match="no point"):
+        store.edit(number, Point(3, 300))  # type: ignore[arg-type]
+    with pytest.raises(PointNumberError, match="numbers 1 to 2"):
+        store.delete(number)  # type: ignore[arg-type]
+    with pytest.raises(IndexError):
+        store.delete(number)  # type: ignore[arg-type]
+    assert PointStore(store.path).points == [Point(1, 100), Point(2, 200)]
+
+
+def test_delete_from_empty_store(tmp_path: Path) -> None:
+    with pytest.raises(PointNumberError, match="empty"):
+        PointStore(tmp_path / "points.json").delete(1)
+
+
+def test_save_leaves_no_temporary_files(tmp_path: Path) -> None:
+    store = PointStore(tmp_path / "points.json")
+    for number in range(5):
+        store.add(Point(number, 100 * number))
+    store.edit(1, Point(0.5, 50))
+    store.delete(2)
+    store.save()
+    store.clear()
+    assert [p.name for p in tmp_path.iterdir()] == ["points.json"]
+
+
+def test_failed_write_keeps_memory_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = PointStore(tmp_path / "points.json")
+    store.add(Point(1, 100))
+
+    def failing_write(path: object, text: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(c, "atomic_write_text", failing_write)
+    with pytest.raises(OSError):
+        store.add(Point(2, 200))
+    assert store.points == [Point(1, 100)]
+    assert PointStore(store.path).points == [Point(1, 100)]
+
+
+def test_add_adopts_points_added_by_another_program(tmp_path: Path) -> None:
+    path = tmp_path / "points.json"
+    driver = PointStore(path)
+    driver.add(Point(1, 100))
+    PointStore(path).add(Point(2, 200))  # e.g. the command line, while the driver runs
+    assert driver.add(Point(3, 300)) == 3
+    assert PointStore(path).points == [Point(1, 100), Point(2, 200), Point(3, 300)]
+
+
+def test_numbered_changes_refuse_a_file_changed_elsewhere(tmp_path: Path) -> None:
+    path = tmp_path / "points.json"
+    driver = PointStore(path)
+    driver.add(Point(1, 100))
+    driver.add(Point(2, 200))
+    other = PointStore(path)
+    other.delete(1)
+    for change in (lambda: driver.delete(1), lambda: driver.edit(1, Point(5, 500)), driver.clear):
+        with pytest.raises(StoreError, match="changed by another program"):
+            change()
+    assert PointStore(path).points == [Point(2, 200)]
+    driver.reload()
+    assert driver.points == [Point(2, 200)]
+    driver.delete(1)
+    assert PointStore(path).points == []
+
+
+def test_default_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_path("AstroLink 4 USB") == tmp_path / ".indi" / "AstroLink 4 USB_compensation.json"
+
+
+@pytest.mark.parametrize("name", ["", " ", "..", "a/b"])
+def test_default_path_rejects_names_that_are_not_file_names(name: str) -> None:
+    with pytest.raises(ValueError):
+        default_path(name)
+
+
+# --- table and plot --------------------------------------------------------------------------------------------
+
+
+def test_render_table_lists_points_and_fit() -> None:
+    points = eight_points_with_outlier(4, 150)
+    result = fit(points)
+    text = render_table(points, result)
+    for number, point in enumerate(points, start=1):
+        assert any(
+            line.split()[:3] == [str(number), f"{point.temperature:.2f}", str(point.position)]
+            for line in text.splitlines()
+        )
+    assert f"{result.coefficient:.2f} steps/°C" in text
+    assert "outlier?" in text
+    assert all(warning in text for warning in result.warnings)
+
+
+def test_render_table_without_fit_and_empty() -> None:
+    text = render_table([Point(10, 15350)], None)
+    assert "15350" in text and "Coefficient" not in text and "Residual" not in text
+    assert render_table([], None) == "no points yet\n"
+
+
+@pytest.mark.parametrize("with_fit", [True, False])
+def test_plot_writes_png(tmp_path: Path, with_fit: bool) -> None:
+    points = eight_points_with_outlier(4, 150)
+    output = tmp_path / "plot.png"
+    plot(points, fit(points) if with_fit else None, output)
+    assert output.read_bytes().startswith(b"\x89PNG")
+    assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]
+
+
+def test_plot_with_no_points(tmp_path: Path) -> None:
+    plot([], None, tmp_path / "empty.png")
+    assert (tmp_path / "empty.png").read_bytes().startswith(b"\x89PNG")
+
+
+# --- command line ----------------------------------------------------------------------------------------------
+
+
+def test_main_add_then_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "points.json")
+    assert main(["--file", path, "--add", "10", "15350"]) == 0
+    assert "added point 1" in capsys.readouterr().out
+    assert main(["--file", path, "--add", "-5", "14825"]) == 0
+    assert "added point 2" in capsys.readouterr().out
+    assert main(["--file", path]) == 0
+    out = capsys.readouterr().out
+    assert "Coefficient:       35.00 steps/°C" in out
+    assert "14825" in out and "15350" in out
+
+
+def test_main_without_file_says_no_points(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--file", str(tmp_path / "points.json")]) == 0
+    assert "no points yet" in capsys.readouterr().out
+    assert not (tmp_path / "points.json").exists()
+
+
+def test_main_one_point_explains_missing_fit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--file", str(tmp_path / "points.json"), "--add", "10", "15350"]) == 0
+    assert "No fit yet: need at least 2 points" in capsys.readouterr().out
+
+
+def test_main_uses_device_default_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["--device", "Focuser 2", "--add", "10", "15350"]) == 0
+    assert PointStore(tmp_path / ".indi" / "Focuser 2_compensation.json").points == [Point(10, 15350)]
+
+
+def test_main_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "points.json"
+    store = PointStore(path)
+    for point in eight_points_with_outlier(4, 150):
+        store.add(point)
+    output = tmp_path / "out.png"
+    assert main(["--file", str(path), "--plot", str(output)]) == 0
+    assert output.read_bytes().startswith(b"\x89PNG")
+    assert "Plot written" in capsys.readouterr().out
+
+
+def test_main_delete_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "points.json"
+    store = PointStore(path)
+    store.add(Point(1, 100))
+    store.add(Point(2, 200))
+    assert main(["--file", str(path), "--delete", "1"]) == 0
+    assert PointStore(path).points == [Point(2, 200)]
+    assert main(["--file", str(path), "--clear"]) == 0
+    assert PointStore(path).points == []
+
+
+def test_main_delete_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "points.json"
+    PointStore(path).add(Point(1, 100))
+    assert main(["--file", str(path), "--delete", "5"]) == 2
+    captured = capsys.readouterr()
+    assert "no point 5" in captured.err and "numbers 1 to 1" in captured.err
+    assert PointStore(path).points == [Point(1, 100)]
+
+
+@pytest.mark.parametrize(
+    ("add", "message"),
+    [(["warm", "100"], "not a number"), (["10", "15000.5"], "whole number"), (["80", "100"], "outside")],
+)
+def test_main_bad_add(tmp_path: Path, capsys: pytest.CaptureFixture[str], add: list[str], message: str) -> None:
+    assert main(["--file", str(tmp_path / "points.json"), "--add", *add]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "points.json").exists()
+
+
+def test_main_damaged_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "points.json"
+    path.write_text("{oops")
+    assert main(["--file", str(path), "--add", "1", "2"]) == 2
+    assert "damaged" in capsys.readouterr().err
+    assert path.read_text() == "{oops"
