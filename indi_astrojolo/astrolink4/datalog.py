@@ -275,7 +275,7 @@ class SessionLog:
         try:
             has_header, ends_with_newline = _inspect_tail(target)
             prefix = b"" if ends_with_newline else b"\n"
-            if False:
+            if not has_header:
                 # A new file, one whose only line was torn, or one from a different column layout: a header line
                 # here makes read_csv take the following rows by these names.
                 _write_all(fd, prefix + HEADER_LINE.encode("ascii"))
@@ -606,7 +606,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         paths = render_charts(rows, args.out if args.out is not None else source.parent, source.stem)
     except ImportError:
-        print("astrolink4-charts: matplotlib is needed for charts (pip install 'indi_astrojolo[plots]')", file=sys.stderr)
+        message = "matplotlib is needed for charts (pip install 'indi_astrojolo[plots]')"
+        print(f"astrolink4-charts: {message}", file=sys.stderr)
         return 1
     except OSError as error:
         print(f"astrolink4-charts: cannot write charts: {error}", file=sys.stderr)

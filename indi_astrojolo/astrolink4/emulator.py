@@ -80,6 +80,9 @@ class EmulatorConfig:
     output_current: tuple[float, float, float] = (0.8, 0.5, 0.3)
     heater_current: tuple[float, float] = (1.2, 0.8)  # at 100 % duty
     stepper_current_factor: float = 1.0  # × the configured motor current while moving
+    # The manual: "When decreasing temperature requires the focuser position to decrease, then the value will be
+    # positive", i.e. pending = (T_now - T_ref) x coefficient. The firmware's own sign is unconfirmed; -1 flips it.
+    compensation_sign: int = 1
     seed: int = 1
 
     @classmethod
@@ -166,7 +169,8 @@ class AstroLink4Emulator:
 
     def compensation_pending(self) -> int:
         coefficient = float(self.e[p.E_COEFFICIENT - 1]) / 100.0
-        return int(round((self.compensation_reference - self.temperature()) * coefficient))
+        change = self.temperature() - self.compensation_reference
+        return int(round(self.config.compensation_sign * change * coefficient))
 
     # --- time --------------------------------------------------------------------------------------------------
 
@@ -393,8 +397,11 @@ class AstroLink4Emulator:
         return "B:"
 
     def _cmd_S(self, args: list[str]) -> str:
-        int(args[0]) if args else 0
-        self._apply_compensation()
+        # The manual's script command: "S:20 ... compensation will be applied only if the compensation amount
+        # will exceed the threshold value".
+        threshold = int(args[0]) if args else 0
+        if abs(self.compensation_pending()) > threshold:
+            self._apply_compensation()
         return "S:"
 
     def _cmd_G(self, args: list[str]) -> str:

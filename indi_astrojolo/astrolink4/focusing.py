@@ -249,6 +249,16 @@ class Focusing:
                 raise ValidationError(str(exc)) from None
         return self.store
 
+    def _store_problem(self, exc: Exception) -> ValidationError:
+        """Report a points-file problem; if another program changed the file, take its version for the next try."""
+        if isinstance(exc, StoreError) and self.store is not None:
+            try:
+                self.store.reload()
+                self.show_calculator()
+            except StoreError:
+                pass
+        return ValidationError(str(exc))
+
     def show_calculator(self) -> None:
         driver = self.driver
         store = self.points()
@@ -310,7 +320,7 @@ class Focusing:
                 self.driver.update(update.vector.name, State.IDLE)
                 return
         except (StoreError, FitError, ValueError) as exc:
-            raise ValidationError(str(exc)) from None
+            raise self._store_problem(exc) from None
         self.show_calculator()
         self.driver.update(update.vector.name, State.OK, message)
 
@@ -326,7 +336,7 @@ class Focusing:
                 store.edit(number, point)
                 message = f"Point {number} changed"
         except (StoreError, ValueError) as exc:
-            raise ValidationError(str(exc)) from None
+            raise self._store_problem(exc) from None
         self.driver.accept(update, message=message)
         self.show_calculator()
 
@@ -335,6 +345,6 @@ class Focusing:
         try:
             removed = self.points().delete(number)
         except (StoreError, ValueError) as exc:
-            raise ValidationError(str(exc)) from None
+            raise self._store_problem(exc) from None
         self.driver.accept(update, message=f"Point {number} ({removed.temperature:.2f} C, {removed.position}) removed")
         self.show_calculator()

@@ -48,3 +48,104 @@ def client_factory():
     yield connect
     for client in clients:
         client.close()
+
+
+class Rig:
+    """An emulator on a pty, an indiserver running one driver, and a pyindi-client connected to the device."""
+
+    def __init__(self, emulator, server, client, device: str) -> None:
+        self.emulator = emulator
+        self.server = server
+        self.client = client
+        self.device = device
+
+    def prop(self, name: str):
+        return self.client.wait_property(self.device, name)
+
+    def values(self, name: str) -> dict:
+        return self.prop(name).values
+
+    def wait_state(self, name: str, states, timeout: float = 10.0):
+        return self.client.wait_state(self.device, name, states, timeout)
+
+    def wait_value(self, name: str, member: str, predicate, timeout: float = 10.0):
+        def ready():
+            snapshot = self.client.get(self.device, name)
+            return snapshot if snapshot is not None and predicate(snapshot.values.get(member)) else None
+
+        return self.client.wait_for(ready, timeout, f"{name}.{member}")
+
+    def set_number(self, name: str, values: dict) -> None:
+        self.client.set_number(self.device, name, values)
+
+    def set_switch(self, name: str, on) -> None:
+        self.client.set_switch(self.device, name, on)
+
+    def set_text(self, name: str, values: dict) -> None:
+        self.client.set_text(self.device, name, values)
+
+    def request(self, kind: str, name: str, members: dict) -> None:
+        """A raw request with exactly these members (pyindi-client always sends whole vectors)."""
+        from xml.sax.saxutils import escape, quoteattr
+
+        body = "".join(f"<one{kind} name={quoteattr(k)}>{escape(str(v))}</one{kind}>" for k, v in members.items())
+        self.server.raw(f"<new{kind}Vector device={quoteattr(self.device)} name={quoteattr(name)}>{body}</new{kind}Vector>\n".encode(), wait=0.05)
+
+    def commands(self) -> list[str]:
+        return self.emulator.get("commands")
+
+    def commands_since(self, mark: int) -> list[str]:
+        return self.commands()[mark:]
+
+    def set_and_settle(self, name: str, values, kind: str = "Number", states=("Ok", "Alert"), timeout: float = 30.0):
+        mark = self.client.mark(self.device, name)
+        getattr(self, f"set_{kind.lower()}")(name, values)
+
+        def settled():
+            for snapshot in self.client.updates_since(self.device, name, mark):
+                if snapshot.state in states:
+                    return snapshot
+            return None
+
+        return self.client.wait_for(settled, timeout, f"{name} to settle")
+
+    def move_to(self, target: int, timeout: float = 30.0):
+        """An absolute move, waited for until the focuser reports Ok (or Alert) after the request."""
+        return self.set_and_settle(
+            "ABS_FOCUS_POSITION", {"FOCUS_ABSOLUTE_POSITION": target}, states=("Ok", "Alert"), timeout=timeout
+        )
+
+    def sync_to(self, position: int) -> None:
+        self.set_and_settle("FOCUS_SYNC", {"FOCUS_SYNC_VALUE": position})
+        self.wait_value("ABS_FOCUS_POSITION", "FOCUS_ABSOLUTE_POSITION", lambda v: v == position)
+
+    def messages_since(self, start: int) -> list[str]:
+        return [text for device, text in self.client.messages[start:] if device == self.device]
+
+
+@pytest.fixture
+def astrolink_factory(server_factory, client_factory, tmp_path):
+    from harness import Emulator
+
+    emulators = []
+
+    def start(*emulator_args: str, env: dict | None = None) -> Rig:
+        emulator = Emulator("indi_astrojolo.astrolink4.emulator", *emulator_args, link=tmp_path / f"al4-{len(emulators)}")
+        emulators.append(emulator)
+        server = server_factory("indi_astrolink4_usb", env=env)
+        client = client_factory(server)
+        device = "AstroLink 4 USB"
+        client.set_text(device, "DEVICE_PORT", {"PORT": emulator.address})
+        client.wait_state(device, "DEVICE_PORT", "Ok")
+        client.connect_device(device)
+        client.wait_property(device, "ALERTS")  # the last property defined on connect
+        return Rig(emulator, server, client, device)
+
+    yield start
+    for emulator in emulators:
+        emulator.stop()
+
+
+@pytest.fixture
+def astrolink(astrolink_factory) -> Rig:
+    return astrolink_factory()

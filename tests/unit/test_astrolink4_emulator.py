@@ -254,10 +254,11 @@ def test_decimal_setting_values_do_not_break_the_model() -> None:
     emu.environment.noise = 0.0
     emu.environment.cooling_per_hour = 0.0
     assert emu.handle("E:30:1200:1:1.0:20.0:", 0.0) == "E:"
+    emu.handle("P:0:1000", 0.0)
     emu.environment.start_temperature -= 2.0
     emu.advance(5.0)
-    assert emu.position == 24  # auto compensation ran with the decimal flag and threshold
-    assert p.parse_status(emu.handle("q", 5.0), Layout.USB).position == 24
+    assert emu.position == 976  # auto compensation ran with the decimal flag and threshold
+    assert p.parse_status(emu.handle("q", 5.0), Layout.USB).position == 976
 
 
 def test_z_is_usb_only() -> None:
@@ -505,42 +506,54 @@ def cooled_emulator(drop: float, settings: str = "e:30:1200:1:0:20") -> AstroLin
 def test_pending_compensation_in_status() -> None:
     emu = cooled_emulator(2.0)
     reference, now = emu.compensation_reference, emu.temperature()
-    assert reference - now == pytest.approx(2.0)
+    assert now - reference == pytest.approx(-2.0)
     fields = q(emu, 0.0)
-    assert int(fields[20]) == round((reference - now) * 12.0) == 24
+    # the manual's sign: a positive coefficient moves inward (to smaller positions) as the air cools
+    assert int(fields[20]) == round((now - reference) * 12.0) == -24
     assert emu.position == 0  # manual mode: nothing moves
 
 
 def test_pending_compensation_sign_and_coefficient() -> None:
     emu = cooled_emulator(-1.5, "e:30:-250:0:0:15")  # warmer, negative coefficient
-    # T_ref − T_now = −1.5 °C, coefficient −2.5 steps/°C: +3.75 → 4 steps
-    assert int(q(emu, 0.0)[20]) == round(-1.5 * -2.5) == 4
+    # T_now − T_ref = +1.5 °C, coefficient −2.5 steps/°C: −3.75 → −4 steps
+    assert int(q(emu, 0.0)[20]) == round(1.5 * -2.5) == -4
+
+
+def test_pending_compensation_sign_is_configurable() -> None:
+    emu = AstroLink4Emulator(EmulatorConfig(compensation_sign=-1))
+    emu.environment.start_temperature -= 2.0
+    assert int(q(emu, 0.0)[20]) == 24
 
 
 def test_auto_compensation_moves_when_threshold_reached() -> None:
     emu = cooled_emulator(2.0, "e:30:1200:1:1:20")
+    emu.handle("P:0:1000", 0.0)
     emu.advance(5.0)
-    assert emu.position == 24
+    assert emu.position == 976
     fields = q(emu, 5.0)
-    assert fields[1] == "24" and fields[2] == "0"
+    assert fields[1] == "976" and fields[2] == "0"
     assert fields[20] == "0"  # the reference was reset
 
 
 def test_auto_compensation_waits_below_threshold() -> None:
     emu = cooled_emulator(1.0, "e:30:1200:1:1:20")
+    emu.handle("P:0:1000", 0.0)
     emu.advance(5.0)
-    assert emu.position == 0
-    assert q(emu, 5.0)[20] == "12"
+    assert emu.position == 1000
+    assert q(emu, 5.0)[20] == "-12"
 
 
-def test_compensate_now_applies_pending_steps() -> None:
+def test_compensate_if_over_applies_only_past_the_threshold() -> None:
     emu = cooled_emulator(1.0)
     emu.handle("P:0:1000", 0.0)
-    assert q(emu, 0.0)[20] == "12"
-    assert emu.handle("S:15", 0.0) == "S:"
+    assert q(emu, 0.0)[20] == "-12"
+    assert emu.handle("S:15", 0.0) == "S:"  # 12 steps pending do not exceed 15: nothing happens
     emu.advance(3.0)
-    fields = q(emu, 3.0)
-    assert fields[1] == "1012" and fields[20] == "0"
+    assert q(emu, 3.0)[1] == "1000"
+    assert emu.handle("S:10", 3.0) == "S:"
+    emu.advance(6.0)
+    fields = q(emu, 6.0)
+    assert fields[1] == "988" and fields[20] == "0"
 
 
 # --- faults ---------------------------------------------------------------------------------------------------------

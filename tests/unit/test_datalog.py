@@ -217,7 +217,8 @@ def test_torn_last_line_is_closed_before_the_next_row(tmp_path: Path, writes: li
     torn = "2024-03-09T20:00:02.00Z,3,7.2"
     with open(path, "a") as handle:
         handle.write(torn)
-    assert read_csv(path) == [sample(EVENING, position=1).as_row(), sample(EVENING + timedelta(seconds=1), position=2).as_row()]
+    before = [sample(EVENING, position=1).as_row(), sample(EVENING + timedelta(seconds=1), position=2).as_row()]
+    assert read_csv(path) == before
 
     writes.clear()
     with SessionLog(tmp_path) as log:
@@ -389,12 +390,21 @@ def test_read_csv_skips_damage(tmp_path: Path) -> None:
     later = datalog.format_row(sample(EVENING + timedelta(seconds=1), position=2)).rstrip("\n")
     path = tmp_path / "damaged.csv"
     path.write_bytes(
-        (header + "\n" + good + "\n" + "2024-03-09T20:00:00.50Z,1,2\n" + "\x00\x00\x00\n" + "\n" + later + "\n").encode()
+        (header + "\n" + good + "\n" + "2024-03-09T20:00:00.50Z,1,2\n" + "\x00\x00\x00\n\n" + later + "\n").encode()
         + b"\xff\xfe,\n"
         + b"not-a-time" + good[len("2024-03-09T20:00:00.00Z") :].encode() + b"\n"
         + good.encode()[:30]
     )
     assert [row["position"] for row in read_csv(path)] == [1, 2]
+
+
+def test_read_csv_skips_a_last_line_torn_inside_its_last_field(tmp_path: Path) -> None:
+    # Such a line has every comma and would parse, with a wrong last value: only the missing newline tells.
+    whole = datalog.format_row(sample(position=1, pending_compensation=123))
+    torn = datalog.format_row(sample(EVENING + timedelta(seconds=1), position=2, pending_compensation=123))
+    path = tmp_path / "torn.csv"
+    path.write_text(datalog.HEADER_LINE + whole + torn[:-2])
+    assert [row["pending_compensation"] for row in read_csv(path)] == [123]
 
 
 # --- charts -----------------------------------------------------------------------------------------------------------

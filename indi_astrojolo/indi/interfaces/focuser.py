@@ -102,9 +102,11 @@ class Focuser:
                 self.external_move = True  # the device moves by itself: compensation, the hand controller
                 if changed or absolute.state is not State.BUSY:
                     self.device.update(absolute.name, State.BUSY)
-            elif self.external_move or changed:
+            elif self.external_move:
                 self.external_move = False
                 self.device.update(absolute.name, State.OK)
+            elif changed:
+                self.device.update(absolute.name)  # a new value, the state as it was (Idle after an abort)
             return
         if steps_to_go != 0:
             self.idle_polls = 0
