@@ -125,7 +125,7 @@ class Rig:
 
 @pytest.fixture
 def astrolink_factory(server_factory, client_factory, tmp_path):
-    from harness import Emulator
+    from harness import Emulator, wait_until
 
     emulators = []
 
@@ -139,6 +139,13 @@ def astrolink_factory(server_factory, client_factory, tmp_path):
         client.wait_state(device, "DEVICE_PORT", "Ok")
         client.connect_device(device)
         client.wait_property(device, "ALERTS")  # the last property defined on connect
+        # Connected and set up: the polling loop has started (its first 'q' follows the handshake's and the
+        # connect-time reading), so no connect-time update can be mistaken for the answer to a test's request.
+        wait_until(lambda: emulator.get("commands").count("q") >= 3, 10, what="the first poll")
+        # indiserver keeps a driver's messages in order: once a later poll's update has arrived, every
+        # connect-time update has too.
+        mark = client.mark(device, "POWER_SENSORS")
+        client.wait_for(lambda: client.updates_since(device, "POWER_SENSORS", mark), 5, "a poll's update")
         return Rig(emulator, server, client, device)
 
     yield start

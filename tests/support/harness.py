@@ -169,13 +169,16 @@ class Emulator:
     def __init__(self, module: str, *args: str, link: Path | None = None, tcp: bool = False) -> None:
         command = [sys.executable, "-m", module, *args]
         command += ["--tcp", "0"] if tcp else ["--pty"] + (["--link", str(link)] if link else [])
+        import tempfile
+
+        self.stderr = tempfile.NamedTemporaryFile(prefix="emulator-", suffix=".log", delete=False)
         self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, bufsize=1
         )
         ready = self.process.stdout.readline()  # type: ignore[union-attr]
         match = re.match(r"READY (pty|tcp) (\S+)", ready)
         if not match:
-            raise RuntimeError(f"emulator did not start: {ready!r} {self.process.stderr.read() if self.process.stderr else ''}")
+            raise RuntimeError(f"emulator did not start: {ready!r} {self.log()}")
         self.kind, self.address = match.groups()
         self._lock = threading.Lock()
 
@@ -199,6 +202,13 @@ class Emulator:
         answer = self.control(f"get {attribute}")
         return ast.literal_eval(answer.removeprefix("VALUE "))
 
+    def log(self) -> str:
+        try:
+            with open(self.stderr.name, errors="replace") as handle:
+                return handle.read()
+        except OSError:
+            return ""
+
     def get_length(self, attribute: str) -> int:
         return int(self.control(f"len {attribute}").removeprefix("VALUE "))
 
@@ -218,6 +228,10 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        try:
+            os.unlink(self.stderr.name)
+        except OSError:
+            pass
 
 
 # --- pyindi-client ---------------------------------------------------------------------------------------------------
