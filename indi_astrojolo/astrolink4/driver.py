@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator
 
 import trio
 
@@ -25,11 +25,13 @@ from . import protocol as p
 from .alerts import Alerts
 from .datalog import Sample, SessionLog, default_directory
 from .dewheaters import DewHeaters
-from .emulator import AstroLink4Emulator, EmulatorConfig, serve
 from .focusing import Focusing
 from .power import Power
 from .sensors import Sensors
 from .settings import SettingsCache
+
+if TYPE_CHECKING:
+    from .emulator import AstroLink4Emulator
 
 REPLY_TIMEOUT = 1.0
 RETRIES = 2
@@ -56,7 +58,7 @@ class AstroLink4Driver(Device):
         super().__init__(*args, **kwargs)
         self.session: RequestSession[Line] | None = None
         self.identity = ""
-        self.simulator: AstroLink4Emulator | None = None
+        self.simulator: "AstroLink4Emulator | None" = None
         self.status: p.Status | None = None
         self.settings = SettingsCache(self.command)
         self.focuser = Focuser(self, self)
@@ -90,6 +92,8 @@ class AstroLink4Driver(Device):
     # --- link ------------------------------------------------------------------------------------------------
 
     async def open_simulator(self) -> Transport:
+        from .emulator import AstroLink4Emulator, EmulatorConfig, serve  # only a simulating driver needs it
+
         if self.simulator is None:
             self.simulator = AstroLink4Emulator(EmulatorConfig(), now=trio.current_time())
         transport, device_side = memory_pair("simulated AstroLink 4")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator
 
 import trio
 
@@ -14,7 +14,9 @@ from ..link.session import LinkError, LinkTimeout, RequestSession, open_session
 from ..link.transports import Transport, memory_pair
 from . import aux
 from .aux import Command
-from .emulator import NexStarEmulator, serve
+
+if TYPE_CHECKING:
+    from .emulator import NexStarEmulator
 
 REPLY_TIMEOUT = 0.8
 RETRIES = 2
@@ -30,12 +32,14 @@ class NexStarDriver(Device):
         super().__init__(*args, **kwargs)
         self.session: RequestSession[AuxPacket] | None = None
         self.framer = AuxFramer()
-        self.simulator: NexStarEmulator | None = None
+        self.simulator: "NexStarEmulator | None" = None
         self.echo = True
         self.versions: dict[int, aux.Version] = {}
         self.positions: dict[int, int] = {}
 
     async def open_simulator(self) -> Transport:
+        from .emulator import NexStarEmulator, serve  # only a simulating driver needs it
+
         if self.simulator is None:
             self.simulator = NexStarEmulator(now=trio.current_time())
         transport, device_side = memory_pair("simulated NexStar mount")
