@@ -267,26 +267,11 @@ class RequestSession(Generic[Item]):
 
 
 @asynccontextmanager
-async def open_session(
-    framer: Framer[Item],
-    opener: Opener,
-    *,
-    timeout: float,
-    retries: int,
-    name: str,
-    render: Callable[[bytes], str] = repr,
-    reconnect_interval: float = 2.0,
-) -> AsyncIterator[RequestSession[Item]]:
-    """Open the transport and run its reader until the block ends; the transport is always closed afterwards."""
-    session: RequestSession[Item] = RequestSession(
-        framer,
-        opener,
-        timeout=timeout,
-        retries=retries,
-        name=name,
-        render=render,
-        reconnect_interval=reconnect_interval,
-    )
+async def open_session(framer: Framer[Item], opener: Opener, **options: Any) -> AsyncIterator[RequestSession[Item]]:
+    """Open the transport and run its reader until the block ends; the transport is always closed afterwards.
+
+    `options` are RequestSession's keyword arguments (timeout, retries, name, render, reconnect_interval)."""
+    session: RequestSession[Item] = RequestSession(framer, opener, **options)
     async with trio.open_nursery() as nursery:
         session._nursery = nursery
         try:

@@ -11,9 +11,7 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-from harness import executable, free_port  # noqa: E402
+from harness import IndiServer  # noqa: E402
 
 from indi_astrojolo.astrolink4.emulator import AstroLink4Emulator  # noqa: E402
 from indi_astrojolo.client import IndiClient  # noqa: E402
@@ -68,27 +66,6 @@ class ThreadedDevice:
         self.stop = True
         self.thread.join(timeout=2)
         self.pty.close()
-
-
-def start_server(port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, HOME=str(workdir))
-    server = subprocess.Popen(
-        ["indiserver", "-r", "0", "-p", str(port), "-u", str(workdir / "s.sock"), executable("indi_astrolink4_usb")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )  # fmt: skip
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("indiserver did not start")
-
-
-def driver_pid(server: subprocess.Popen[bytes]) -> int:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(server.pid)], capture_output=True, text=True).stdout.split()
-    return int(out[0])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -165,18 +142,14 @@ def main() -> None:
     if shutil.which("indiserver") is None:
         raise SystemExit("indiserver is missing (./quickstart.sh setup installs it)")
     device = ThreadedDevice()
-    with tempfile.TemporaryDirectory() as temp:
-        port = free_port()
-        server = start_server(port, Path(temp))
+    with tempfile.TemporaryDirectory() as temp, IndiServer(["indi_astrolink4_usb"], Path(temp)) as server:
         try:
-            with IndiClient(port=port) as client:
+            with IndiClient(port=server.port) as client:
                 connect(client, device.pty.path)
-                pid = driver_pid(server)
+                pid = server.driver_pids()[0]
                 bench_idle(pid, client, args.minutes)
                 bench_latency(client, device, args.moves)
         finally:
-            server.terminate()
-            server.wait(timeout=5)
             device.close()
 
 

@@ -88,3 +88,24 @@ def test_unplugged_mid_move_then_back(astrolink) -> None:
     final = astrolink.wait_state("ABS_FOCUS_POSITION", "Ok", 20)
     assert final.values["FOCUS_ABSOLUTE_POSITION"] == astrolink.emulator.get("position")
     assert [c for c in astrolink.commands() if c.startswith("R:")] == moves_before
+
+
+def test_astrolink_over_tcp(server_factory, client_factory) -> None:
+    """A serial-to-network bridge: the same protocol over TCP on 127.0.0.1."""
+    from harness import Emulator
+
+    with Emulator("indi_astrojolo.astrolink4.emulator", tcp=True) as emulator:
+        server = server_factory("indi_astrolink4_usb")
+        client = client_factory(server)
+        device = "AstroLink 4 USB"
+        client.set_switch(device, "CONNECTION_MODE", ["CONNECTION_TCP"])
+        client.set_text(device, "DEVICE_ADDRESS", {"ADDRESS": "127.0.0.1", "PORT": str(emulator.tcp_port)})
+        client.wait_state(device, "DEVICE_ADDRESS", "Ok")
+        client.connect_device(device)
+        assert client.wait_property(device, "DEVICE_INFO").values["MODEL"] == "AstroLink 4 USB"
+        client.set_number(device, "ABS_FOCUS_POSITION", {"FOCUS_ABSOLUTE_POSITION": 120})
+        client.wait_for(
+            lambda: (s := client.get(device, "ABS_FOCUS_POSITION")) and s.state == "Ok"
+            and s.values["FOCUS_ABSOLUTE_POSITION"] == 120, 20, "the move over TCP",
+        )
+        assert emulator.get("position") == 120
