@@ -9,6 +9,9 @@ corruption is reported as a ``FramingError`` event and framing carries on.
 * ``AuxFramer`` handles Celestron AUX bus packets (``3B LEN SRC DST CMD DATA CK``),
   including removal of the echo of our own transmissions, which a shared
   half-duplex AUX bus reflects back to us.
+* ``PassthroughFramer`` handles the replies of a NexStar hand controller to its
+  ``P`` passthrough frames (``r`` data bytes then ``#``), turning each into a
+  synthetic ``AuxPacket`` so that AUX reply matching works unchanged.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ __all__ = [
     "FramingError",
     "Line",
     "LineFramer",
+    "PassthroughFramer",
 ]
 
 # Error payloads are for logging; keeping them short stops a babbling device
@@ -41,7 +45,7 @@ class FramingError:
     """Input that could not be framed and was dropped.
 
     ``kind`` is one of ``"line_too_long"``, ``"garbage"``, ``"bad_checksum"``,
-    ``"bad_length"``.  ``data`` holds the dropped bytes, possibly only the
+    ``"bad_length"``, ``"no_answer"`` (hand-controller passthrough only).  ``data`` holds the dropped bytes, possibly only the
     first 64 of a long run.
     """
 
@@ -277,3 +281,117 @@ class AuxFramer:
 
 def _garbage(buf: bytearray, start: int, end: int) -> FramingError:
     return FramingError("garbage", bytes(buf[start : min(end, start + _ERROR_SNIPPET)]))
+
+
+# ---------------------------------------------------------------------------
+# Hand-controller passthrough replies
+# ---------------------------------------------------------------------------
+
+PASSTHROUGH_TERMINATOR = 0x23  # '#'
+
+# The source the synthetic replies are addressed to: the AUX id an application uses.
+_APP_ID = 0x20
+
+
+@dataclass(frozen=True, slots=True)
+class _Expectation:
+    dst: int
+    cmd: int
+    response_bytes: int
+
+
+class PassthroughFramer:
+    """Replies of a NexStar hand controller to ``P`` passthrough frames.
+
+    The reply carries no header and no checksum: it is exactly the requested
+    number of data bytes followed by ``#``, so it can only be framed knowing
+    what was asked.  Call ``expect(dst, cmd, response_bytes)`` before each
+    request.  A reply of the expected length becomes the ``AuxPacket`` the
+    addressed device would have sent on the bus (from ``dst`` to the
+    application, same command), so reply matching works as on a raw AUX link.
+
+    The HC signals "the device did not answer" by sending one byte more than
+    asked for before ``#``; that is reported as ``FramingError("no_answer")``.
+    Data bytes may themselves be 0x23, so only a ``#`` at or after the expected
+    data length ends a reply.  The HC does not echo.
+    """
+
+    def __init__(self, max_extra: int = 16, reply_to: int = _APP_ID) -> None:
+        if max_extra < 1:
+            raise ValueError("max_extra must be at least 1 (the no-answer byte)")
+        self._max_extra = max_extra
+        self._reply_to = reply_to
+        self._expected: _Expectation | None = None
+        self._buf = bytearray()
+        # Bytes of an abandoned reply, reported with the next feed() because
+        # expect() has no way to return events.
+        self._stale: list[FramingError] = []
+
+    def reset(self) -> None:
+        """Forget the expectation and any partial reply (e.g. after reopening the port)."""
+        self._expected = None
+        self._buf.clear()
+        self._stale.clear()
+
+    def expect(self, dst: int, cmd: int, response_bytes: int) -> None:
+        """Frame the next reply as ``response_bytes`` data bytes from ``dst`` answering ``cmd``.
+
+        A partial reply to an earlier request still buffered cannot belong to
+        this one; it is dropped and reported by the next ``feed``.
+        """
+        if not 0 <= response_bytes <= 0xFF:
+            raise ValueError(f"response_bytes out of range: {response_bytes}")
+        if self._buf:
+            self._stale.append(FramingError("garbage", bytes(self._buf[:_ERROR_SNIPPET])))
+            self._buf.clear()
+        self._expected = _Expectation(dst, cmd, response_bytes)
+
+    def feed(self, data: bytes) -> list[AuxPacket | FramingError]:
+        """Consume received bytes; return the framed reply, errors, or nothing yet."""
+        events: list[AuxPacket | FramingError] = list(self._stale)
+        self._stale.clear()
+        pos = 0
+        while pos < len(data):
+            expected = self._expected
+            if expected is None:
+                # Nothing was asked, so nothing can be framed: a late reply or noise.
+                events.append(FramingError("garbage", bytes(data[pos : pos + _ERROR_SNIPPET])))
+                break
+            pos = self._collect(expected, data, pos, events)
+        return events
+
+    def _collect(self, expected: _Expectation, data: bytes, pos: int, events: list[AuxPacket | FramingError]) -> int:
+        """Take bytes of the expected reply from ``data[pos:]``; return where consumption stopped."""
+        buf = self._buf
+        # Bytes before position response_bytes are data whatever their value;
+        # take them without looking for the terminator.
+        need = expected.response_bytes - len(buf)
+        if need > 0:
+            taken = data[pos : pos + need]
+            buf += taken
+            pos += len(taken)
+            if len(buf) < expected.response_bytes:
+                return pos
+        hash_at = data.find(PASSTHROUGH_TERMINATOR, pos)
+        limit = expected.response_bytes + self._max_extra
+        if hash_at < 0:
+            buf += data[pos:]
+            if len(buf) > limit:
+                # No HC sends this much: we have lost step with the replies.
+                events.append(FramingError("garbage", bytes(buf[:_ERROR_SNIPPET])))
+                self._finish()
+            return len(data)
+        buf += data[pos:hash_at]
+        if len(buf) == expected.response_bytes:
+            events.append(AuxPacket(expected.dst, self._reply_to, expected.cmd, bytes(buf)))
+        elif len(buf) <= limit:
+            events.append(FramingError("no_answer", bytes(buf[:_ERROR_SNIPPET])))
+        else:
+            events.append(FramingError("garbage", bytes(buf[:_ERROR_SNIPPET])))
+        self._finish()
+        return hash_at + 1
+
+    def _finish(self) -> None:
+        # One reply per request: anything after it is unexpected until the next expect().
+        self._expected = None
+        self._buf.clear()

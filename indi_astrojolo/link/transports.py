@@ -68,10 +68,32 @@ class StreamTransport:
                 pass
 
 
+SELECT_DETECT_S = 0.3  # how long CTS may take to follow RTS on a port wired for the AUX select line
+SELECT_WAIT_S = 0.1  # how long to wait for the bus before transmitting anyway
+
+
 class SerialTransport(StreamTransport):
-    def __init__(self, port: object, stream: trio.abc.Stream, description: str) -> None:
+    def __init__(self, port: object, stream: trio.abc.Stream, description: str, select_line: bool = False) -> None:
         super().__init__(stream, description)
         self.port = port
+        self.select_line = select_line
+
+    async def send_all(self, data: bytes) -> None:
+        """With a select line (the AUX bus's BUSY wire on RTS/CTS): claim the bus, send, wait until sent, release."""
+        if not self.select_line:
+            return await super().send_all(data)
+        try:
+            self.port.rts = True  # type: ignore[attr-defined]
+            with trio.move_on_after(SELECT_WAIT_S):
+                while not self.port.cts:  # type: ignore[attr-defined]
+                    await trio.sleep(0.002)
+            await super().send_all(data)
+            await trio.to_thread.run_sync(self.port.flush)  # type: ignore[attr-defined]  # tcdrain: all bits out
+        finally:
+            try:
+                self.port.rts = False  # type: ignore[attr-defined]
+            except OSError:
+                pass
 
     @classmethod
     async def open(
@@ -81,6 +103,7 @@ class SerialTransport(StreamTransport):
         *,
         stop_bits: float = 1,
         rtscts: bool = False,
+        select_line: bool = False,
     ) -> "SerialTransport":
         import serial  # pyserial; imported here so a TCP-only or simulated session never loads it
 
@@ -105,7 +128,9 @@ class SerialTransport(StreamTransport):
         except (OSError, ValueError) as exc:  # serial.SerialException is an OSError
             raise TransportError(errno.ENODEV, f"cannot open {path}: {exc}") from None
         stream = trio.lowlevel.FdStream(os.dup(port.fileno()))
-        return cls(port, stream, f"{path} @ {baud_rate} baud")
+        uses_select = select_line and await _detect_select_line(port)
+        description = f"{path} @ {baud_rate} baud" + (", RTS/CTS select line" if uses_select else "")
+        return cls(port, stream, description, uses_select)
 
     def discard_input(self) -> None:
         try:
@@ -124,6 +149,24 @@ class SerialTransport(StreamTransport):
         try:
             self.port.close()  # type: ignore[attr-defined]
         except (OSError, ValueError):
+            pass
+
+
+async def _detect_select_line(port: object) -> bool:
+    """Raise RTS and see whether CTS follows: a cable wired for the AUX bus's select line does, others do not."""
+    try:
+        port.rts = True  # type: ignore[attr-defined]
+        with trio.move_on_after(SELECT_DETECT_S):
+            while not port.cts:  # type: ignore[attr-defined]
+                await trio.sleep(0.01)
+            return True
+        return False
+    except OSError:  # ptys and some adapters have no modem lines
+        return False
+    finally:
+        try:
+            port.rts = False  # type: ignore[attr-defined]
+        except OSError:
             pass
 
 

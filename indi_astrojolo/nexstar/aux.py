@@ -229,6 +229,74 @@ def decode_flag(data: bytes) -> bool:
     return data[0] != 0
 
 
+# --- hand-controller passthrough ('P') --------------------------------------------------------------------------
+
+PASSTHROUGH = 0x50  # 'P': the HC relays one AUX request and returns the reply data
+HASH = 0x23  # '#': ends every HC reply
+PASSTHROUGH_FRAME_LEN = 8
+PASSTHROUGH_MAX_DATA = 3
+
+
+def encode_passthrough(packet: AuxPacket, response_bytes: int) -> bytes:
+    """The 8-byte HC frame ``50 n DST CMD d1 d2 d3 r`` relaying `packet` (reference §1.4).
+
+    The HC puts its own id in as the source, so `packet.src` is not sent. `n` counts CMD plus the data bytes; unused
+    data bytes must be zero; `r` is the number of reply data bytes the HC is to return.
+    """
+    if len(packet.data) > PASSTHROUGH_MAX_DATA:
+        raise ValueError(f"a passthrough frame carries at most 3 data bytes, got {len(packet.data)}")
+    if not 0 <= response_bytes <= 0xFF:
+        raise ValueError(f"response_bytes out of range: {response_bytes}")
+    if not (0 <= packet.dst <= 0xFF and 0 <= packet.cmd <= 0xFF):
+        raise ValueError(f"device and command must be bytes: {packet.dst:#x} {packet.cmd:#x}")
+    data = bytes(packet.data).ljust(PASSTHROUGH_MAX_DATA, b"\x00")
+    return bytes([PASSTHROUGH, 1 + len(packet.data), packet.dst, packet.cmd]) + data + bytes([response_bytes])
+
+
+# Reply data sizes by command (reference §5.1, §7.1, §10.13). Commands not listed are set commands answered with an
+# empty ACK. The GPS reuses low command numbers with other meanings, hence the separate table.
+_MOTOR_REPLY_SIZES = {
+    Command.GET_POSITION: 3,
+    Command.GET_CORDWRAP_POS: 3,
+    Command.GET_VERSION: 4,
+    Command.GET_MODEL: 2,
+    Command.SLEW_DONE: 1,
+    Command.AT_INDEX: 1,
+    Command.LEVEL_DONE: 1,
+    Command.POLL_CORDWRAP: 1,
+    Command.AUX_GUIDE_ACTIVE: 1,
+    Command.GET_AUTOGUIDE_RATE: 1,
+    Command.GET_APPROACH: 1,
+    Command.GET_POS_BACKLASH: 1,
+    Command.GET_NEG_BACKLASH: 1,
+    Command.GET_MAXRATE: 4,
+    Command.MAXRATE_ENABLED: 1,
+}
+_GPS_REPLY_SIZES = {
+    Command.GET_VERSION: 2,
+    GpsCommand.LINKED: 1,
+    GpsCommand.TIME_VALID: 1,
+    GpsCommand.GET_LAT: 3,
+    GpsCommand.GET_LONG: 3,
+    GpsCommand.GET_DATE: 2,
+    GpsCommand.GET_YEAR: 2,
+    GpsCommand.GET_TIME: 3,
+}
+_FOCUSER_GET_HS_POSITIONS = 0x2C
+
+
+def passthrough_response_size(dst: int, cmd: int) -> int:
+    """How many reply data bytes to ask the HC for when relaying `cmd` to `dst` (0 for set commands)."""
+    if dst == Device.GPS:
+        return _GPS_REPLY_SIZES.get(cmd, 0)
+    if dst == Device.FOCUSER and cmd == _FOCUSER_GET_HS_POSITIONS:
+        return 8
+    if dst in (Device.AZM, Device.ALT, Device.FOCUSER):
+        return _MOTOR_REPLY_SIZES.get(cmd, 0)
+    # Other devices are only ever asked for their version; the HC pads a 2-byte answer.
+    return 4 if cmd == Command.GET_VERSION else 0
+
+
 # --- replies -------------------------------------------------------------------------------------------------------
 
 

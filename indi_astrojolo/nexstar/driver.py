@@ -1,26 +1,50 @@
-"""INDI policy for a NexStar mount driven straight over the AUX bus."""
+"""INDI policy for a NexStar mount driven straight over the AUX bus: the link, the bus scan, the site and clock, the
+position poll, sync and the pointing model, and the mount's settings. Motion (goto, tracking, manual moves, park,
+home, guiding) is in motion.py.
+"""
 
 from __future__ import annotations
 
+import math
+import time
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, AsyncIterator
 
 import trio
 
+from ..files import indi_home
 from ..indi.device import Device
-from ..indi.properties import State
-from ..link.framing import AuxFramer, AuxPacket
+from ..indi.properties import State, Update, ValidationError
+from ..link.framing import AuxFramer, AuxPacket, PassthroughFramer
 from ..link.session import LinkError, LinkTimeout, RequestSession, open_session
-from ..link.transports import Transport, memory_pair
+from ..link.transports import SerialTransport, Transport, memory_pair
+from . import astrometry as astro
 from . import aux
 from .aux import Command
+from .motion import MotionControl
+from .mount import (
+    AxisAngles,
+    Geometry,
+    PointingModel,
+    PointingStore,
+    SyncPoint,
+    encoders_to_angles,
+    fit_model,
+    model_rms_arcsec,
+    wrap180,
+    wrap360,
+)
 
 if TYPE_CHECKING:
     from .emulator import NexStarEmulator
 
 REPLY_TIMEOUT = 0.8
+PASSTHROUGH_TIMEOUT = 3.5  # the hand controller retries internally before it answers
 RETRIES = 2
 SCAN_TIMEOUT = 0.25  # an absent device never answers; do not wait long for it
+HC_BAUD = 9600
+AUX_BAUD = 19200
 
 
 class ConnectError(LinkError):
@@ -31,44 +55,166 @@ class NexStarDriver(Device):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.session: RequestSession[AuxPacket] | None = None
-        self.framer = AuxFramer()
+        self.framer: AuxFramer | PassthroughFramer = AuxFramer()
         self.simulator: "NexStarEmulator | None" = None
         self.echo = True
+        self.passthrough = False
         self.versions: dict[int, aux.Version] = {}
-        self.positions: dict[int, int] = {}
+        self.encoders: tuple[int, int] | None = None
+        self.encoders_time = 0.0
+        self.model = PointingModel()
+        self.pointing: PointingStore | None = None
+        self.clock_offset = 0.0  # seconds added to the system clock (from the client's TIME_UTC)
+        self.trio_origin: float | None = None  # anchored inside trio (the driver object is built before trio runs)
+        self.unix_origin = time.time()
+        self.motion = MotionControl(self)
+        self.polls = 0
+        self.handlers.update(
+            {
+                "GEOGRAPHIC_COORD": self._on_location,
+                "TIME_UTC": self._on_time,
+                "POINTING_CLEAR": self._on_pointing_clear,
+                "ALTITUDE_LIMITS": self._on_altitude_limits,
+                "CORDWRAP": self._on_cordwrap,
+                "CORDWRAP_POS": self._on_cordwrap,
+                "MOTOR_BACKLASH": self._on_backlash,
+                "PORT_TYPE": self._on_connection_setting,
+                "MOUNT_GEOMETRY": self._on_connection_setting,
+            }
+        )
+
+    # --- time and site ---------------------------------------------------------------------------------------
+
+    def anchor_clock(self) -> None:
+        self.trio_origin, self.unix_origin = trio.current_time(), time.time()
+
+    def now_unix(self) -> float:
+        """UTC now as Unix time: trio's clock (so fake clocks drive whole nights in tests) plus the client's offset."""
+        if self.trio_origin is None:
+            self.anchor_clock()
+        assert self.trio_origin is not None
+        return self.unix_origin + (trio.current_time() - self.trio_origin) + self.clock_offset
+
+    def instant(self, offset_s: float = 0.0) -> astro.Instant:
+        return astro.Instant.from_unix(self.now_unix() + offset_s)
+
+    def site(self) -> astro.Site:
+        geo = self.props.number("GEOGRAPHIC_COORD")
+        return astro.Site(geo["LAT"].value, geo["LONG"].value, geo["ELEV"].value)
+
+    def southern(self) -> bool:
+        return self.props.number("GEOGRAPHIC_COORD")["LAT"].value < 0
+
+    def geometry(self) -> Geometry:
+        return Geometry.EQ_WEDGE if self.props.switch("MOUNT_GEOMETRY")["EQ_WEDGE"].on else Geometry.ALTAZ
+
+    def weather(self) -> astro.Weather | None:
+        return astro.Weather() if self.props.switch("ATMOSPHERIC_REFRACTION")["INDI_ENABLED"].on else None
+
+    # --- sky ⇄ axes ------------------------------------------------------------------------------------------
+
+    def sky_to_ideal_axes(self, ra_hours: float, dec_degrees: float, offset_s: float = 0.0) -> AxisAngles:
+        """Where the axes of a perfect mount point for an apparent RA/Dec (before the pointing model)."""
+        when = self.instant(offset_s)
+        if self.geometry() is Geometry.EQ_WEDGE:
+            hour_angle, dec = astro.apparent_to_hour_angle(ra_hours, dec_degrees, when, self.site(), self.weather())
+            return AxisAngles(hour_angle * 15.0, dec)
+        horizontal = astro.apparent_to_horizontal(ra_hours, dec_degrees, when, self.site(), self.weather())
+        return AxisAngles(horizontal.azimuth, horizontal.altitude)
+
+    def ideal_axes_to_sky(self, ideal: AxisAngles, offset_s: float = 0.0) -> tuple[float, float]:
+        when = self.instant(offset_s)
+        if self.geometry() is Geometry.EQ_WEDGE:
+            return astro.hour_angle_to_apparent(wrap180(ideal.axis1) / 15.0, ideal.axis2, when, self.site(), self.weather())
+        return astro.horizontal_to_apparent(wrap360(ideal.axis1), ideal.axis2, when, self.site(), self.weather())
+
+    def mount_axes(self, azm_steps: int, alt_steps: int) -> AxisAngles:
+        return encoders_to_angles(azm_steps, alt_steps, self.geometry(), self.southern())
+
+    def altitude_of(self, ideal: AxisAngles) -> float:
+        """The altitude of a direction given as ideal axis angles (what the limits apply to)."""
+        if self.geometry() is Geometry.ALTAZ:
+            return ideal.axis2
+        ra, dec = self.ideal_axes_to_sky(ideal)
+        return astro.apparent_to_horizontal(ra, dec, self.instant(), self.site(), self.weather()).altitude
+
+    # --- link ------------------------------------------------------------------------------------------------
 
     async def open_simulator(self) -> Transport:
-        from .emulator import NexStarEmulator, serve  # only a simulating driver needs it
+        from .emulator import MountConfig, NexStarEmulator, serve  # only a simulating driver needs it
 
         if self.simulator is None:
-            self.simulator = NexStarEmulator(now=trio.current_time())
+            latitude = self.props.number("GEOGRAPHIC_COORD")["LAT"].value
+            self.simulator = NexStarEmulator(MountConfig(gps=False, passthrough=self.passthrough), now=trio.current_time())
+            self.simulator.site = (latitude, self.props.number("GEOGRAPHIC_COORD")["LONG"].value)
         transport, device_side = memory_pair("simulated NexStar mount")
         assert self.connection_nursery is not None
         self.connection_nursery.start_soon(serve, self.simulator, device_side)
         return transport
 
-    async def transact(self, dst: int, cmd: int, data: bytes = b"", *, timeout: float | None = None, retries: int | None = None) -> AuxPacket:
+    def baud_rate(self) -> int:
+        return HC_BAUD if self.passthrough else super().baud_rate()
+
+    async def open_serial(self, path: str, baud_rate: int) -> Transport:
+        return await SerialTransport.open(path, baud_rate, select_line=not self.passthrough)
+
+    async def transact(
+        self, dst: int, cmd: int, data: bytes = b"", *, timeout: float | None = None, retries: int | None = None
+    ) -> AuxPacket:
         """One AUX transaction: the reply from `dst` to our request (its echo is taken out by the framer)."""
-        assert self.session is not None
+        if self.session is None:
+            raise LinkError("not connected")
         packet = aux.request(dst, cmd, data)
+        if self.passthrough:
+            assert isinstance(self.framer, PassthroughFramer)
+            size = aux.passthrough_response_size(dst, cmd)
+            framer = self.framer
+            frame = aux.encode_passthrough(packet, size)
+
+            def before_send(_: bytes) -> None:
+                framer.expect(dst, cmd, size)
+
+            timeout = PASSTHROUGH_TIMEOUT if timeout is None else max(timeout, PASSTHROUGH_TIMEOUT)
+            return await self.session.request(frame, aux.reply_matcher(packet), timeout=timeout, retries=retries, before_send=before_send)
         frame = packet.encode()
-        expect_echo = self.framer.expect_echo if self.echo else None
-        return await self.session.request(
-            frame, aux.reply_matcher(packet), timeout=timeout, retries=retries, before_send=expect_echo
-        )
+        expect_echo = self.framer.expect_echo if self.echo and isinstance(self.framer, AuxFramer) else None
+        return await self.session.request(frame, aux.reply_matcher(packet), timeout=timeout, retries=retries, before_send=expect_echo)
 
     @asynccontextmanager
     async def open_device(self) -> AsyncIterator[None]:
-        self.framer = AuxFramer()
+        tcp = self.props.switch("CONNECTION_MODE").selected() == "CONNECTION_TCP"
+        self.passthrough = self.props.switch("PORT_TYPE")["PORT_HC_USB"].on and not tcp and not self.simulation()
+        self.echo = not self.passthrough
+        self.framer = PassthroughFramer() if self.passthrough else AuxFramer()
+        if self.trio_origin is None:
+            self.anchor_clock()
         async with open_session(
-            self.framer, self.open_transport, timeout=REPLY_TIMEOUT, retries=RETRIES, name=self.name, render=aux.render
+            self.framer,
+            self.open_transport,
+            timeout=REPLY_TIMEOUT,
+            retries=RETRIES,
+            name=self.name,
+            render=aux.render,
         ) as session:
             self.session = session
+            session.on_unsolicited = self._unsolicited
             try:
                 await self._scan_bus()
+                await self._read_settings()
+                await self.read_encoders()
+                self._load_pointing()
+                await self.motion.restore_park()
                 yield
             finally:
+                if self.connected:
+                    with trio.CancelScope(shield=True):
+                        await self.motion.halt_before_disconnect()
                 self.session = None
+
+    def _unsolicited(self, packet: AuxPacket) -> None:
+        if packet.dst == aux.Device.APP and packet.cmd == Command.SEND_WARNING and packet.data[:1] == b"\x01":
+            axis = aux.DEVICE_NAMES.get(packet.src, hex(packet.src))
+            self.message(f"The {axis} controller stopped the axis at its slew limit", "WARNING")
 
     async def _scan_bus(self) -> None:
         self.versions.clear()
@@ -88,7 +234,10 @@ class NexStarDriver(Device):
                 reply = await self.transact(device, Command.GET_VERSION, timeout=SCAN_TIMEOUT, retries=0)
             except LinkError:
                 continue
-            self.versions[device] = aux.decode_version(reply.data)
+            try:
+                self.versions[device] = aux.decode_version(reply.data)
+            except LinkError:
+                continue
             others.append(f"{aux.DEVICE_NAMES[device]} {self.versions[device]}")
         info = self.props.text("MOUNT_INFO")
         info["MODEL"].value = model
@@ -100,8 +249,216 @@ class NexStarDriver(Device):
             f"Found {model} (model {number}); motor controllers {self.versions[aux.Device.AZM]} / "
             f"{self.versions[aux.Device.ALT]}; other devices: {info['BUS_DEVICES'].value}"
         )
+        mount_type = self.props.switch("TELESCOPE_MOUNT_TYPE")
+        mount_type.select("EQ_FORK" if self.geometry() is Geometry.EQ_WEDGE else "ALTAZ")
+        if aux.Device.GPS in self.versions:
+            await self._read_gps()
+
+    async def _read_gps(self) -> None:
+        try:
+            linked = aux.decode_flag((await self.transact(aux.Device.GPS, aux.GpsCommand.LINKED)).data)
+            if not linked:
+                self.message("The GPS on the bus has no fix yet; using the client's site and time", "WARNING")
+                return
+            latitude = aux.decode_position((await self.transact(aux.Device.GPS, aux.GpsCommand.GET_LAT)).data, signed=True)
+            longitude = aux.decode_position((await self.transact(aux.Device.GPS, aux.GpsCommand.GET_LONG)).data, signed=True)
+        except LinkError as exc:
+            self.message(f"The GPS did not answer: {exc}", "WARNING")
+            return
+        geo = self.props.number("GEOGRAPHIC_COORD")
+        geo.apply({"LAT": latitude / aux.STEPS_PER_DEGREE, "LONG": wrap360(longitude / aux.STEPS_PER_DEGREE)})
+        geo.state = State.OK
+        self.message(f"Site from the GPS: {geo['LAT'].value:.5f}, {geo['LONG'].value:.5f}")
+
+    async def _read_settings(self) -> None:
+        backlash = self.props.number("MOTOR_BACKLASH")
+        values = {}
+        try:
+            for name, (motor, cmd) in {
+                "AZM_POSITIVE": (aux.Device.AZM, Command.GET_POS_BACKLASH),
+                "AZM_NEGATIVE": (aux.Device.AZM, Command.GET_NEG_BACKLASH),
+                "ALT_POSITIVE": (aux.Device.ALT, Command.GET_POS_BACKLASH),
+                "ALT_NEGATIVE": (aux.Device.ALT, Command.GET_NEG_BACKLASH),
+            }.items():
+                values[name] = (await self.transact(motor, cmd, timeout=SCAN_TIMEOUT, retries=1)).data[0]
+        except (LinkError, IndexError):
+            return  # older controllers may not report backlash; the property keeps its defaults
+        backlash.apply(values)
+        backlash.state = State.OK
+
+    # --- polling ---------------------------------------------------------------------------------------------
+
+    async def read_encoders(self) -> tuple[int, int]:
+        azm = aux.decode_position((await self.transact(aux.Device.AZM, Command.GET_POSITION)).data)
+        alt = aux.decode_position((await self.transact(aux.Device.ALT, Command.GET_POSITION)).data)
+        self.encoders = (azm, alt)
+        self.encoders_time = trio.current_time()
+        return self.encoders
+
+    def busy(self) -> bool:
+        return self.motion.busy()
 
     async def poll(self) -> None:
-        for motor in (aux.Device.AZM, aux.Device.ALT):
-            reply = await self.transact(motor, Command.GET_POSITION)
-            self.positions[motor] = aux.decode_position(reply.data, signed=motor == aux.Device.ALT)
+        azm, alt = await self.read_encoders()
+        self.polls += 1
+        steps = self.props.number("TELESCOPE_ENCODER_STEPS")
+        steps.apply({"AXIS_AZ": azm, "AXIS_ALT": alt % aux.STEPS_PER_TURN})
+        self.update(steps.name, State.OK)
+        self.show_position()
+        await self.motion.on_poll()
+        if self.polls % 10 == 0 and self.session is not None:
+            c = self.session.counters
+            self.props.text("LINK_STATISTICS")["COUNTERS"].value = (
+                f"{c.requests} requests, {c.timeouts} timeouts, {c.retries} retries, {c.framing_errors} framing "
+                f"errors, {c.ignored} other packets, {c.reconnects} reconnects"
+            )
+            self.update("LINK_STATISTICS", State.OK)
+
+    def pointing_now(self) -> AxisAngles | None:
+        """Ideal axis angles the mount points at now (pointing model removed)."""
+        if self.encoders is None:
+            return None
+        return self.model.to_sky(self.mount_axes(*self.encoders))
+
+    def show_position(self) -> None:
+        ideal = self.pointing_now()
+        if ideal is None:
+            return
+        ra, dec = self.ideal_axes_to_sky(ideal)
+        coords = self.props.number("EQUATORIAL_EOD_COORD")
+        coords.apply({"RA": ra, "DEC": dec})
+        self.update(coords.name, self.motion.coordinate_state())
+        horizontal = astro.apparent_to_horizontal(ra, dec, self.instant(), self.site(), self.weather())
+        horizon = self.props.number("HORIZONTAL_COORD")
+        horizon.apply({"AZ": horizontal.azimuth, "ALT": horizontal.altitude})
+        self.update(horizon.name, self.motion.coordinate_state())
+
+    def poll_failed(self, error: Exception) -> None:
+        self.update("EQUATORIAL_EOD_COORD", State.ALERT)
+        self.update("HORIZONTAL_COORD", State.ALERT)
+        self.motion.link_lost()
+
+    async def on_connected(self) -> None:
+        self.spawn_connected(self.motion.run, "tracking")
+        self._show_pointing()
+        await self._apply_cordwrap()
+
+    async def on_disconnected(self) -> None:
+        await self.motion.on_disconnected()
+
+    # --- sync and the pointing model -------------------------------------------------------------------------
+
+    def _pointing_path(self):
+        return indi_home() / f"{self.name}_pointing.json"
+
+    def _load_pointing(self) -> None:
+        try:
+            self.pointing = PointingStore.load(self._pointing_path())
+        except ValueError as exc:
+            self.message(str(exc), "ERROR")
+            self.pointing = PointingStore(self._pointing_path())
+        self.model = fit_model(self.pointing.points)
+
+    def _show_pointing(self) -> None:
+        points = self.pointing.points if self.pointing else []
+        model = self.props.number("POINTING_MODEL")
+        model.apply(
+            {
+                "POINTS": len(points),
+                "OFFSET_1": self.model.offset1,
+                "OFFSET_2": self.model.offset2,
+                "TILT_X": self.model.tilt_x,
+                "TILT_Y": self.model.tilt_y,
+                "RMS": model_rms_arcsec(self.model, points),
+            }
+        )
+        self.update(model.name, State.OK if points else State.IDLE)
+        listing = self.props.text("POINTING_POINTS")
+        listing["POINTS"].value = "; ".join(
+            f"{i}: sky {p.sky1:.3f}/{p.sky2:.3f} mount {p.mount1:.3f}/{p.mount2:.3f}" for i, p in enumerate(points, 1)
+        )[:3900]
+        self.update(listing.name, State.OK if points else State.IDLE)
+
+    async def sync(self, ra_hours: float, dec_degrees: float) -> None:
+        if self.motion.busy():
+            raise ValidationError("the mount is moving; sync when it is still")
+        azm, alt = await self.read_encoders()
+        mount = self.mount_axes(azm, alt)
+        sky = self.sky_to_ideal_axes(ra_hours, dec_degrees)
+        assert self.pointing is not None
+        # A new sync near an earlier one replaces it, so repeated syncs on one star do not outweigh the others.
+        self.pointing.points = [
+            p for p in self.pointing.points if math.hypot(wrap180(p.sky1 - sky.axis1), p.sky2 - sky.axis2) > 0.5
+        ]
+        self.pointing.points.append(SyncPoint(sky.axis1, sky.axis2, mount.axis1, mount.axis2, self.now_unix()))
+        await trio.to_thread.run_sync(self.pointing.save)
+        self.model = fit_model(self.pointing.points)
+        self._show_pointing()
+        self.motion.synced()
+        self.show_position()
+
+    async def _on_pointing_clear(self, update: Update) -> None:
+        update.vector.reset()
+        if self.pointing is not None:
+            self.pointing.points = []
+            await trio.to_thread.run_sync(self.pointing.save)
+        self.model = PointingModel()
+        self._show_pointing()
+        self.update(update.vector.name, State.OK, "Pointing model cleared")
+
+    # --- site, time and settings -----------------------------------------------------------------------------
+
+    async def _on_location(self, update: Update) -> None:
+        if self.motion.busy():
+            raise ValidationError("the mount is moving; change the site when it is still")
+        self.accept(update)
+        self.show_position()
+
+    async def _on_time(self, update: Update) -> None:
+        text = update["UTC"].strip().replace("/", "-")
+        try:
+            when = datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+            offset = float(update["OFFSET"].strip() or "0")
+        except ValueError:
+            raise ValidationError(f"TIME_UTC needs UTC as YYYY-MM-DDTHH:MM:SS and OFFSET in hours, not {text!r}") from None
+        if not -14 <= offset <= 14:
+            raise ValidationError(f"UTC offset {offset} h is not a time zone")
+        self.clock_offset = when.timestamp() - (self.now_unix() - self.clock_offset)
+        if abs(self.clock_offset) < 1.0:
+            self.clock_offset = 0.0  # the client agrees with the system clock; keep the finer system time
+        self.accept(update)
+        self.show_position()
+
+    async def _on_altitude_limits(self, update: Update) -> None:
+        if update["MIN_ALT"] >= update["MAX_ALT"]:
+            raise ValidationError("the lowest altitude must be below the highest")
+        self.accept(update)
+
+    async def _on_cordwrap(self, update: Update) -> None:
+        self.accept(update)
+        await self._apply_cordwrap()
+
+    async def _apply_cordwrap(self) -> None:
+        """Tell the azimuth controller too (it takes the long way itself where its firmware supports it)."""
+        if self.geometry() is not Geometry.ALTAZ or self.session is None:
+            return
+        enabled = self.props.switch("CORDWRAP")["INDI_ENABLED"].on
+        position = self.props.number("CORDWRAP_POS")["POSITION"].value
+        steps = int(round(self.model.to_mount(AxisAngles(position, 0.0)).axis1 * aux.STEPS_PER_DEGREE))
+        try:
+            await self.transact(aux.Device.AZM, Command.SET_CORDWRAP_POS, aux.encode_position(steps))
+            await self.transact(aux.Device.AZM, Command.ENABLE_CORDWRAP if enabled else Command.DISABLE_CORDWRAP)
+        except LinkError as exc:
+            self.message(f"The azimuth controller did not take the cord-wrap setting: {exc}", "WARNING")
+
+    async def _on_backlash(self, update: Update) -> None:
+        commands = {
+            "AZM_POSITIVE": (aux.Device.AZM, Command.SET_POS_BACKLASH),
+            "AZM_NEGATIVE": (aux.Device.AZM, Command.SET_NEG_BACKLASH),
+            "ALT_POSITIVE": (aux.Device.ALT, Command.SET_POS_BACKLASH),
+            "ALT_NEGATIVE": (aux.Device.ALT, Command.SET_NEG_BACKLASH),
+        }
+        for name in update.changed():
+            motor, cmd = commands[name]
+            await self.transact(motor, cmd, bytes([int(round(update[name]))]))
+        self.accept(update)

@@ -1,16 +1,25 @@
-"""An emulated NexStar mount on the AUX bus: two motor controllers with slew, goto and tracking physics, the echo of
-every packet, other devices on the bus, and fault injection.
+"""An emulated NexStar mount on the AUX bus: two motor controllers with slew, goto, tracking and homing physics, the
+echo of every packet, other devices on the bus (a GPS among them), optional ALT hard stops, and fault injection. It can
+also stand behind a hand controller, answering the HC's `P` passthrough frames instead of raw AUX packets.
 
 The model is sans-I/O: `handle(packet, now)` returns the packets the bus carries back (echo first, then the reply),
-`advance(now)` moves the axes. `serve()` puts it on a trio stream; `main()` runs it on a pty or on 127.0.0.1.
+`hand_controller(request, now)` the bytes an HC returns for one of its commands, `advance(now)` moves the axes and
+`take_unsolicited()` hands over packets the mount sent on its own. `serve()` puts it on a trio stream; `main()` runs
+it on a pty or on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import math
 import random
+import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+if TYPE_CHECKING:
+    import trio
 
 from ..link.framing import AuxPacket
 from . import aux
@@ -48,6 +57,23 @@ class MountConfig:
     unsupported_reply: bool = True  # answer unknown commands with the F0 NAK (Evolution) instead of silence
     aux_guide_supported: bool = True  # firmware ≥ 6.50
     seed: int = 1
+    # Behind a hand controller: the stream carries 8-byte `P` frames and `#`-terminated replies, never an echo.
+    passthrough: bool = False
+    hc_version: bytes = bytes([5, 35])  # the HC's own `V` reply (NexStar+ 5.35)
+    hc_no_answer_delay_s: float = 0.0  # the HC retries before giving up on a silent device (up to 3.5 s on hardware)
+    index_position_steps: int = 0  # where MC_SEEK_INDEX stops the AZM axis (one index mark per turn)
+    level_position_steps: int = 0  # where MC_LEVEL_START stops the ALT axis
+    site: tuple[float, float] = (50.0, 20.0)  # GPS latitude, longitude in degrees (east positive)
+    gps_time: Callable[[], float] = time.time  # seconds since the epoch; the GPS reports it as UTC
+    # Mechanical ALT stops (signed degrees): motion stops there and the MC sends MTR_SEND_WARNING 0x01.
+    altitude_hard_limits: tuple[float, float] | None = None
+
+
+# What a second master on the bus sets the AZM axis to: a slow alt-az tracking rate (Andre's example, `00 1D EF`).
+SECOND_MASTER_RATE_ARCSEC_PER_S = 7.5
+# The id a hand controller puts on the packets it relays for `P` frames, so replies come back to it.
+PASSTHROUGH_SOURCE = Device.HAND_CONTROLLER_PLUS
+SLEW_LIMIT_WARNING = b"\x01"  # MTR_SEND_WARNING data: "slew limit stopped the axis"
 
 
 @dataclass
@@ -57,9 +83,10 @@ class Faults:
     bad_checksum: bool = False  # corrupt the checksum of each reply
     garbage: bool = False  # junk bytes before each reply
     split_replies: bool = False  # deliver replies in small pieces
-    late_reply_s: float = 0.0  # delay replies by this much
+    late_reply_s: float = 0.0  # delay replies by this much; later requests are still echoed on time
     foreign_traffic: bool = False  # another master's packets interleaved
     drop_replies: int = 0
+    second_master: bool = False  # after each reply another master sets an AZM rate, on the wire and on the axis
 
 
 @dataclass
@@ -79,6 +106,8 @@ class Axis:
     backlash_neg: int = 0
     approach: int = 0
     autoguide_rate: int = 0x80
+    homing: str | None = None  # "index" or "level" while MC_SEEK_INDEX / MC_LEVEL_START drives the goto
+    index_found: bool = False  # MC_AT_INDEX: set when a seek arrives, cleared when a new one starts
     moved_steps: float = 0.0  # unwrapped travel since power-on, for tests
 
     def steps(self) -> int:
@@ -94,6 +123,15 @@ def _shortest(delta: float) -> float:
     return (delta + half) % aux.STEPS_PER_TURN - half
 
 
+def _signed_degrees(position: float) -> float:
+    """An axis position as an angle in -180 … 180 degrees."""
+    return _shortest(position) / aux.STEPS_PER_DEGREE
+
+
+# The HC's "device did not answer" filler must not contain the terminator, or the reply would look complete.
+_FILLER_BYTES = tuple(b for b in range(256) if b != aux.HASH)
+
+
 class NexStarEmulator:
     def __init__(self, config: MountConfig | None = None, now: float = 0.0) -> None:
         self.config = config or MountConfig()
@@ -102,7 +140,9 @@ class NexStarEmulator:
         self.time = now
         self.axes = {Device.AZM: Axis(Device.AZM), Device.ALT: Axis(Device.ALT)}
         self.received: list[AuxPacket] = []
-        self.site = (50.0, 20.0)  # GPS latitude, longitude in degrees
+        self.hc_commands: list[bytes] = []  # HC-level commands received in passthrough mode
+        self.site = self.config.site  # GPS latitude, longitude in degrees
+        self.outbox: list[AuxPacket] = []  # unsolicited packets the mount sent, until take_unsolicited()
 
     # --- physics -----------------------------------------------------------------------------------------------
 
@@ -142,8 +182,40 @@ class NexStarEmulator:
                 axis.velocity = 0.0
                 axis.rate = 0.0  # a finished goto leaves the axis stopped: tracking must be sent again
                 axis.slew_done = True
+                if axis.homing == "index":
+                    axis.index_found = True
+                axis.homing = None
+        if axis.device == Device.ALT and self.config.altitude_hard_limits is not None:
+            step = self._respect_hard_limits(axis, step)
         axis.position = (axis.position + step) % aux.STEPS_PER_TURN
         axis.moved_steps += step
+
+    def _respect_hard_limits(self, axis: Axis, step: float) -> float:
+        """Shorten a step that would run through a mechanical stop; hitting one stops the axis and warns."""
+        assert self.config.altitude_hard_limits is not None
+        low, high = self.config.altitude_hard_limits
+        here = _signed_degrees(axis.position)
+        # Unwrapped on purpose: a step from +179.9° upwards ends at +180.1°, beyond any upper stop.
+        there = here + step / aux.STEPS_PER_DEGREE
+        if step > 0 and there > high:
+            stop_at = max(here, high)  # an axis already beyond the stop (SET_POSITION) may not go further
+        elif step < 0 and there < low:
+            stop_at = min(here, low)
+        else:
+            return step
+        self._stop(axis)
+        axis.velocity = 0.0
+        axis.guide_until = -1.0
+        self.outbox.append(AuxPacket(axis.device, Device.APP, Command.SEND_WARNING, SLEW_LIMIT_WARNING))
+        return (stop_at - here) * aux.STEPS_PER_DEGREE
+
+    @staticmethod
+    def _stop(axis: Axis) -> None:
+        """End whatever positioning the MC was doing (goto, seek, level) and the commanded rate."""
+        axis.goto_target = None
+        axis.homing = None
+        axis.rate = 0.0
+        axis.slew_done = True
 
     def _respect_cordwrap(self, axis: Axis, remaining: float) -> float:
         """Go the long way round when the short way crosses the cord-wrap position."""
@@ -158,16 +230,70 @@ class NexStarEmulator:
 
     def handle(self, packet: AuxPacket, now: float) -> list[AuxPacket]:
         """What the bus carries back to the sender: the echo, then the addressed device's reply, if any."""
+        out = [packet] if self.config.echo and not self.faults.no_echo else []
+        reply = self._answer(packet, now)
+        return out if reply is None else out + [reply]
+
+    def _answer(self, packet: AuxPacket, now: float) -> AuxPacket | None:
         self.advance(now)
         self.received.append(packet)
-        out = [packet] if self.config.echo and not self.faults.no_echo else []
         reply = self._reply(packet)
         if reply is None:
-            return out
+            return None
         if self.faults.drop_replies > 0:
             self.faults.drop_replies -= 1
-            return out
-        return out + [reply]
+            return None
+        return reply
+
+    def take_unsolicited(self) -> list[AuxPacket]:
+        """Packets the mount sent on its own since the last call (MTR_SEND_WARNING when a hard stop is hit)."""
+        out, self.outbox = self.outbox, []
+        return out
+
+    def second_master_traffic(self, now: float) -> list[AuxPacket]:
+        """Another master (a hand controller left tracking) setting the AZM rate: its command and the MC's ACK.
+
+        The command takes effect on the axis, overwriting whatever rate the driver set, as on a real shared bus.
+        """
+        self.advance(now)
+        cmd, data = aux.encode_rate(SECOND_MASTER_RATE_ARCSEC_PER_S)
+        command = AuxPacket(Device.HAND_CONTROLLER_PLUS, Device.AZM, cmd, data)
+        ack = self._reply(command)
+        return [command] if ack is None else [command, ack]
+
+    # --- behind a hand controller ------------------------------------------------------------------------------
+
+    def hand_controller(self, request: bytes, now: float) -> bytes:
+        """What a hand controller returns on its serial port for one HC command (a `P` frame, `V`, `m` or `K x`)."""
+        return self._hand_controller(request, now)[0]
+
+    def _hand_controller(self, request: bytes, now: float) -> tuple[bytes, bool]:
+        """The HC's reply bytes, and whether the addressed device answered (False: the HC gave up on it)."""
+        self.advance(now)
+        self.hc_commands.append(bytes(request))
+        hash_ = bytes([aux.HASH])
+        kind = request[:1]
+        if kind == b"V":
+            return self.config.hc_version[:2].ljust(2, b"\x00") + hash_, True
+        if kind == b"m":
+            return self.config.model[:1] + hash_, True
+        if kind == b"K" and len(request) == 2:
+            return request[1:2] + hash_, True
+        if kind == bytes([aux.PASSTHROUGH]) and len(request) == aux.PASSTHROUGH_FRAME_LEN:
+            return self._relay(request, now)
+        return b"", True  # the HC ignores what it does not know
+
+    def _relay(self, frame: bytes, now: float) -> tuple[bytes, bool]:
+        length, dst, cmd, response_bytes = frame[1], frame[2], frame[3], frame[7]
+        if 1 <= length <= 1 + aux.PASSTHROUGH_MAX_DATA:
+            packet = AuxPacket(PASSTHROUGH_SOURCE, dst, cmd, bytes(frame[4 : 3 + length]))
+            reply = self._answer(packet, now)
+            # The HC checks the checksum and the command: a corrupt reply or the F0 NAK is no answer to it.
+            if reply is not None and reply.cmd == cmd and not self.faults.bad_checksum:
+                return reply.data[:response_bytes].ljust(response_bytes, b"\x00") + bytes([aux.HASH]), True
+        # No answer: whatever garbage is in the buffer plus one extra byte, so the client sees r + 1 bytes before '#'.
+        filler = bytes(self.random.choice(_FILLER_BYTES) for _ in range(response_bytes + 1))
+        return filler + bytes([aux.HASH]), False
 
     def _ack(self, packet: AuxPacket, data: bytes = b"") -> AuxPacket:
         return AuxPacket(packet.dst, packet.src, packet.cmd, data)
@@ -201,24 +327,33 @@ class NexStarEmulator:
             speed = self.config.goto_fast_deg_per_s if cmd == Command.GOTO_FAST else self.config.goto_slow_deg_per_s
             axis.goto_target, axis.goto_speed, axis.slew_done = target, _deg_to_steps(speed), False
             axis.rate = 0.0
+            axis.homing = None
             return ack()
         if cmd == Command.SLEW_DONE:
             return ack(b"\xff" if axis.slew_done else b"\x00")
         if cmd in (Command.SET_POS_GUIDERATE, Command.SET_NEG_GUIDERATE) and len(data) in (2, 3):
             arcsec = aux.decode_rate(data)
-            axis.goto_target = None
-            axis.slew_done = True
+            self._stop(axis)
             axis.rate = math.copysign(arcsec / aux.ARCSEC_PER_STEP, 1 if cmd == Command.SET_POS_GUIDERATE else -1)
             return ack()
         if cmd in (Command.MOVE_POS, Command.MOVE_NEG) and len(data) == 1:
             level = data[0]
             if level > 9:
                 return None
-            axis.goto_target = None
-            axis.slew_done = True
+            self._stop(axis)
             speed = 0.0 if level == 0 else _deg_to_steps(self.config.move_rates_deg_per_s[level - 1])
             axis.rate = speed if cmd == Command.MOVE_POS else -speed
             return ack()
+        if cmd == Command.SEEK_INDEX and axis.device == Device.AZM:
+            return ack(self._start_homing(axis, "index", self.config.index_position_steps))
+        if cmd == Command.AT_INDEX and axis.device == Device.AZM:
+            return ack(b"\xff" if axis.index_found else b"\x00")
+        if cmd == Command.LEVEL_START and axis.device == Device.ALT:
+            return ack(self._start_homing(axis, "level", self.config.level_position_steps))
+        if cmd == Command.LEVEL_DONE and axis.device == Device.ALT:
+            return ack(b"\x00" if axis.homing == "level" else b"\xff")
+        if cmd in (Command.SEND_WARNING, Command.SEND_ERROR):
+            return None  # a controller acknowledging our warning; nothing to answer
         if cmd == Command.AUX_GUIDE and len(data) == 2:
             if not self.config.aux_guide_supported:
                 return AuxPacket(packet.dst, packet.src, aux.NOT_SUPPORTED, bytes([cmd]))
@@ -262,6 +397,17 @@ class NexStarEmulator:
             return AuxPacket(packet.dst, packet.src, aux.NOT_SUPPORTED, bytes([cmd]))
         return None
 
+    def _start_homing(self, axis: Axis, kind: str, position: int) -> bytes:
+        """Drive to the index / level position at the goto-fast speed (the nearest way, as for a goto)."""
+        axis.goto_target = position % aux.STEPS_PER_TURN
+        axis.goto_speed = _deg_to_steps(self.config.goto_fast_deg_per_s)
+        axis.rate = 0.0
+        axis.slew_done = False
+        axis.homing = kind
+        if kind == "index":
+            axis.index_found = False
+        return b""
+
     def _gps(self, packet: AuxPacket) -> AuxPacket | None:
         cmd = packet.cmd
         if cmd == Command.GET_VERSION:
@@ -272,6 +418,13 @@ class NexStarEmulator:
             return self._ack(packet, aux.encode_position(round(self.site[0] * aux.STEPS_PER_DEGREE)))
         if cmd == aux.GpsCommand.GET_LONG:
             return self._ack(packet, aux.encode_position(round(self.site[1] * aux.STEPS_PER_DEGREE)))
+        if cmd in (aux.GpsCommand.GET_DATE, aux.GpsCommand.GET_YEAR, aux.GpsCommand.GET_TIME):
+            utc = datetime.datetime.fromtimestamp(self.config.gps_time(), datetime.timezone.utc)
+            if cmd == aux.GpsCommand.GET_DATE:
+                return self._ack(packet, bytes([utc.month, utc.day]))
+            if cmd == aux.GpsCommand.GET_YEAR:
+                return self._ack(packet, utc.year.to_bytes(2, "big"))
+            return self._ack(packet, bytes([utc.hour, utc.minute, utc.second]))
         return None
 
     # --- what tests look at ------------------------------------------------------------------------------------
@@ -280,66 +433,187 @@ class NexStarEmulator:
         """The true angle of an axis in degrees (0 … 360)."""
         return self.axes[device].position / aux.STEPS_PER_DEGREE
 
+    def true_altitude_degrees(self) -> float:
+        """The true ALT axis angle as a signed angle (-180 … 180 degrees)."""
+        return _signed_degrees(self.axes[Device.ALT].position)
+
 
 # --- serving the model on a byte stream ----------------------------------------------------------------------------
 
+HAND_CONTROLLER_COMMAND_LENGTHS = {aux.PASSTHROUGH: aux.PASSTHROUGH_FRAME_LEN, ord("V"): 1, ord("m"): 1, ord("K"): 2}
+HARD_LIMIT_TICK_S = 0.05  # how often serve() moves the axes on its own so a hard-stop warning goes out unprompted
 
-async def serve(emulator: NexStarEmulator, stream: "object") -> None:
+
+class HandControllerRequests:
+    """Splits what a driver sends to a hand controller into commands: 8-byte `P` frames, `V`, `m` and `K x`.
+
+    Bytes that start no known command are dropped one at a time, as the HC ignores them.
+    """
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self.ignored = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        commands: list[bytes] = []
+        while self._buf:
+            length = HAND_CONTROLLER_COMMAND_LENGTHS.get(self._buf[0])
+            if length is None:
+                del self._buf[0]
+                self.ignored += 1
+                continue
+            if len(self._buf) < length:
+                break
+            commands.append(bytes(self._buf[:length]))
+            del self._buf[:length]
+        return commands
+
+
+async def serve(emulator: NexStarEmulator, stream: "trio.abc.Stream") -> None:
+    """Run the model on `stream` until the peer goes away: raw AUX packets, or HC passthrough frames.
+
+    Replies that are late (the `late_reply_s` fault, an HC giving up on a silent device) are queued and go out in
+    order while later requests are still read and echoed, so a driver that timed out sees the stale reply after its
+    next request's echo, as on a real bus.
+    """
     import trio
 
-    from ..link.framing import AuxFramer
-
-    framer = AuxFramer()
     faults = emulator.faults
+    config = emulator.config
+    write_lock = trio.Lock()  # a queued reply must not land inside an echo
+    reply_queue_in, reply_queue_out = trio.open_memory_channel[tuple[float, Callable[[], bytes]]](math.inf)
+    queued = 0
 
-    async def send(data: bytes) -> None:
-        if faults.split_replies:
-            for i in range(0, len(data), 2):
-                await stream.send_all(data[i : i + 2])  # type: ignore[attr-defined]
-                await trio.sleep(0.002)
-        else:
-            await stream.send_all(data)  # type: ignore[attr-defined]
+    async def write(data: bytes) -> None:
+        if not data:
+            return
+        async with write_lock:
+            if faults.split_replies:
+                for i in range(0, len(data), 2):
+                    await stream.send_all(data[i : i + 2])
+                    await trio.sleep(0.002)
+            else:
+                await stream.send_all(data)
 
-    try:
+    async def reply(delay: float, produce: Callable[[], bytes], before: bytes = b"") -> None:
+        """Send `before` now and the produced reply after `delay`, behind any reply still queued."""
+        nonlocal queued
+        if delay <= 0 and queued == 0:
+            await write(before + produce())
+            return
+        await write(before)
+        queued += 1
+        reply_queue_in.send_nowait((trio.current_time() + delay, produce))
+
+    async def deliver_queued_replies() -> None:
+        nonlocal queued
+        async for due, produce in reply_queue_out:
+            await trio.sleep_until(due)
+            await write(produce())
+            queued -= 1
+
+    def unsolicited() -> bytes:
+        # The HC consumes the MCs' warnings itself; only a raw bus shows them.
+        packets = emulator.take_unsolicited()
+        return b"" if config.passthrough else b"".join(p.encode() for p in packets)
+
+    def second_master() -> bytes:
+        if not faults.second_master:
+            return b""
+        traffic = emulator.second_master_traffic(trio.current_time())
+        return b"" if config.passthrough else b"".join(p.encode() for p in traffic)
+
+    async def serve_aux() -> None:
+        from ..link.framing import AuxFramer
+
+        framer = AuxFramer()
         while True:
-            data = await stream.receive_some(4096)  # type: ignore[attr-defined]
+            data = await stream.receive_some(4096)
             if not data:
                 return
             for packet in framer.feed(data):
                 if not isinstance(packet, AuxPacket):
                     continue
                 out = emulator.handle(packet, trio.current_time())
-                if not out:
-                    continue
-                echo, replies = (out[0], out[1:]) if out[0] is packet else (None, out)
-                chunk = echo.encode() if echo is not None else b""
+                echo, replies = (out[0], out[1:]) if out and out[0] is packet else (None, out)
+                chunk = unsolicited() + (echo.encode() if echo is not None else b"")
                 if faults.foreign_traffic:
                     chunk += AuxPacket(Device.HAND_CONTROLLER_PLUS, Device.GPS, aux.GpsCommand.LINKED).encode()
-                if replies and faults.late_reply_s:
-                    await send(chunk)
-                    chunk = b""
-                    await trio.sleep(faults.late_reply_s)
-                for reply in replies:
-                    frame = reply.encode()
-                    if faults.bad_checksum:
-                        frame = frame[:-1] + bytes([(frame[-1] + 1) & 0xFF])
+                if not replies:
+                    await write(chunk)
+                    continue
+
+                def produce(replies: list[AuxPacket] = replies) -> bytes:
+                    # Faults are read when the reply goes out, so a test can switch them while one is queued.
+                    out_bytes = b""
+                    for reply_packet in replies:
+                        frame = reply_packet.encode()
+                        if faults.bad_checksum:
+                            frame = frame[:-1] + bytes([(frame[-1] + 1) & 0xFF])
+                        if faults.garbage:
+                            out_bytes += bytes(emulator.random.choice((0x00, 0x55, 0xAA, 0x3B)) for _ in range(4))
+                        out_bytes += frame
+                    return out_bytes + second_master()
+
+                await reply(faults.late_reply_s, produce, before=chunk)
+
+    async def serve_hand_controller() -> None:
+        requests = HandControllerRequests()
+        while True:
+            data = await stream.receive_some(4096)
+            if not data:
+                return
+            for request in requests.feed(data):
+                answer, answered = emulator._hand_controller(request, trio.current_time())
+                unsolicited()  # drained so they do not pile up; the HC would not pass them on
+                if not answer:
+                    continue
+                delay = faults.late_reply_s + (0.0 if answered else config.hc_no_answer_delay_s)
+                relayed = request[:1] == bytes([aux.PASSTHROUGH])
+
+                def produce(answer: bytes = answer, relayed: bool = relayed, answered: bool = answered) -> bytes:
+                    junk = b""
                     if faults.garbage:
-                        chunk += bytes(emulator.random.choice((0x00, 0x55, 0xAA, 0x3B)) for _ in range(4))
-                    chunk += frame
-                if chunk:
-                    await send(chunk)
-    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-        return
+                        junk = bytes(emulator.random.choice(_FILLER_BYTES) for _ in range(4))
+                    if relayed and answered:
+                        second_master()  # applied to the axis; the HC port does not show bus traffic
+                    return junk + answer
+
+                await reply(delay, produce)
+
+    async def tick() -> None:
+        while True:
+            await trio.sleep(HARD_LIMIT_TICK_S)
+            emulator.advance(trio.current_time())
+            await write(unsolicited())
+
+    async with trio.open_nursery() as nursery:
+
+        async def guarded(job: Callable[[], Awaitable[None]]) -> None:
+            try:
+                await job()
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                pass  # the peer went away: that ends the session, not the program
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(guarded, deliver_queued_replies)
+        if config.altitude_hard_limits is not None:
+            nursery.start_soon(guarded, tick)
+        await guarded(serve_hand_controller if config.passthrough else serve_aux)
 
 
 def main(argv: list[str] | None = None) -> None:
     from ..emulation import run_emulator_cli
 
     parser = argparse.ArgumentParser(description="Emulated NexStar mount on the AUX bus")
-    parser.add_argument("--no-echo", action="store_true", help="do not echo packets (hand-controller passthrough)")
+    parser.add_argument("--no-echo", action="store_true", help="do not echo packets")
+    parser.add_argument(
+        "--passthrough", action="store_true", help="behind a hand controller: answer 8-byte P frames (implies no echo)"
+    )
     parser.add_argument("--gps", action="store_true", help="a GPS on the bus")
     args, rest = parser.parse_known_args(argv)
-    config = MountConfig(echo=not args.no_echo, gps=args.gps)
+    config = MountConfig(echo=not (args.no_echo or args.passthrough), gps=args.gps, passthrough=args.passthrough)
     run_emulator_cli(rest, lambda now: NexStarEmulator(config, now), serve, "NexStar mount (AUX)")
 
 

@@ -1,0 +1,766 @@
+"""How the mount moves: goto, tracking, manual motion, abort, park and home, and guide pulses.
+
+Goto: a fast goto to a point short of the target on the approach side, then a slow goto recomputed for the current
+time, then a check of where the axes stopped (motor controllers have been seen to stop short and still report done).
+SLEW_DONE is polled at about 3 Hz: polling faster can make a controller miss its target.
+
+Tracking (alt-az, and custom rates on a wedge) is a closed loop: each second, per axis, the rate the target moves at
+(from its position now and a moment later) plus a correction of the measured error, sent only when it changes. On a
+wedge, sidereal/solar/lunar tracking is the motor's own rate. A goto, a manual move and a stop all overwrite an axis's
+only rate register, so tracking is sent again after each of them.
+
+Safety: nothing goes below the lowest or above the highest altitude, nothing crosses the cord-wrap position, and
+abort always wins.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from enum import Enum
+from typing import TYPE_CHECKING
+
+import trio
+
+from ..files import atomic_write_text, indi_home
+from ..indi.properties import State, Update, ValidationError
+from ..link.session import LinkError, ReplyRejected
+from . import astrometry as astro
+from . import aux
+from .aux import Command
+from .mount import (
+    AxisAngles,
+    Geometry,
+    angles_to_encoders,
+    axis1_sign,
+    axis2_sign,
+    azimuth_path,
+    crosses,
+    wrap180,
+    wrap360,
+)
+
+if TYPE_CHECKING:
+    from .driver import NexStarDriver
+
+SLEW_DONE_INTERVAL = 0.33  # seconds between SLEW_DONE polls while a goto runs
+STALL_TIMEOUT = 10.0  # a goto whose axes have not moved for this long has failed
+GOTO_TOLERANCE_ARCSEC = 3.0
+GOTO_RETRIES = 3
+TRACK_PERIOD = 1.0
+PREDICTION_STEP = 2.0  # seconds ahead at which the target's motion is sampled
+CORRECTION_TIME = 2.0  # seconds over which a measured error is taken out
+MAX_CORRECTION = 0.5  # degrees per second at most added to correct an error
+MANUAL_LIMIT_MARGIN = 0.75  # seconds of motion before a limit at which a manual move is stopped
+MAX_PULSE_TICKS = 255  # one controller-timed guide pulse: at most 2.55 s
+SIDEREAL_DEG_S = aux.SIDEREAL_ARCSEC_PER_S / 3600.0
+MOVE_DEG_S = (0.5 * SIDEREAL_DEG_S, SIDEREAL_DEG_S, 4 * SIDEREAL_DEG_S, 8 * SIDEREAL_DEG_S, 16 * SIDEREAL_DEG_S,
+              32 * SIDEREAL_DEG_S, 64 * SIDEREAL_DEG_S, 1.0, 4.0)  # fmt: skip  # upper bounds, for limit margins
+MODE_RATES = {"TRACK_SIDEREAL": aux.SIDEREAL_ARCSEC_PER_S, "TRACK_SOLAR": aux.SOLAR_ARCSEC_PER_S,
+              "TRACK_LUNAR": aux.LUNAR_ARCSEC_PER_S}  # fmt: skip
+SPECIAL_RATES = {"TRACK_SIDEREAL": aux.SPECIAL_RATE_SIDEREAL, "TRACK_SOLAR": aux.SPECIAL_RATE_SOLAR,
+                 "TRACK_LUNAR": aux.SPECIAL_RATE_LUNAR}  # fmt: skip
+AXES = (aux.Device.AZM, aux.Device.ALT)
+
+
+class Phase(Enum):
+    IDLE = "idle"
+    SLEWING = "slewing"
+    TRACKING = "tracking"
+    MOVING = "moving"
+    PARKING = "parking"
+    HOMING = "homing"
+
+
+class MotionError(Exception):
+    pass
+
+
+class MotionControl:
+    def __init__(self, driver: "NexStarDriver") -> None:
+        self.driver = driver
+        self.props = driver.props
+        self.phase = Phase.IDLE
+        self.failed = False
+        self.target: tuple[float, float] | None = None  # apparent RA (h), Dec (deg) being tracked
+        self.target_time = 0.0  # unix time the target's RA/Dec refer to (custom/solar/lunar drift from there)
+        self.sent_rates: dict[int, tuple[int, bytes] | None] = {axis: None for axis in AXES}
+        self.task_scope: trio.CancelScope | None = None
+        self.task_done = trio.Event()
+        self.task_done.set()
+        self.manual: dict[str, int] = {"NS": 0, "WE": 0}
+        self.parked = False
+        self.track_after_move = False
+        self.guide_warned = False
+        driver.handlers.update(
+            {
+                "EQUATORIAL_EOD_COORD": self._on_coordinates,
+                "HORIZONTAL_COORD": self._on_horizontal,
+                "ON_COORD_SET": self._on_coord_set,
+                "TELESCOPE_ABORT_MOTION": self._on_abort,
+                "TELESCOPE_TRACK_STATE": self._on_track_state,
+                "TELESCOPE_TRACK_MODE": self._on_track_settings,
+                "TELESCOPE_TRACK_RATE": self._on_track_settings,
+                "TELESCOPE_PARK": self._on_park,
+                "TELESCOPE_PARK_POSITION": self._on_park_position,
+                "TELESCOPE_PARK_OPTION": self._on_park_option,
+                "TELESCOPE_HOME": self._on_home,
+                "TELESCOPE_MOTION_NS": self._on_motion,
+                "TELESCOPE_MOTION_WE": self._on_motion,
+                "TELESCOPE_TIMED_GUIDE_NS": self._on_guide,
+                "TELESCOPE_TIMED_GUIDE_WE": self._on_guide,
+            }
+        )
+
+    # --- state -----------------------------------------------------------------------------------------------
+
+    def busy(self) -> bool:
+        return self.phase in (Phase.SLEWING, Phase.MOVING, Phase.PARKING, Phase.HOMING)
+
+    def coordinate_state(self) -> State:
+        if self.failed:
+            return State.ALERT
+        if self.phase in (Phase.SLEWING, Phase.PARKING, Phase.HOMING):
+            return State.BUSY
+        return State.OK if self.phase is Phase.TRACKING else State.IDLE
+
+    def _set_phase(self, phase: Phase, failed: bool = False) -> None:
+        self.phase = phase
+        self.failed = failed
+        track = self.props.switch("TELESCOPE_TRACK_STATE")
+        track.select("TRACK_ON" if phase is Phase.TRACKING else "TRACK_OFF")
+        self.driver.update(track.name, State.BUSY if phase is Phase.TRACKING else State.IDLE)
+        self.driver.update("EQUATORIAL_EOD_COORD", self.coordinate_state())
+        self.driver.update("HORIZONTAL_COORD", self.coordinate_state())
+
+    def link_lost(self) -> None:
+        if self.busy():
+            self.failed = True
+
+    def synced(self) -> None:
+        if self.phase is Phase.TRACKING and self.target is not None:
+            self.sent_rates = {axis: None for axis in AXES}  # the model changed: recompute and resend
+
+    # --- the axes --------------------------------------------------------------------------------------------
+
+    async def _send_rate(self, axis: int, arcsec_per_s: float, *, special: int | None = None) -> None:
+        if special is not None:
+            cmd = Command.SET_POS_GUIDERATE if arcsec_per_s >= 0 else Command.SET_NEG_GUIDERATE
+            payload = (cmd, special.to_bytes(2, "big"))
+        else:
+            payload = aux.encode_rate(arcsec_per_s)
+        if self.sent_rates[axis] == payload:
+            return
+        await self.driver.transact(axis, payload[0], payload[1])
+        self.sent_rates[axis] = payload
+
+    async def stop_axes(self) -> None:
+        """Both axes at rest: no rate, no move (MOVE_POS 0 also clears a goto in progress)."""
+        for axis in AXES:
+            await self.driver.transact(axis, Command.SET_POS_GUIDERATE, b"\x00\x00\x00")
+            await self.driver.transact(axis, Command.MOVE_POS, b"\x00")
+            self.sent_rates[axis] = None
+
+    async def _cancel_task(self) -> None:
+        if self.task_scope is not None:
+            self.task_scope.cancel()
+        await self.task_done.wait()
+
+    def _start_task(self, work, what: str) -> None:
+        nursery = self.driver.connection_nursery
+        assert nursery is not None
+        done = trio.Event()
+        self.task_done = done
+
+        async def run() -> None:
+            with trio.CancelScope() as scope:
+                self.task_scope = scope
+                try:
+                    await work()
+                except (LinkError, MotionError) as exc:
+                    self._set_phase(Phase.IDLE, failed=True)
+                    self.driver.message(f"{what} failed: {exc}", "ERROR")
+                    with trio.CancelScope(shield=True), trio.move_on_after(3):
+                        try:
+                            await self.stop_axes()
+                        except LinkError:
+                            pass
+                finally:
+                    self.task_scope = None
+                    done.set()
+
+        nursery.start_soon(run)
+
+    # --- limits ----------------------------------------------------------------------------------------------
+
+    def altitude_limits(self) -> tuple[float, float]:
+        limits = self.props.number("ALTITUDE_LIMITS")
+        return limits["MIN_ALT"].value, limits["MAX_ALT"].value
+
+    def check_altitude(self, altitude: float, what: str) -> None:
+        low, high = self.altitude_limits()
+        if altitude < low:
+            raise ValidationError(f"{what} is at altitude {altitude:.2f}°, below the lowest allowed {low:g}°")
+        if altitude > high:
+            raise ValidationError(f"{what} is at altitude {altitude:.2f}°, above the highest allowed {high:g}°")
+
+    def cordwrap(self) -> float | None:
+        if self.driver.geometry() is not Geometry.ALTAZ or not self.props.switch("CORDWRAP")["INDI_ENABLED"].on:
+            return None
+        return self.props.number("CORDWRAP_POS")["POSITION"].value
+
+    # --- goto ------------------------------------------------------------------------------------------------
+
+    def _encoders_for(self, mount: AxisAngles) -> tuple[int, int]:
+        return angles_to_encoders(mount, self.driver.geometry(), self.driver.southern())
+
+    async def _goto_axes(self, mount: AxisAngles, fast: bool) -> None:
+        azm, alt = self._encoders_for(mount)
+        cmd = Command.GOTO_FAST if fast else Command.GOTO_SLOW
+        for axis, steps in ((aux.Device.AZM, azm), (aux.Device.ALT, alt)):
+            await self.driver.transact(axis, cmd, aux.encode_position(steps))
+            self.sent_rates[axis] = None  # a goto replaces the rate register
+        await self._wait_done()
+
+    async def _wait_done(self) -> None:
+        pending = set(AXES)
+        last_encoders = self.driver.encoders
+        last_change = trio.current_time()
+        while pending:
+            await trio.sleep(SLEW_DONE_INTERVAL)
+            for axis in list(pending):
+                if aux.decode_flag((await self.driver.transact(axis, Command.SLEW_DONE)).data):
+                    pending.discard(axis)
+            encoders = await self.driver.read_encoders()
+            self.driver.show_position()
+            self._check_motion_limits()
+            if encoders != last_encoders:
+                last_encoders, last_change = encoders, trio.current_time()
+            elif trio.current_time() - last_change > STALL_TIMEOUT:
+                raise MotionError(f"the axes stopped moving for {STALL_TIMEOUT:g} s before reaching the target")
+
+    def _check_motion_limits(self) -> None:
+        ideal = self.driver.pointing_now()
+        if ideal is None:
+            return
+        low, high = self.altitude_limits()
+        altitude = self.driver.altitude_of(ideal)
+        if altitude < low - 0.5 or altitude > high + 0.5:
+            raise MotionError(f"the telescope reached altitude {altitude:.2f}°, outside {low:g}° … {high:g}°")
+
+    async def _approach(self, final: AxisAngles, fast_only: bool = False) -> None:
+        """Fast goto to a point short of `final` (via the cord-wrap detour if needed), then, unless fast_only, a slow
+        goto to `final` itself."""
+        encoders = self.driver.encoders or await self.driver.read_encoders()
+        current = self.driver.mount_axes(*encoders)
+        distance = self.props.number("APPROACH")["DISTANCE"].value
+        low, high = self.altitude_limits()
+        sign2 = 1.0 if final.axis2 + distance <= high else -1.0  # come down onto the target unless that is too high
+        approach = AxisAngles(final.axis1 - distance, final.axis2 + sign2 * distance)
+        for waypoint in azimuth_path(current.axis1, approach.axis1, self.cordwrap())[:-1]:
+            await self._goto_axes(AxisAngles(waypoint, current.axis2), fast=True)
+        await self._goto_axes(approach if not fast_only else final, fast=True)
+
+    async def _goto_sky(self, ra: float, dec: float, track: bool) -> None:
+        driver = self.driver
+        await self._approach(driver.model.to_mount(driver.sky_to_ideal_axes(ra, dec)))
+        for _ in range(GOTO_RETRIES):
+            ideal = driver.sky_to_ideal_axes(ra, dec)  # recomputed for now: the sky moved during the fast goto
+            self.check_altitude(driver.altitude_of(ideal), "the target")
+            final = driver.model.to_mount(ideal)
+            await self._goto_axes(final, fast=False)
+            encoders = await driver.read_encoders()
+            reached = driver.mount_axes(*encoders)
+            error = math.hypot(wrap180(reached.axis1 - final.axis1) * math.cos(math.radians(final.axis2)), reached.axis2 - final.axis2)
+            if error * 3600 <= GOTO_TOLERANCE_ARCSEC or track:
+                break  # tracking takes out what is left within its first seconds
+        driver.show_position()
+        if track:
+            self.target = (ra, dec)
+            self.target_time = driver.now_unix()
+            self._set_phase(Phase.TRACKING)
+            await self.track_once()
+        else:
+            self._set_phase(Phase.IDLE)
+
+    def _check_target(self, ra: float, dec: float) -> None:
+        if self.parked:
+            raise ValidationError("the mount is parked; unpark it first")
+        self.check_altitude(self.driver.altitude_of(self.driver.sky_to_ideal_axes(ra, dec)), "the target")
+
+    async def goto(self, ra: float, dec: float, track: bool) -> None:
+        self._check_target(ra, dec)
+        await self._cancel_task()
+        target = self.props.number("TARGET_EOD_COORD")
+        target.apply({"RA": ra, "DEC": dec})
+        self.driver.update(target.name, State.OK)
+        self.target = None
+        self._set_phase(Phase.SLEWING)
+        self._start_task(lambda: self._goto_sky(ra, dec, track), "Goto")
+
+    async def _on_coordinates(self, update: Update) -> None:
+        if set(update.sent) != {"RA", "DEC"}:
+            raise ValidationError("a goto or sync needs both RA and DEC in one request")
+        ra, dec = update["RA"], update["DEC"]
+        action = self.props.switch("ON_COORD_SET").selected()
+        if action == "SYNC":
+            await self.driver.sync(ra, dec)
+            self.driver.update(update.vector.name, self.coordinate_state(), f"Synced on RA {ra:.5f} h, Dec {dec:.4f}°")
+            return
+        await self.goto(ra, dec, track=action == "TRACK")
+
+    async def _on_horizontal(self, update: Update) -> None:
+        if set(update.sent) != {"AZ", "ALT"}:
+            raise ValidationError("a goto in Az/Alt needs both AZ and ALT in one request")
+        self.check_altitude(update["ALT"], "the requested position")
+        driver = self.driver
+        ra, dec = astro.horizontal_to_apparent(update["AZ"], update["ALT"], driver.instant(), driver.site(), driver.weather())
+        await self.goto(ra, dec, track=self.props.switch("ON_COORD_SET").selected() == "TRACK")
+
+    async def _on_coord_set(self, update: Update) -> None:
+        self.driver.accept(update)
+
+    # --- tracking --------------------------------------------------------------------------------------------
+
+    def _mode(self) -> str:
+        return self.props.switch("TELESCOPE_TRACK_MODE").selected() or "TRACK_SIDEREAL"
+
+    def target_at(self, unix: float) -> tuple[float, float]:
+        """The tracked RA/Dec at a moment: fixed for sidereal; drifting for solar, lunar and custom rates."""
+        assert self.target is not None
+        ra, dec = self.target
+        mode = self._mode()
+        if mode == "TRACK_SIDEREAL":
+            return ra, dec
+        if mode == "TRACK_CUSTOM":
+            rates = self.props.number("TELESCOPE_TRACK_RATE")
+            ra_rate, dec_rate = rates["TRACK_RATE_RA"].value, rates["TRACK_RATE_DE"].value
+        else:
+            ra_rate, dec_rate = MODE_RATES[mode], 0.0
+        elapsed = unix - self.target_time
+        ra += (aux.SIDEREAL_ARCSEC_PER_S - ra_rate) / 15.0 * elapsed / 3600.0
+        dec = max(-90.0, min(90.0, dec + dec_rate * elapsed / 3600.0))
+        return ra % 24.0, dec
+
+    async def track_once(self) -> None:
+        driver = self.driver
+        if self.target is None:
+            return
+        if driver.geometry() is Geometry.EQ_WEDGE and self._mode() != "TRACK_CUSTOM":
+            sign = -1.0 if driver.southern() else 1.0  # in the south the wedge turns the other way
+            await self._send_rate(aux.Device.AZM, sign * MODE_RATES[self._mode()], special=SPECIAL_RATES[self._mode()])
+            await self._send_rate(aux.Device.ALT, 0.0)
+            return
+        now = driver.now_unix()
+        ra0, dec0 = self.target_at(now)
+        ideal_now = driver.sky_to_ideal_axes(ra0, dec0)
+        low, high = self.altitude_limits()
+        altitude = driver.altitude_of(ideal_now)
+        if not low <= altitude <= high:
+            await self._stop_tracking(f"the target is at altitude {altitude:.2f}°, outside {low:g}° … {high:g}°")
+            return
+        ra1, dec1 = self.target_at(now + PREDICTION_STEP)
+        mount_now = driver.model.to_mount(ideal_now)
+        mount_next = driver.model.to_mount(driver.sky_to_ideal_axes(ra1, dec1, PREDICTION_STEP))
+        rate1 = wrap180(mount_next.axis1 - mount_now.axis1) / PREDICTION_STEP
+        rate2 = (mount_next.axis2 - mount_now.axis2) / PREDICTION_STEP
+        wrap = self.cordwrap()
+        if wrap is not None and crosses(mount_now.axis1, rate1 * TRACK_PERIOD * 2, wrap):
+            await self._stop_tracking(f"tracking would cross the cord-wrap position {wrap:g}°; slew to the target again")
+            return
+        encoders = await driver.read_encoders()
+        measured = driver.mount_axes(*encoders)
+        lag = driver.now_unix() - now
+        error1 = wrap180(mount_now.axis1 + rate1 * lag - measured.axis1)
+        error2 = mount_now.axis2 + rate2 * lag - measured.axis2
+        correction1 = max(-MAX_CORRECTION, min(MAX_CORRECTION, error1 / CORRECTION_TIME))
+        correction2 = max(-MAX_CORRECTION, min(MAX_CORRECTION, error2 / CORRECTION_TIME))
+        geometry, southern = driver.geometry(), driver.southern()
+        await self._send_rate(aux.Device.AZM, axis1_sign(geometry, southern) * (rate1 + correction1) * 3600.0)
+        await self._send_rate(aux.Device.ALT, axis2_sign(geometry, southern) * (rate2 + correction2) * 3600.0)
+
+    async def _stop_tracking(self, reason: str) -> None:
+        await self.stop_axes()
+        self.target = None
+        self._set_phase(Phase.IDLE, failed=True)
+        self.driver.message(f"Tracking stopped: {reason}", "WARNING")
+
+    async def run(self) -> None:
+        """The tracking loop, for as long as the mount is connected."""
+        while True:
+            started = trio.current_time()
+            if self.phase is Phase.TRACKING:
+                try:
+                    await self.track_once()
+                except LinkError as exc:
+                    self.driver.log.warning("tracking update failed: %s", exc)
+                    self.sent_rates = {axis: None for axis in AXES}  # resend once the link is back
+            await trio.sleep_until(started + TRACK_PERIOD)
+
+    async def start_tracking_here(self) -> None:
+        ideal = self.driver.pointing_now() or AxisAngles(0, 0)
+        self.target = self.driver.ideal_axes_to_sky(ideal)
+        self.target_time = self.driver.now_unix()
+        self.sent_rates = {axis: None for axis in AXES}
+        self._set_phase(Phase.TRACKING)
+        await self.track_once()
+
+    async def _on_track_state(self, update: Update) -> None:
+        if update["TRACK_ON"]:
+            if self.parked:
+                raise ValidationError("the mount is parked; unpark it first")
+            if self.busy():
+                raise ValidationError("the mount is moving; tracking starts by itself after a goto")
+            await self.start_tracking_here()
+        else:
+            await self._cancel_task()
+            await self.stop_axes()
+            self.target = None
+            self._set_phase(Phase.IDLE)
+
+    async def _on_track_settings(self, update: Update) -> None:
+        self.driver.accept(update)
+        if self.phase is Phase.TRACKING:
+            ra, dec = self.target_at(self.driver.now_unix())
+            self.target, self.target_time = (ra, dec), self.driver.now_unix()
+            self.sent_rates = {axis: None for axis in AXES}
+            await self.track_once()
+
+    # --- abort -----------------------------------------------------------------------------------------------
+
+    async def _on_abort(self, update: Update) -> None:
+        await self._cancel_task()
+        self.manual = {"NS": 0, "WE": 0}
+        await self.stop_axes()
+        self.target = None
+        self._set_phase(Phase.IDLE)
+        for name in ("TELESCOPE_MOTION_NS", "TELESCOPE_MOTION_WE"):
+            self.props.switch(name).reset()
+            self.driver.update(name, State.IDLE)
+        if self.props.switch("TELESCOPE_PARK").state is State.BUSY:
+            self.driver.update("TELESCOPE_PARK", State.ALERT)
+        update.vector.reset()
+        self.driver.update(update.vector.name, State.OK, "All motion stopped")
+
+    # --- manual motion ---------------------------------------------------------------------------------------
+
+    def _slew_level(self) -> int:
+        selected = self.props.switch("TELESCOPE_SLEW_RATE").selected() or "5x"
+        return int(selected.rstrip("x"))
+
+    async def _on_motion(self, update: Update) -> None:
+        if self.parked:
+            raise ValidationError("the mount is parked; unpark it first")
+        if self.phase in (Phase.SLEWING, Phase.PARKING, Phase.HOMING):
+            raise ValidationError("a goto is under way; abort it first")
+        ns = update.vector.name.endswith("NS")
+        key = "NS" if ns else "WE"
+        first, second = ("MOTION_NORTH", "MOTION_SOUTH") if ns else ("MOTION_WEST", "MOTION_EAST")
+        direction = 1 if update[first] else -1 if update[second] else 0
+        geometry, southern = self.driver.geometry(), self.driver.southern()
+        if ns:
+            axis, sign = aux.Device.ALT, axis2_sign(geometry, southern)
+        else:
+            axis = aux.Device.AZM
+            sign = axis1_sign(geometry, southern) if geometry is Geometry.EQ_WEDGE else (-1 if southern else 1)
+        if self.phase is Phase.TRACKING:
+            self.track_after_move = True
+        self.driver.accept(update, State.BUSY if direction else State.IDLE)
+        self.manual[key] = direction * sign
+        level = self._slew_level()
+        if direction:
+            self._guard_manual(axis, direction * sign)
+            cmd = Command.MOVE_POS if direction * sign > 0 else Command.MOVE_NEG
+            await self.driver.transact(axis, cmd, bytes([level]))
+            self.sent_rates[axis] = None
+            if self.phase is not Phase.MOVING:
+                self.phase = Phase.MOVING
+        else:
+            await self.driver.transact(axis, Command.MOVE_POS, b"\x00")
+            self.sent_rates[axis] = None
+            if not any(self.manual.values()):
+                await self._manual_done()
+        self.driver.poll_soon()
+
+    def _guard_manual(self, axis: int, encoder_direction: int) -> None:
+        """Refuse a manual move that would start beyond a limit."""
+        ideal = self.driver.pointing_now()
+        if ideal is None:
+            return
+        if axis == aux.Device.ALT and self.driver.geometry() is Geometry.ALTAZ:
+            low, high = self.altitude_limits()
+            up = encoder_direction > 0
+            if (not up and ideal.axis2 <= low) or (up and ideal.axis2 >= high):
+                raise ValidationError(f"the telescope is at the altitude limit ({ideal.axis2:.2f}°)")
+
+    async def _manual_done(self) -> None:
+        if self.track_after_move:
+            self.track_after_move = False
+            await self.start_tracking_here()  # track where the user left the telescope
+        else:
+            self._set_phase(Phase.IDLE)
+
+    async def _check_manual_limits(self) -> None:
+        """Stop a manual move before it passes the altitude limits or the cord wrap."""
+        ideal = self.driver.pointing_now()
+        if ideal is None:
+            return
+        level = self._slew_level()
+        margin = MOVE_DEG_S[level - 1] * MANUAL_LIMIT_MARGIN + 0.05
+        reason = None
+        if self.manual["NS"] and self.driver.geometry() is Geometry.ALTAZ:
+            low, high = self.altitude_limits()
+            up = self.manual["NS"] > 0
+            if (not up and ideal.axis2 <= low + margin) or (up and ideal.axis2 >= high - margin):
+                reason = f"altitude limit reached ({ideal.axis2:.2f}°)"
+        wrap = self.cordwrap()
+        if self.manual["WE"] and wrap is not None:
+            mount = self.driver.mount_axes(*self.driver.encoders) if self.driver.encoders else None
+            if mount is not None and crosses(mount.axis1, math.copysign(margin, self.manual["WE"]), wrap):
+                reason = f"cord-wrap position {wrap:g}° reached"
+        if reason is None:
+            return
+        for axis in AXES:
+            await self.driver.transact(axis, Command.MOVE_POS, b"\x00")
+            self.sent_rates[axis] = None
+        self.manual = {"NS": 0, "WE": 0}
+        for name in ("TELESCOPE_MOTION_NS", "TELESCOPE_MOTION_WE"):
+            self.props.switch(name).reset()
+            self.driver.update(name, State.ALERT, f"[WARNING] Manual move stopped: {reason}")
+        await self._manual_done()
+
+    async def on_poll(self) -> None:
+        if self.phase is Phase.MOVING:
+            await self._check_manual_limits()
+
+    # --- park and home ---------------------------------------------------------------------------------------
+
+    def _park_path(self):
+        return indi_home() / f"{self.driver.name}_park.json"
+
+    def default_park(self) -> AxisAngles:
+        if self.driver.geometry() is Geometry.EQ_WEDGE:
+            return AxisAngles(0.0, -90.0 if self.driver.southern() else 90.0)  # the pole
+        return AxisAngles(0.0, 0.0)  # home: north, level
+
+    def _write_park(self) -> None:
+        position = self.props.number("TELESCOPE_PARK_POSITION")
+        document = {
+            "format": "astrojolo-park", "version": 1, "parked": self.parked,
+            "axis1": position["PARK_AZ"].value, "axis2": position["PARK_ALT"].value,
+            "encoders": list(self.driver.encoders) if self.driver.encoders else None,
+        }  # fmt: skip
+        atomic_write_text(self._park_path(), json.dumps(document))
+
+    async def restore_park(self) -> None:
+        """At connect: the saved park position, and the encoders back where they were if the mount was powered down
+        parked (a freshly powered controller counts from 0), so no re-alignment is needed."""
+        position = self.props.number("TELESCOPE_PARK_POSITION")
+        default = self.default_park()
+        position.apply({"PARK_AZ": default.axis1, "PARK_ALT": default.axis2})
+        try:
+            document = json.loads(self._park_path().read_text())
+        except (FileNotFoundError, ValueError):
+            document = None
+        self.parked = False
+        if document:
+            position.apply({"PARK_AZ": float(document["axis1"]), "PARK_ALT": float(document["axis2"])})
+            self.parked = bool(document.get("parked"))
+            saved = document.get("encoders")
+            if self.parked and saved and self.driver.encoders == (0, 0) and tuple(saved) != (0, 0):
+                for axis, steps in zip(AXES, saved):
+                    await self.driver.transact(axis, Command.SET_POSITION, aux.encode_position(int(steps)))
+                await self.driver.read_encoders()
+                self.driver.message("The mount was parked when it was powered down: its position is restored")
+        park = self.props.switch("TELESCOPE_PARK")
+        park.select("PARK" if self.parked else "UNPARK")
+        park.state = State.OK
+
+    async def _park(self) -> None:
+        position = self.props.number("TELESCOPE_PARK_POSITION")
+        target = AxisAngles(position["PARK_AZ"].value, position["PARK_ALT"].value)
+        await self._approach(target)
+        await self._goto_axes(target, fast=False)
+        await self.stop_axes()
+        self.parked = True
+        await trio.to_thread.run_sync(self._write_park)
+        self.target = None
+        self._set_phase(Phase.IDLE)
+        park = self.props.switch("TELESCOPE_PARK")
+        park.select("PARK")
+        self.driver.update(park.name, State.OK, "Parked")
+
+    async def _on_park(self, update: Update) -> None:
+        vector = update.vector
+        if update["PARK"]:
+            if self.phase is Phase.PARKING:  # park while parking = abort, as libindi does
+                await self._cancel_task()
+                await self.stop_axes()
+                self._set_phase(Phase.IDLE)
+                self.driver.update(vector.name, State.ALERT, "[WARNING] Parking aborted")
+                return
+            if self.parked:
+                self.driver.update(vector.name, State.OK)
+                return
+            await self._cancel_task()
+            self.target = None
+            self._set_phase(Phase.PARKING)
+            vector.apply(update.values)
+            self.driver.update(vector.name, State.BUSY)
+            self._start_task(self._park, "Parking")
+            return
+        self.parked = False
+        await trio.to_thread.run_sync(self._write_park)
+        vector.select("UNPARK")
+        self.driver.update(vector.name, State.OK, "Unparked")
+
+    async def _on_park_position(self, update: Update) -> None:
+        self.driver.accept(update)
+        await trio.to_thread.run_sync(self._write_park)
+
+    async def _on_park_option(self, update: Update) -> None:
+        action = next((name for name, on in update.values.items() if on), None)
+        update.vector.reset()
+        position = self.props.number("TELESCOPE_PARK_POSITION")
+        if action == "PARK_CURRENT":
+            encoders = await self.driver.read_encoders()
+            current = self.driver.mount_axes(*encoders)
+            position.apply({"PARK_AZ": current.axis1, "PARK_ALT": current.axis2})
+        elif action == "PARK_DEFAULT":
+            default = self.default_park()
+            position.apply({"PARK_AZ": default.axis1, "PARK_ALT": default.axis2})
+        elif action == "PARK_PURGE_DATA":
+            self._park_path().unlink(missing_ok=True)
+            self.driver.update(update.vector.name, State.OK, "Park data removed")
+            return
+        if action in ("PARK_CURRENT", "PARK_DEFAULT", "PARK_WRITE_DATA"):
+            await trio.to_thread.run_sync(self._write_park)
+        self.driver.update(position.name, State.OK)
+        self.driver.update(update.vector.name, State.OK)
+
+    async def _home(self, find: bool) -> None:
+        if find:
+            await self.driver.transact(aux.Device.AZM, Command.SEEK_INDEX)
+            await self.driver.transact(aux.Device.ALT, Command.LEVEL_START)
+            pending = {aux.Device.AZM: Command.AT_INDEX, aux.Device.ALT: Command.LEVEL_DONE}
+            while pending:
+                await trio.sleep(SLEW_DONE_INTERVAL)
+                for axis, cmd in list(pending.items()):
+                    if aux.decode_flag((await self.driver.transact(axis, cmd)).data):
+                        del pending[axis]
+                await self.driver.read_encoders()
+                self.driver.show_position()
+        else:
+            await self._approach(AxisAngles(0.0, 0.0))
+            await self._goto_axes(AxisAngles(0.0, 0.0), fast=False)
+        self._set_phase(Phase.IDLE)
+        self.props.switch("TELESCOPE_HOME").reset()
+        self.driver.update("TELESCOPE_HOME", State.OK, "Home found" if find else "At home")
+
+    async def _on_home(self, update: Update) -> None:
+        action = next((name for name, on in update.values.items() if on), None)
+        if action is None:
+            self.driver.update(update.vector.name, State.IDLE)
+            return
+        if self.parked:
+            raise ValidationError("the mount is parked; unpark it first")
+        await self._cancel_task()
+        self.target = None
+        self._set_phase(Phase.HOMING)
+        self.driver.accept(update, State.BUSY)
+        self._start_task(lambda: self._home(action == "FIND"), "Homing")
+
+    # --- guiding ---------------------------------------------------------------------------------------------
+
+    def _guide_axes(self, north: float, west: float) -> tuple[float, float]:
+        """Axis motions (degrees of axis angle) for a small move `north` (degrees of Dec) and `west` (degrees of
+        hour angle) from where the mount points: through the parallactic angle on an alt-az mount, computed
+        numerically so no sign convention can slip."""
+        driver = self.driver
+        if self.target is not None:
+            ra, dec = self.target_at(driver.now_unix())
+        else:
+            ideal = driver.pointing_now() or AxisAngles(0, 0)
+            ra, dec = driver.ideal_axes_to_sky(ideal)
+        here = driver.model.to_mount(driver.sky_to_ideal_axes(ra, dec))
+        there = driver.model.to_mount(driver.sky_to_ideal_axes((ra - west / 15.0) % 24.0, max(-90, min(90, dec + north))))
+        return wrap180(there.axis1 - here.axis1), there.axis2 - here.axis2
+
+    async def _on_guide(self, update: Update) -> None:
+        vector = update.vector
+        ns = vector.name.endswith("NS")
+        first, second = ("TIMED_GUIDE_N", "TIMED_GUIDE_S") if ns else ("TIMED_GUIDE_W", "TIMED_GUIDE_E")
+        sent = set(update.sent)
+        # libindi: the first member wins if non-zero; members not in the request count as zero (a stale cached
+        # value must not turn a South request into a North pulse)
+        pulse_first = update[first] if first in sent else 0.0
+        pulse_second = update[second] if second in sent else 0.0
+        milliseconds, sign = (pulse_first, 1.0) if pulse_first > 0 else (pulse_second, -1.0)
+        if milliseconds <= 0:
+            vector.apply({first: 0, second: 0})
+            self.driver.update(vector.name, State.IDLE)
+            return
+        if self.parked:
+            raise ValidationError("the mount is parked")
+        rates = self.props.number("GUIDE_RATE")
+        fraction = rates["GUIDE_RATE_NS" if ns else "GUIDE_RATE_WE"].value
+        degrees = sign * fraction * SIDEREAL_DEG_S * milliseconds / 1000.0
+        vector.apply({first: pulse_first if sign > 0 else 0, second: pulse_second if sign < 0 else 0})
+        self.driver.update(vector.name, State.BUSY)
+        delta1, delta2 = self._guide_axes(degrees if ns else 0.0, 0.0 if ns else degrees)
+        if self.target is not None:  # tracking follows the guided position instead of pulling back
+            ra, dec = self.target
+            if ns:
+                self.target = (ra, max(-90.0, min(90.0, dec + degrees)))
+            else:
+                self.target = ((ra - degrees / 15.0) % 24.0, dec)
+        nursery = self.driver.connection_nursery
+        assert nursery is not None
+        nursery.start_soon(self._pulse, vector.name, first, second, delta1, delta2, milliseconds)
+
+    async def _pulse(self, name: str, first: str, second: str, delta1: float, delta2: float, milliseconds: float) -> None:
+        geometry, southern = self.driver.geometry(), self.driver.southern()
+        seconds = milliseconds / 1000.0
+        plan = []
+        for axis, delta, sign in ((aux.Device.AZM, delta1, axis1_sign(geometry, southern)), (aux.Device.ALT, delta2, axis2_sign(geometry, southern))):
+            percent = delta / seconds / SIDEREAL_DEG_S * 100.0 * sign
+            if abs(percent) >= 0.5:
+                plan.append((axis, max(-100, min(100, int(round(percent))))))
+        try:
+            remaining = milliseconds
+            while remaining > 0:
+                chunk = min(remaining, MAX_PULSE_TICKS * 10)
+                for axis, percent in plan:
+                    await self.driver.transact(axis, Command.AUX_GUIDE, aux.encode_guide_pulse(percent, int(chunk)))
+                await trio.sleep(chunk / 1000.0)
+                remaining -= chunk
+        except ReplyRejected:
+            if not self.guide_warned:
+                self.guide_warned = True
+                self.driver.message(
+                    "The motor controllers have no guide-pulse command (firmware before 6.50): pulses are applied "
+                    "through the tracking loop", "WARNING",
+                )  # fmt: skip
+        except LinkError as exc:
+            self.driver.update(name, State.ALERT, f"[ERROR] Guide pulse failed: {exc}")
+            return
+        vector = self.props.number(name)
+        vector.apply({first: 0, second: 0})
+        self.driver.update(name, State.IDLE)
+
+    # --- disconnect ------------------------------------------------------------------------------------------
+
+    async def halt_before_disconnect(self) -> None:
+        """Leave nothing moving when the driver lets go of the mount."""
+        await self._cancel_task()
+        with trio.move_on_after(3):
+            try:
+                await self.stop_axes()
+            except LinkError:
+                pass
+        self.target = None
+        self.phase = Phase.IDLE
+
+    async def on_disconnected(self) -> None:
+        self.phase = Phase.IDLE
+        self.sent_rates = {axis: None for axis in AXES}
