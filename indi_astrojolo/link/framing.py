@@ -45,8 +45,8 @@ class FramingError:
     """Input that could not be framed and was dropped.
 
     ``kind`` is one of ``"line_too_long"``, ``"garbage"``, ``"bad_checksum"``,
-    ``"bad_length"``, ``"no_answer"`` (hand-controller passthrough only).  ``data`` holds the dropped bytes, possibly only the
-    first 64 of a long run.
+    ``"bad_length"``, ``"no_answer"`` (hand-controller passthrough only).
+    ``data`` holds the dropped bytes, possibly only the first 64 of a long run.
     """
 
     kind: str

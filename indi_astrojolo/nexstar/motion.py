@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 SLEW_DONE_INTERVAL = 0.33  # seconds between SLEW_DONE polls while a goto runs
 STALL_TIMEOUT = 10.0  # a goto whose axes have not moved for this long has failed
 GOTO_TOLERANCE_ARCSEC = 3.0
-GOTO_RETRIES = 3
+GOTO_RETRIES = 4
+SLOW_SPEED_ESTIMATE = 0.5  # degrees per second of a slow goto (measured on the seed's mount)
+ACCELERATION_ESTIMATE = 4.0  # degrees per second² (an estimate; the check after each leg corrects a wrong one)
 TRACK_PERIOD = 1.0
 PREDICTION_STEP = 2.0  # seconds ahead at which the target's motion is sampled
 CORRECTION_TIME = 2.0  # seconds over which a measured error is taken out
@@ -61,6 +63,19 @@ MODE_RATES = {"TRACK_SIDEREAL": aux.SIDEREAL_ARCSEC_PER_S, "TRACK_SOLAR": aux.SO
 SPECIAL_RATES = {"TRACK_SIDEREAL": aux.SPECIAL_RATE_SIDEREAL, "TRACK_SOLAR": aux.SPECIAL_RATE_SOLAR,
                  "TRACK_LUNAR": aux.SPECIAL_RATE_LUNAR}  # fmt: skip
 AXES = (aux.Device.AZM, aux.Device.ALT)
+
+
+def leg_seconds(start: AxisAngles, end: AxisAngles) -> float:
+    """How long a slow goto between two positions takes: the longer axis, accelerating, cruising, stopping."""
+    distance = max(abs(wrap180(end.axis1 - start.axis1)), abs(end.axis2 - start.axis2))
+    speed, acceleration = SLOW_SPEED_ESTIMATE, ACCELERATION_ESTIMATE
+    if distance < speed * speed / acceleration:
+        return 2.0 * math.sqrt(distance / acceleration)
+    return distance / speed + speed / acceleration
+
+
+def angular_error(a: AxisAngles, b: AxisAngles) -> float:
+    return math.hypot(wrap180(a.axis1 - b.axis1) * math.cos(math.radians(b.axis2)), a.axis2 - b.axis2)
 
 
 class Phase(Enum):
@@ -264,16 +279,22 @@ class MotionControl:
     async def _goto_sky(self, ra: float, dec: float, track: bool) -> None:
         driver = self.driver
         await self._approach(driver.model.to_mount(driver.sky_to_ideal_axes(ra, dec)))
+        # Each slow leg aims where the target will be when the axes stop (and, on average, when the stop is
+        # noticed), not where it was when the leg started; the result is then checked against the target at that
+        # moment and corrected with short legs.
         for _ in range(GOTO_RETRIES):
-            ideal = driver.sky_to_ideal_axes(ra, dec)  # recomputed for now: the sky moved during the fast goto
-            self.check_altitude(driver.altitude_of(ideal), "the target")
-            final = driver.model.to_mount(ideal)
-            await self._goto_axes(final, fast=False)
             encoders = await driver.read_encoders()
-            reached = driver.mount_axes(*encoders)
-            error = math.hypot(wrap180(reached.axis1 - final.axis1) * math.cos(math.radians(final.axis2)), reached.axis2 - final.axis2)
-            if error * 3600 <= GOTO_TOLERANCE_ARCSEC or track:
-                break  # tracking takes out what is left within its first seconds
+            here = driver.mount_axes(*encoders)
+            aim_now = driver.model.to_mount(driver.sky_to_ideal_axes(ra, dec))
+            lead = leg_seconds(here, aim_now) + SLEW_DONE_INTERVAL / 2
+            ideal = driver.sky_to_ideal_axes(ra, dec, lead)
+            self.check_altitude(driver.altitude_of(ideal), "the target")
+            await self._goto_axes(driver.model.to_mount(ideal), fast=False)
+            if track:
+                break  # the tracking loop takes out what is left within its first seconds
+            encoders = await driver.read_encoders()
+            if angular_error(driver.mount_axes(*encoders), driver.model.to_mount(driver.sky_to_ideal_axes(ra, dec))) * 3600 <= GOTO_TOLERANCE_ARCSEC:
+                break
         driver.show_position()
         if track:
             self.target = (ra, dec)

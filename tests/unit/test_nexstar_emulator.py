@@ -1,5 +1,6 @@
 """The emulated NexStar mount: echo and replies, absent devices, slew/track/goto physics, cord wrap, guide pulses,
-NAKs, faults, and serving on a byte stream (on trio's fake clock)."""
+homing, GPS, ALT hard stops, NAKs, faults, hand-controller passthrough, and serving on a byte stream (on trio's fake
+clock)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ import pytest
 import trio
 import trio.testing
 
-from indi_astrojolo.link.framing import AuxFramer, AuxPacket, FramingError
+from indi_astrojolo.link.framing import AuxFramer, AuxPacket, FramingError, PassthroughFramer
 from indi_astrojolo.link.session import Verdict
 from indi_astrojolo.nexstar import aux
 from indi_astrojolo.nexstar.aux import Command, Device
-from indi_astrojolo.nexstar.emulator import MountConfig, NexStarEmulator, serve
+from indi_astrojolo.nexstar.emulator import (
+    SECOND_MASTER_RATE_ARCSEC_PER_S,
+    HandControllerRequests,
+    MountConfig,
+    NexStarEmulator,
+    serve,
+)
 
 DEG = aux.STEPS_PER_DEGREE
 SIDEREAL_STEPS = aux.SIDEREAL_ARCSEC_PER_S / aux.ARCSEC_PER_STEP
@@ -528,3 +535,481 @@ async def test_serve_silent_mount_still_echoes(autojump_clock: trio.testing.Mock
         assert trio.current_time() - start == pytest.approx(0.5)
         assert client.framer.echoes_removed == 1
         await client_side.aclose()
+
+
+# --- behind a hand controller (passthrough) -------------------------------------------------------------------------
+
+
+def hc_ask(emu: NexStarEmulator, dst: int, cmd: int, data: bytes = b"", response_bytes: int | None = None) -> bytes:
+    size = aux.passthrough_response_size(dst, cmd) if response_bytes is None else response_bytes
+    return emu.hand_controller(aux.encode_passthrough(aux.request(dst, cmd, data), size), emu.time)
+
+
+def test_hc_relays_the_reference_example() -> None:
+    emu = NexStarEmulator(MountConfig(version=bytes([4, 3]), passthrough=True, echo=False))
+    assert emu.hand_controller(bytes.fromhex("50 01 11 FE 00 00 00 02"), 0.0) == bytes.fromhex("04 03 23")
+    relayed = emu.received[-1]
+    assert (relayed.src, relayed.dst, relayed.cmd, relayed.data) == (Device.HAND_CONTROLLER_PLUS, Device.ALT, 0xFE, b"")
+
+
+def test_hc_pads_and_truncates_to_the_requested_size() -> None:
+    emu = NexStarEmulator()
+    assert hc_ask(emu, Device.AZM, Command.GET_VERSION) == bytes([7, 10, 0x10, 0x0D, 0x23])
+    assert hc_ask(emu, Device.AZM, Command.GET_VERSION, response_bytes=2) == bytes([7, 10, 0x23])
+    assert hc_ask(emu, Device.AZM, Command.GET_MODEL, response_bytes=4) == bytes([22, 0x87, 0, 0, 0x23])
+
+
+def test_hc_set_command_and_three_data_bytes() -> None:
+    emu = NexStarEmulator()
+    assert hc_ask(emu, Device.AZM, Command.GOTO_FAST, aux.encode_position(0x200000)) == b"#"
+    assert emu.received[-1].data == bytes.fromhex("200000")
+    emu.advance(30.0)
+    assert hc_ask(emu, Device.AZM, Command.SLEW_DONE) == b"\xff#"
+    assert hc_ask(emu, Device.AZM, Command.GET_POSITION) == bytes.fromhex("200000") + b"#"
+
+
+@pytest.mark.parametrize(
+    ("dst", "cmd", "response_bytes"),
+    [(Device.FOCUSER, Command.GET_VERSION, 4), (Device.AZM, 0x99, 0), (Device.GPS, aux.GpsCommand.GET_TIME, 3)],
+)
+def test_hc_no_answer_is_one_extra_byte(dst: int, cmd: int, response_bytes: int) -> None:
+    # an absent device, an unknown command (the MC's F0 NAK is no answer to the HC), a GPS that is not there
+    emu = NexStarEmulator()
+    out = hc_ask(emu, dst, cmd, response_bytes=response_bytes)
+    assert len(out) == response_bytes + 2 and out[-1] == 0x23
+    assert 0x23 not in out[:-1]
+    framer = PassthroughFramer()
+    framer.expect(dst, cmd, response_bytes)
+    assert [type(e) for e in framer.feed(out)] == [FramingError]
+
+
+def test_hc_faults_make_no_answers() -> None:
+    emu = NexStarEmulator()
+    emu.faults.silent = True
+    assert len(hc_ask(emu, Device.AZM, Command.GET_POSITION)) == 5
+    emu.faults.silent = False
+    emu.faults.bad_checksum = True
+    assert len(hc_ask(emu, Device.AZM, Command.GET_POSITION)) == 5
+    emu.faults.bad_checksum = False
+    emu.faults.drop_replies = 1
+    assert len(hc_ask(emu, Device.AZM, Command.GET_POSITION)) == 5
+    assert hc_ask(emu, Device.AZM, Command.GET_POSITION) == b"\x00\x00\x00#"
+
+
+def test_hc_own_commands() -> None:
+    emu = NexStarEmulator(MountConfig(model=bytes([20, 0x85])))
+    assert emu.hand_controller(b"V", 0.0) == bytes([5, 35]) + b"#"  # 35 is '#' itself
+    assert emu.hand_controller(b"m", 0.0) == bytes([20]) + b"#"
+    assert emu.hand_controller(b"Kx", 0.0) == b"x#"
+    assert emu.hand_controller(b"?", 0.0) == b""
+    assert emu.hc_commands == [b"V", b"m", b"Kx", b"?"]
+
+
+def test_hc_request_splitter() -> None:
+    requests = HandControllerRequests()
+    frame = aux.encode_passthrough(aux.request(Device.ALT, Command.GET_VERSION), 4)
+    blob = b"V" + frame + b"\x00Kzm" + frame[:3]
+    assert requests.feed(blob[:4]) == [b"V"]
+    assert requests.feed(blob[4:]) == [frame, b"Kz", b"m"]
+    assert requests.ignored == 1
+    assert requests.feed(frame[3:]) == [frame]
+
+
+class PassthroughClient:
+    """A driver's view of an HC port: P frames out, `#`-terminated replies in (framed by PassthroughFramer)."""
+
+    def __init__(self, stream: trio.abc.Stream) -> None:
+        self.stream = stream
+        self.framer = PassthroughFramer()
+        self.received = b""
+
+    async def exchange(
+        self, request: bytes, dst: int, cmd: int, response_bytes: int, timeout: float = 5.0
+    ) -> AuxPacket | FramingError | None:
+        self.framer.expect(dst, cmd, response_bytes)
+        await self.stream.send_all(request)
+        with trio.move_on_after(timeout):
+            while True:
+                data = await self.stream.receive_some(1024)
+                self.received += data
+                events = self.framer.feed(data)
+                if events:
+                    assert len(events) == 1, events
+                    return events[0]
+        return None
+
+    async def ask(self, dst: int, cmd: int, data: bytes = b"", timeout: float = 5.0) -> AuxPacket | FramingError | None:
+        size = aux.passthrough_response_size(dst, cmd)
+        frame = aux.encode_passthrough(aux.request(dst, cmd, data), size)
+        return await self.exchange(frame, dst, cmd, size, timeout)
+
+
+async def test_serve_passthrough_round_trips(autojump_clock: trio.testing.MockClock) -> None:
+    emu = NexStarEmulator(MountConfig(passthrough=True, echo=False), now=trio.current_time())
+    client_side, device_side = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, emu, device_side)
+        client = PassthroughClient(client_side)
+        answer = await client.ask(Device.ALT, Command.GET_VERSION)
+        assert answer == AuxPacket(Device.ALT, Device.APP, Command.GET_VERSION, bytes([7, 10, 0x10, 0x0D]))
+        assert client.received == bytes([7, 10, 0x10, 0x0D, 0x23])  # no echo, no header, no checksum
+        assert aux.decode_version(answer.data).major == 7
+
+        ack = await client.ask(Device.AZM, Command.MOVE_POS, b"\x09")
+        assert ack == AuxPacket(Device.AZM, Device.APP, Command.MOVE_POS)
+        await trio.sleep(10.0)
+        moved = await client.ask(Device.AZM, Command.GET_POSITION)
+        assert isinstance(moved, AuxPacket)
+        assert aux.decode_position(moved.data) / DEG == pytest.approx(2.8 * 10.0 - 2.8 * 0.7 / 2, abs=0.1)
+
+        client.received = b""
+        absent = await client.ask(Device.FOCUSER, Command.GET_VERSION)
+        assert isinstance(absent, FramingError) and absent.kind == "no_answer"
+        assert len(client.received) == 4 + 1 + 1 and client.received.endswith(b"#")
+
+        hc = await client.exchange(b"V", Device.HAND_CONTROLLER_PLUS, ord("V"), 2)
+        assert hc == AuxPacket(Device.HAND_CONTROLLER_PLUS, Device.APP, ord("V"), bytes([5, 35]))
+        model = await client.exchange(b"m", Device.HAND_CONTROLLER_PLUS, ord("m"), 1)
+        assert isinstance(model, AuxPacket) and aux.decode_model(model.data) == (22, "Evolution")
+        await client_side.aclose()
+
+
+async def test_serve_passthrough_split_requests_and_slow_no_answer(autojump_clock: trio.testing.MockClock) -> None:
+    emu = NexStarEmulator(MountConfig(passthrough=True, echo=False, hc_no_answer_delay_s=1.5), now=trio.current_time())
+    emu.faults.split_replies = True
+    client_side, device_side = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, emu, device_side)
+        frame = aux.encode_passthrough(aux.request(Device.ALT, Command.GET_POSITION), 3)
+        client = PassthroughClient(client_side)
+        client.framer.expect(Device.ALT, Command.GET_POSITION, 3)
+        for byte in frame:  # a request dribbling in is still one request
+            await client_side.send_all(bytes([byte]))
+            await trio.sleep(0.01)
+        events: list = []
+        while not events:
+            events = client.framer.feed(await client_side.receive_some(1024))
+        assert events == [AuxPacket(Device.ALT, Device.APP, Command.GET_POSITION, b"\x00\x00\x00")]
+
+        start = trio.current_time()
+        absent = await client.ask(Device.GPS, aux.GpsCommand.LINKED)
+        assert isinstance(absent, FramingError) and absent.kind == "no_answer"
+        assert trio.current_time() - start == pytest.approx(1.5, abs=0.05)  # the HC gave up after retrying
+        await client_side.aclose()
+
+
+def test_passthrough_cli_flag_implies_no_echo(monkeypatch: pytest.MonkeyPatch) -> None:
+    from indi_astrojolo import emulation
+    from indi_astrojolo.nexstar import emulator as emulator_module
+
+    seen: dict[str, object] = {}
+
+    def fake_run(argv: list[str], make_model, serve_function, title: str) -> None:
+        seen["model"] = make_model(0.0)
+        seen["argv"] = argv
+
+    monkeypatch.setattr(emulation, "run_emulator_cli", fake_run)
+    emulator_module.main(["--passthrough", "--tcp", "0"])
+    model = seen["model"]
+    assert isinstance(model, NexStarEmulator)
+    assert model.config.passthrough and not model.config.echo
+    assert seen["argv"] == ["--tcp", "0"]
+
+
+# --- home: index seek (AZM) and level (ALT) -------------------------------------------------------------------------
+
+
+def flag(emu: NexStarEmulator, dst: int, cmd: int) -> bytes:
+    return reply(emu, dst, cmd).data
+
+
+def test_seek_index_drives_azm_to_the_index_at_goto_speed() -> None:
+    emu = NexStarEmulator()
+    place(emu, 30.0)
+    assert flag(emu, Device.AZM, Command.AT_INDEX) == b"\x00"  # not found since power-on
+    reply(emu, Device.AZM, Command.SET_POS_GUIDERATE, bytes.fromhex("ffff"))
+    assert reply(emu, Device.AZM, Command.SEEK_INDEX) == AuxPacket(Device.AZM, Device.APP, Command.SEEK_INDEX)
+    expected = 30.0 / 2.8 + 2.8 / 4.0  # cruise plus the ramps, as a fast goto
+    arrival = None
+    t = emu.time
+    while t < 20.0:
+        t += 0.05
+        emu.advance(t)
+        found = flag(emu, Device.AZM, Command.AT_INDEX)
+        assert slew_done(emu) == (b"\xff" if found == b"\xff" else b"\x00")
+        if found == b"\xff" and arrival is None:
+            arrival = t
+        elif arrival is None:
+            assert found == b"\x00"
+    assert arrival == pytest.approx(expected, rel=0.02)
+    assert position(emu) == 0
+    assert emu.axes[Device.AZM].rate == 0.0  # tracking is not resumed after homing
+    assert flag(emu, Device.AZM, Command.AT_INDEX) == b"\xff"
+
+
+def test_seek_index_takes_the_nearest_way_to_a_configured_index() -> None:
+    emu = NexStarEmulator(MountConfig(index_position_steps=0x100000))  # 22.5°
+    place(emu, 350.0)
+    reply(emu, Device.AZM, Command.SEEK_INDEX)
+    emu.advance(20.0)
+    assert flag(emu, Device.AZM, Command.AT_INDEX) == b"\xff"
+    assert position(emu) == 0x100000
+    assert emu.axes[Device.AZM].moved_steps / DEG == pytest.approx(32.5, abs=0.01)
+
+
+def test_an_interrupted_seek_finds_no_index() -> None:
+    emu = NexStarEmulator()
+    place(emu, 30.0)
+    reply(emu, Device.AZM, Command.SEEK_INDEX)
+    emu.advance(2.0)
+    reply(emu, Device.AZM, Command.MOVE_POS, b"\x00")
+    emu.advance(20.0)
+    assert flag(emu, Device.AZM, Command.AT_INDEX) == b"\x00"
+    assert emu.axis_degrees(Device.AZM) > 20.0
+
+
+def test_level_start_drives_alt_to_the_level_position() -> None:
+    emu = NexStarEmulator(MountConfig(level_position_steps=round(5.0 * DEG)))
+    place(emu, -20.0, Device.ALT)
+    assert flag(emu, Device.ALT, Command.LEVEL_DONE) == b"\xff"  # nothing running
+    assert reply(emu, Device.ALT, Command.LEVEL_START) == AuxPacket(Device.ALT, Device.APP, Command.LEVEL_START)
+    arrival = None
+    t = emu.time
+    while t < 20.0:
+        t += 0.05
+        emu.advance(t)
+        done = flag(emu, Device.ALT, Command.LEVEL_DONE)
+        if done == b"\xff" and arrival is None:
+            arrival = t
+        elif arrival is None:
+            assert done == b"\x00"
+    assert arrival == pytest.approx(25.0 / 2.8 + 2.8 / 4.0, rel=0.02)
+    assert emu.true_altitude_degrees() == pytest.approx(5.0, abs=1e-4)
+    assert slew_done(emu, Device.ALT) == b"\xff"
+
+
+@pytest.mark.parametrize(
+    ("dst", "cmd"),
+    [(Device.ALT, Command.AT_INDEX), (Device.AZM, Command.LEVEL_START), (Device.AZM, Command.LEVEL_DONE)],
+)
+def test_homing_commands_belong_to_one_axis(dst: int, cmd: int) -> None:
+    emu = NexStarEmulator()
+    assert reply(emu, dst, cmd) == AuxPacket(dst, Device.APP, aux.NOT_SUPPORTED, bytes([cmd]))
+
+
+def test_homing_through_the_hand_controller() -> None:
+    emu = NexStarEmulator()
+    place(emu, 10.0)
+    assert hc_ask(emu, Device.AZM, Command.SEEK_INDEX) == b"#"
+    assert hc_ask(emu, Device.AZM, Command.AT_INDEX) == b"\x00#"
+    emu.advance(10.0)
+    assert hc_ask(emu, Device.AZM, Command.AT_INDEX) == b"\xff#"
+
+
+# --- GPS -----------------------------------------------------------------------------------------------------------
+
+GPS_EPOCH = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+
+
+def test_gps_position_date_and_time() -> None:
+    emu = NexStarEmulator(MountConfig(gps=True, site=(-33.25, -70.5), gps_time=lambda: GPS_EPOCH))
+    assert reply(emu, Device.GPS, Command.GET_VERSION).data == bytes([1, 0])
+    assert reply(emu, Device.GPS, aux.GpsCommand.LINKED).data == b"\x01"
+    assert reply(emu, Device.GPS, aux.GpsCommand.TIME_VALID).data == b"\x01"
+    latitude = reply(emu, Device.GPS, aux.GpsCommand.GET_LAT).data
+    longitude = reply(emu, Device.GPS, aux.GpsCommand.GET_LONG).data
+    assert latitude[0] >= 0x80 and longitude[0] >= 0x80  # south and west are negative fractions of a turn
+    assert aux.decode_position(latitude, signed=True) / DEG == pytest.approx(-33.25, abs=1e-4)
+    assert aux.decode_position(longitude, signed=True) / DEG == pytest.approx(-70.5, abs=1e-4)
+    assert reply(emu, Device.GPS, aux.GpsCommand.GET_DATE).data == bytes([11, 14])
+    assert reply(emu, Device.GPS, aux.GpsCommand.GET_YEAR).data == bytes.fromhex("07E7")
+    assert reply(emu, Device.GPS, aux.GpsCommand.GET_TIME).data == bytes([22, 13, 20])
+    assert len(ask(emu, Device.GPS, 0x99)) == 1  # unknown GPS commands go unanswered
+
+
+def test_gps_reference_example_position() -> None:
+    emu = NexStarEmulator(MountConfig(gps=True))
+    emu.site = (45 + 20 / 60 + 30 / 3600, -(75 + 54 / 60 + 16 / 3600))
+    # reference §7.1: `20 3E 35` = +45°20′30″, `CA 06 00` = −75°54′16″, quoted to the arcsecond (12.9 steps)
+    lat = int.from_bytes(reply(emu, Device.GPS, aux.GpsCommand.GET_LAT).data, "big")
+    lon = int.from_bytes(reply(emu, Device.GPS, aux.GpsCommand.GET_LONG).data, "big")
+    assert abs(lat - 0x203E35) <= 13 and abs(lon - 0xCA0600) <= 13
+
+
+def test_gps_time_follows_the_clock() -> None:
+    now = [GPS_EPOCH]
+    emu = NexStarEmulator(MountConfig(gps=True, gps_time=lambda: now[0]))
+    now[0] += 3600 + 61
+    assert reply(emu, Device.GPS, aux.GpsCommand.GET_TIME).data == bytes([23, 14, 21])
+    now[0] += 3600
+    assert reply(emu, Device.GPS, aux.GpsCommand.GET_DATE).data == bytes([11, 15])
+
+
+def test_gps_default_clock_is_utc_now() -> None:
+    import time as time_module
+
+    emu = NexStarEmulator(MountConfig(gps=True))
+    h, m, s = reply(emu, Device.GPS, aux.GpsCommand.GET_TIME).data
+    gm = time_module.gmtime()
+    # asked just before gmtime(): at most a few seconds behind it, across midnight too
+    assert ((gm.tm_hour * 3600 + gm.tm_min * 60 + gm.tm_sec) - (h * 3600 + m * 60 + s)) % 86400 < 5
+
+
+def test_gps_through_the_hand_controller() -> None:
+    emu = NexStarEmulator(MountConfig(gps=True, gps_time=lambda: GPS_EPOCH))
+    assert hc_ask(emu, Device.GPS, Command.GET_VERSION) == bytes([1, 0]) + b"#"
+    assert hc_ask(emu, Device.GPS, aux.GpsCommand.GET_YEAR) == bytes.fromhex("07E7") + b"#"
+    assert hc_ask(emu, Device.GPS, aux.GpsCommand.GET_TIME) == bytes([22, 13, 20]) + b"#"
+
+
+# --- second master, hard stops, late replies -------------------------------------------------------------------------
+
+
+def test_second_master_traffic_overwrites_the_azm_rate() -> None:
+    emu = NexStarEmulator()
+    reply(emu, Device.AZM, Command.SET_POS_GUIDERATE, bytes.fromhex("003c2a"))
+    command, ack = emu.second_master_traffic(emu.time)
+    assert (command.src, command.dst) == (Device.HAND_CONTROLLER_PLUS, Device.AZM)
+    assert command.cmd == Command.SET_POS_GUIDERATE
+    assert aux.decode_rate(command.data) == pytest.approx(SECOND_MASTER_RATE_ARCSEC_PER_S, abs=1e-3)
+    assert ack == AuxPacket(Device.AZM, Device.HAND_CONTROLLER_PLUS, Command.SET_POS_GUIDERATE)
+    assert emu.axes[Device.AZM].rate * aux.ARCSEC_PER_STEP == pytest.approx(SECOND_MASTER_RATE_ARCSEC_PER_S, abs=1e-3)
+    assert emu.received[-1].src == Device.APP  # the other master's command is not the driver's
+
+
+async def test_serve_second_master_overwrites_the_rate(autojump_clock: trio.testing.MockClock) -> None:
+    emu = NexStarEmulator(now=trio.current_time())
+    emu.faults.second_master = True
+    client_side, device_side = trio.testing.memory_stream_pair()
+    framer = AuxFramer()
+    seen: list[AuxPacket | FramingError] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, emu, device_side)
+        cmd, data = aux.encode_rate(2 * aux.SIDEREAL_ARCSEC_PER_S)
+        request = aux.request(Device.AZM, cmd, data)
+        framer.expect_echo(request.encode())
+        await client_side.send_all(request.encode())
+        with trio.move_on_after(0.5):
+            while True:
+                seen.extend(framer.feed(await client_side.receive_some(1024)))
+        assert seen == [
+            AuxPacket(Device.AZM, Device.APP, cmd),  # the driver's ACK …
+            AuxPacket(Device.HAND_CONTROLLER_PLUS, Device.AZM, *aux.encode_rate(SECOND_MASTER_RATE_ARCSEC_PER_S)),
+            AuxPacket(Device.AZM, Device.HAND_CONTROLLER_PLUS, Command.SET_POS_GUIDERATE),  # … then the other's
+        ]
+        rate = emu.axes[Device.AZM].rate * aux.ARCSEC_PER_STEP
+        assert rate == pytest.approx(SECOND_MASTER_RATE_ARCSEC_PER_S, abs=1e-3)  # not the driver's 30″/s
+        await client_side.aclose()
+
+
+def test_hard_limits_stop_a_move_and_warn() -> None:
+    emu = NexStarEmulator(MountConfig(altitude_hard_limits=(-5.0, 85.0)))
+    place(emu, 80.0, Device.ALT)
+    reply(emu, Device.ALT, Command.MOVE_POS, b"\x09")
+    emu.advance(10.0)
+    assert emu.true_altitude_degrees() == pytest.approx(85.0, abs=1e-6)
+    axis = emu.axes[Device.ALT]
+    assert axis.rate == 0.0 and axis.velocity == 0.0
+    assert emu.take_unsolicited() == [AuxPacket(Device.ALT, Device.APP, Command.SEND_WARNING, b"\x01")]
+    assert emu.take_unsolicited() == []
+    assert slew_done(emu, Device.ALT) == b"\xff"
+    # away from the stop is allowed
+    reply(emu, Device.ALT, Command.MOVE_NEG, b"\x09")
+    emu.advance(12.0)
+    assert emu.true_altitude_degrees() < 85.0
+    assert emu.take_unsolicited() == []
+
+
+def test_hard_limits_end_a_goto_short() -> None:
+    emu = NexStarEmulator(MountConfig(altitude_hard_limits=(-5.0, 85.0)))
+    goto(emu, -30.0, Device.ALT)
+    emu.advance(5.0)
+    assert slew_done(emu, Device.ALT) == b"\xff"
+    assert emu.true_altitude_degrees() == pytest.approx(-5.0, abs=1e-6)
+    assert position(emu, Device.ALT) == round(-5.0 * DEG) % aux.STEPS_PER_TURN
+    warning = emu.take_unsolicited()
+    assert warning == [AuxPacket(Device.ALT, Device.APP, Command.SEND_WARNING, b"\x01")]
+    assert warning[0].encode()[:6] == bytes.fromhex("3B 04 11 20 50 01")
+
+
+def test_hard_limits_stop_a_tracking_rate_and_leave_azm_alone() -> None:
+    emu = NexStarEmulator(MountConfig(altitude_hard_limits=(0.0, 90.0)))
+    place(emu, 0.01, Device.ALT)
+    cmd, data = aux.encode_rate(-100.0)
+    reply(emu, Device.ALT, cmd, data)
+    reply(emu, Device.AZM, cmd, data)
+    emu.advance(10.0)
+    assert emu.true_altitude_degrees() == pytest.approx(0.0, abs=1e-6)
+    assert len(emu.take_unsolicited()) == 1
+    assert emu.axes[Device.AZM].moved_steps * aux.ARCSEC_PER_STEP == pytest.approx(-1000.0, rel=0.01)
+
+
+def test_true_altitude_is_signed() -> None:
+    emu = NexStarEmulator()
+    place(emu, -12.5, Device.ALT)
+    assert emu.true_altitude_degrees() == pytest.approx(-12.5, abs=1e-5)
+    assert emu.axis_degrees(Device.ALT) == pytest.approx(347.5, abs=1e-5)
+    place(emu, 100.0, Device.ALT)
+    assert emu.true_altitude_degrees() == pytest.approx(100.0, abs=1e-5)
+
+
+def test_the_mount_accepts_a_warning_acknowledgement_silently() -> None:
+    emu = NexStarEmulator()
+    request = aux.request(Device.ALT, Command.SEND_WARNING)
+    assert emu.handle(request, 0.0) == [request]
+
+
+async def test_serve_hard_stop_warning_arrives_unprompted(autojump_clock: trio.testing.MockClock) -> None:
+    emu = NexStarEmulator(MountConfig(altitude_hard_limits=(-5.0, 85.0)), now=trio.current_time())
+    place(emu, 84.0, Device.ALT)
+    client_side, device_side = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, emu, device_side)
+        client = Client(client_side)
+        start = trio.current_time()
+        assert await client.ask(aux.request(Device.ALT, Command.MOVE_POS, b"\x09")) is not None
+        with trio.move_on_after(5.0):
+            while not any(p.cmd == Command.SEND_WARNING for p in client.packets):
+                for event in client.framer.feed(await client_side.receive_some(1024)):
+                    if isinstance(event, AuxPacket):
+                        client.packets.append(event)
+        assert AuxPacket(Device.ALT, Device.APP, Command.SEND_WARNING, b"\x01") in client.packets
+        assert trio.current_time() - start < 2.0  # 1° at up to 2.8 °/s, then at most one tick
+        assert emu.true_altitude_degrees() == pytest.approx(85.0, abs=1e-6)
+        await client_side.aclose()
+
+
+async def test_serve_late_reply_comes_after_the_next_echo(autojump_clock: trio.testing.MockClock) -> None:
+    emu = NexStarEmulator(now=trio.current_time())
+    emu.faults.late_reply_s = 2.0
+    client_side, device_side = trio.testing.memory_stream_pair()
+    arrivals: list[tuple[float, AuxPacket]] = []
+    framer = AuxFramer()  # no echo removal: the echoes' timing is the point
+
+    async def listen() -> None:
+        while True:
+            data = await client_side.receive_some(1024)
+            if not data:
+                return
+            for event in framer.feed(data):
+                assert isinstance(event, AuxPacket)
+                arrivals.append((trio.current_time(), event))
+
+    first = aux.request(Device.AZM, Command.GET_POSITION)
+    second = aux.request(Device.AZM, Command.GET_VERSION)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, emu, device_side)
+        nursery.start_soon(listen)
+        start = trio.current_time()
+        await client_side.send_all(first.encode())
+        await trio.sleep(0.5)  # the driver times out and moves on
+        await client_side.send_all(second.encode())
+        await trio.sleep(3.0)
+        nursery.cancel_scope.cancel()
+    kinds = [(round(t - start, 3), p.src, p.cmd) for t, p in arrivals]
+    assert kinds == [
+        (0.0, Device.APP, Command.GET_POSITION),  # echo 1
+        (0.5, Device.APP, Command.GET_VERSION),  # echo 2, on time
+        (2.0, Device.AZM, Command.GET_POSITION),  # reply 1, late but not lost
+        (2.5, Device.AZM, Command.GET_VERSION),  # reply 2
+    ]

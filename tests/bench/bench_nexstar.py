@@ -1,0 +1,140 @@
+"""NexStar figures: goto landing error and alt-az tracking error on the emulator (trio's fake clock), astrometry
+agreement with astropy, and the driver's CPU and memory while tracking under indiserver.
+
+Run: .venv/bin/python tests/bench/bench_nexstar.py [--cpu-minutes 2]
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+
+import trio  # noqa: E402
+import trio.testing  # noqa: E402
+
+from harness import Emulator, IndiServer  # noqa: E402
+from mount_sim import goto_and_track, pointing_error_arcsec, request, start_mount, target_for_altitude  # noqa: E402
+
+from indi_astrojolo.client import IndiClient  # noqa: E402
+from indi_astrojolo.nexstar import astrometry as astro  # noqa: E402
+from indi_astrojolo.nexstar.motion import Phase  # noqa: E402
+
+CASES = [(lat, alt, az) for lat in (50.0, -33.9) for alt in (20.0, 40.0, 60.0, 80.0) for az in (45.0, 200.0)]
+
+
+async def goto_and_tracking() -> None:
+    landing, landing_tracked, tracking = [], [], []
+    worst = (0.0, "")
+    for latitude, altitude, azimuth in CASES:
+        async with trio.open_nursery() as nursery:
+            driver = await start_mount(nursery, latitude=latitude, longitude=20.0)
+            await driver.handle_request(request("Number", "APPROACH", DISTANCE=1.0))
+            ra, dec = target_for_altitude(driver, altitude, azimuth)
+            # A goto that ends with the mount stopped (SLEW): the landing error is where the axes stopped.
+            await driver.handle_request(request("Switch", "ON_COORD_SET", SLEW=True))
+            await driver.handle_request(request("Number", "EQUATORIAL_EOD_COORD", RA=ra, DEC=dec))
+            with trio.fail_after(600):
+                while driver.motion.phase is not Phase.IDLE or driver.motion.task_scope is not None:
+                    await trio.sleep(0.01)
+            landing.append(pointing_error_arcsec(driver, ra, dec))
+            await goto_and_track(driver, ra, dec)
+            landing_tracked.append(pointing_error_arcsec(driver, ra, dec))
+            await trio.sleep(20)
+            errors = []
+            for _ in range(60):
+                await trio.sleep(10)
+                errors.append(pointing_error_arcsec(driver, ra, dec))
+            rms = math.sqrt(statistics.fmean(e * e for e in errors))
+            tracking.append(rms)
+            if rms > worst[0]:
+                worst = (rms, f"latitude {latitude}, altitude {altitude}, azimuth {azimuth}")
+            nursery.cancel_scope.cancel()
+    print(f"Goto final error when the goto reports done, {len(landing)} gotos to 20–80° in both hemispheres: "
+          f"SLEW (mount stopped) median {statistics.median(landing):.2f}\", worst {max(landing):.2f}\"; "
+          f"TRACK median {statistics.median(landing_tracked):.2f}\", worst {max(landing_tracked):.2f}\" "
+          f"(target ≤ 5\"; one encoder step is 0.077\")")  # fmt: skip
+    print(f"Alt-az sidereal tracking error over 10 simulated minutes, altitudes 20–80°, both hemispheres: "
+          f"median RMS {statistics.median(tracking):.3f}\", worst RMS {worst[0]:.3f}\" at {worst[1]} (target ≤ 1\" RMS)")  # fmt: skip
+
+
+def astrometry_agreement(samples: int) -> None:
+    from astropy import units as u
+    from astropy.coordinates import AltAz, EarthLocation, SkyCoord, TETE
+    from astropy.time import Time
+    from astropy.utils import iers
+
+    iers.conf.auto_download = False
+    rng = random.Random(1)
+    worst = 0.0
+    for _ in range(samples):
+        latitude, longitude = rng.uniform(-65, 65), rng.uniform(-180, 180)
+        unix = rng.uniform(1.6e9, 1.9e9)
+        site = astro.Site(latitude, longitude, 0.0)
+        when = astro.Instant.from_unix(unix)
+        location = EarthLocation.from_geodetic(longitude * u.deg, latitude * u.deg, 0 * u.m)
+        t = Time(unix, format="unix", scale="utc")
+        t.delta_ut1_utc = 0.0
+        az, alt = rng.uniform(0, 360), rng.uniform(15, 85)
+        ra, dec = astro.horizontal_to_apparent(az, alt, when, site, None)
+        ours = astro.apparent_to_horizontal(ra, dec, when, site, None)
+        frame = AltAz(obstime=t, location=location, pressure=0 * u.hPa)
+        theirs = SkyCoord(ra=ra * 15 * u.deg, dec=dec * u.deg, frame=TETE(obstime=t)).transform_to(frame)
+        separation = SkyCoord(az=ours.azimuth * u.deg, alt=ours.altitude * u.deg, frame=frame).separation(theirs).arcsec
+        worst = max(worst, separation)
+    print(f"RA/Dec → Az/Alt against astropy (TETE → AltAz, no refraction, UT1 = UTC), {samples} random cases: "
+          f"worst {worst:.4f}\" (target ≤ 0.05\")")  # fmt: skip
+
+
+def cpu_and_memory(minutes: float) -> None:
+    with Emulator("indi_astrojolo.nexstar.emulator") as emulator, tempfile.TemporaryDirectory() as temp:
+        with IndiServer(["indi_nexstar_aux"], Path(temp)) as server, IndiClient(port=server.port) as client:
+            device = "NexStar AUX"
+            client.get_properties()
+            client.wait_prop(device, "DEVICE_PORT")
+            client.set_text(device, "DEVICE_PORT", {"PORT": emulator.address})
+            client.wait_state(device, "DEVICE_PORT", "Ok")
+            client.set_switch(device, "CONNECTION", ["CONNECT"], ["DISCONNECT"])
+            client.wait(lambda: client.prop(device, "MOUNT_INFO"), 30, "connection")
+            client.set_switch(device, "TELESCOPE_TRACK_STATE", ["TRACK_ON"], ["TRACK_OFF"])
+            client.wait_state(device, "TELESCOPE_TRACK_STATE", "Busy")
+            pid = server.driver_pids()[0]
+
+            def cpu() -> float:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+            start_cpu, start = cpu(), time.monotonic()
+            while time.monotonic() - start < minutes * 60:
+                client.pump(1.0)
+            used = cpu() - start_cpu
+            wall = time.monotonic() - start
+            status = Path(f"/proc/{pid}/status").read_text()
+            peak = int(status.split("VmHWM:")[1].split()[0])
+            print(f"CPU while tracking (1 s updates) for {wall / 60:.1f} min: {100 * used / wall:.2f} % of one core "
+                  f"(target ≤ 0.5 %); peak memory {peak / 1024:.1f} MiB (target ≤ 40 MiB)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cpu-minutes", type=float, default=2.0)
+    parser.add_argument("--astrometry-samples", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["HOME"] = home
+        trio.run(goto_and_tracking, clock=trio.testing.MockClock(autojump_threshold=0))
+    astrometry_agreement(args.astrometry_samples)
+    cpu_and_memory(args.cpu_minutes)
+
+
+if __name__ == "__main__":
+    main()
