@@ -92,6 +92,8 @@ async def _control(model: Any, disconnect: Callable[[], None], scope: trio.Cance
                 _say("OK")
                 continue
             try:
+                if hasattr(model, "advance"):
+                    model.advance(trio.current_time())  # answer about now, not about the last packet's time
                 answer = apply_control(model, line)
             except Exception as exc:  # a bad control line is reported, not fatal
                 answer = f"ERROR {exc}"

@@ -142,6 +142,7 @@ class LineFramer:
 # ---------------------------------------------------------------------------
 
 AUX_PREAMBLE = 0x3B
+NOT_SUPPORTED_CMD = 0xF0  # an AUX reply with this command and the request's command as data: no such answer
 
 # LEN counts SRC, DST and CMD plus the data bytes.
 _AUX_HEADER_LEN = 3
@@ -386,6 +387,9 @@ class PassthroughFramer:
             events.append(AuxPacket(expected.dst, self._reply_to, expected.cmd, bytes(buf)))
         elif len(buf) <= limit:
             events.append(FramingError("no_answer", bytes(buf[:_ERROR_SNIPPET])))
+            # Also the AUX bus's own "not supported" reply (F0 <cmd>), so whoever waits for this reply learns at
+            # once that none is coming, as it would from the device itself.
+            events.append(AuxPacket(expected.dst, self._reply_to, NOT_SUPPORTED_CMD, bytes([expected.cmd])))
         else:
             events.append(FramingError("garbage", bytes(buf[:_ERROR_SNIPPET])))
         self._finish()

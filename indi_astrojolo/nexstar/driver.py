@@ -175,6 +175,8 @@ class NexStarDriver(Device):
                 framer.expect(dst, cmd, size)
 
             timeout = PASSTHROUGH_TIMEOUT if timeout is None else max(timeout, PASSTHROUGH_TIMEOUT)
+            # the hand controller says at once when a device does not answer (an F0 reply here), so an absent
+            # device costs one round trip, not this timeout
             return await self.session.request(frame, aux.reply_matcher(packet), timeout=timeout, retries=retries, before_send=before_send)
         frame = packet.encode()
         expect_echo = self.framer.expect_echo if self.echo and isinstance(self.framer, AuxFramer) else None
@@ -233,7 +235,7 @@ class NexStarDriver(Device):
             try:
                 reply = await self.transact(device, Command.GET_VERSION, timeout=SCAN_TIMEOUT, retries=0)
             except LinkError:
-                continue
+                continue  # absent (or, through a hand controller, reported as not answering)
             try:
                 self.versions[device] = aux.decode_version(reply.data)
             except LinkError:

@@ -429,6 +429,17 @@ class NexStarEmulator:
 
     # --- what tests look at ------------------------------------------------------------------------------------
 
+    def received_summary(self) -> str:
+        """Every packet received so far, one per line as "COMMAND dst data" (for tests steering the program)."""
+        lines = []
+        for packet in self.received:
+            try:
+                name = Command(packet.cmd).name
+            except ValueError:
+                name = f"0x{packet.cmd:02x}"
+            lines.append(f"{name} {packet.dst:02x} {packet.data.hex()}".rstrip())
+        return "\n".join(lines)
+
     def axis_degrees(self, device: int) -> float:
         """The true angle of an axis in degrees (0 … 360)."""
         return self.axes[device].position / aux.STEPS_PER_DEGREE

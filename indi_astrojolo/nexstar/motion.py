@@ -241,6 +241,7 @@ class MotionControl:
         pending = set(AXES)
         last_encoders = self.driver.encoders
         last_change = trio.current_time()
+        previous_altitude = self._altitude_now()
         while pending:
             await trio.sleep(SLEW_DONE_INTERVAL)
             for axis in list(pending):
@@ -248,20 +249,26 @@ class MotionControl:
                     pending.discard(axis)
             encoders = await self.driver.read_encoders()
             self.driver.show_position()
-            self._check_motion_limits()
+            previous_altitude = self._check_motion_limits(previous_altitude)
             if encoders != last_encoders:
                 last_encoders, last_change = encoders, trio.current_time()
             elif trio.current_time() - last_change > STALL_TIMEOUT:
                 raise MotionError(f"the axes stopped moving for {STALL_TIMEOUT:g} s before reaching the target")
 
-    def _check_motion_limits(self) -> None:
+    def _altitude_now(self) -> float | None:
         ideal = self.driver.pointing_now()
-        if ideal is None:
-            return
+        return None if ideal is None else self.driver.altitude_of(ideal)
+
+    def _check_motion_limits(self, previous: float | None) -> float | None:
+        """Stop a slew that goes further out of the altitude limits (one that climbs back in, from a home position
+        below the lowest limit say, is fine)."""
+        altitude = self._altitude_now()
+        if altitude is None or previous is None:
+            return altitude
         low, high = self.altitude_limits()
-        altitude = self.driver.altitude_of(ideal)
-        if altitude < low - 0.5 or altitude > high + 0.5:
+        if (altitude < low - 0.5 and altitude < previous) or (altitude > high + 0.5 and altitude > previous):
             raise MotionError(f"the telescope reached altitude {altitude:.2f}°, outside {low:g}° … {high:g}°")
+        return altitude
 
     async def _approach(self, final: AxisAngles, fast_only: bool = False) -> None:
         """Fast goto to a point short of `final` (via the cord-wrap detour if needed), then, unless fast_only, a slow
@@ -271,8 +278,11 @@ class MotionControl:
         distance = self.props.number("APPROACH")["DISTANCE"].value
         low, high = self.altitude_limits()
         sign2 = 1.0 if final.axis2 + distance <= high else -1.0  # come down onto the target unless that is too high
-        approach = AxisAngles(final.axis1 - distance, final.axis2 + sign2 * distance)
-        for waypoint in azimuth_path(current.axis1, approach.axis1, self.cordwrap())[:-1]:
+        wrap = self.cordwrap()
+        # Come up onto the target in axis 1, unless the last short leg would then cross the cord wrap.
+        sign1 = -1.0 if wrap is None or not crosses(final.axis1 - distance, distance, wrap) else 1.0
+        approach = AxisAngles(final.axis1 + sign1 * distance, final.axis2 + sign2 * distance)
+        for waypoint in azimuth_path(current.axis1, approach.axis1, wrap)[:-1]:
             await self._goto_axes(AxisAngles(waypoint, current.axis2), fast=True)
         await self._goto_axes(approach if not fast_only else final, fast=True)
 
@@ -336,7 +346,29 @@ class MotionControl:
         self.check_altitude(update["ALT"], "the requested position")
         driver = self.driver
         ra, dec = astro.horizontal_to_apparent(update["AZ"], update["ALT"], driver.instant(), driver.site(), driver.weather())
-        await self.goto(ra, dec, track=self.props.switch("ON_COORD_SET").selected() == "TRACK")
+        if self.props.switch("ON_COORD_SET").selected() == "TRACK":
+            await self.goto(ra, dec, track=True)  # from here on it is a star: follow it
+            return
+        # Not tracking: a fixed place in the sky (a landmark, a flat panel), reached and held where it is.
+        if self.parked:
+            raise ValidationError("the mount is parked; unpark it first")
+        await self._cancel_task()
+        self.target = None
+        self._set_phase(Phase.SLEWING)
+        if driver.geometry() is Geometry.ALTAZ:
+            ideal = AxisAngles(update["AZ"], update["ALT"])
+        else:
+            hour_angle, dec_axis = astro.apparent_to_hour_angle(ra, dec, driver.instant(), driver.site(), driver.weather())
+            ideal = AxisAngles(hour_angle * 15.0, dec_axis)
+        final = driver.model.to_mount(ideal)
+
+        async def fixed() -> None:
+            await self._approach(final)
+            await self._goto_axes(final, fast=False)
+            driver.show_position()
+            self._set_phase(Phase.IDLE)
+
+        self._start_task(fixed, "Goto")
 
     async def _on_coord_set(self, update: Update) -> None:
         self.driver.accept(update)

@@ -201,7 +201,7 @@ def crosses(start: float, delta: float, position: float) -> bool:
     if delta == 0:
         return False
     offset = wrap360(position - start) if delta > 0 else wrap360(start - position)
-    return 0 < offset <= abs(delta)  # leaving the cord-wrap position is not crossing it
+    return 0 < offset < abs(delta)  # arriving at or leaving the cord-wrap position is not crossing it
 
 
 def azimuth_path(start: float, target: float, cordwrap: float | None) -> list[float]:
