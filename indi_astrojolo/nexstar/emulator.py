@@ -623,8 +623,13 @@ def main(argv: list[str] | None = None) -> None:
         "--passthrough", action="store_true", help="behind a hand controller: answer 8-byte P frames (implies no echo)"
     )
     parser.add_argument("--gps", action="store_true", help="a GPS on the bus")
+    parser.add_argument(
+        "--goto-speeds", nargs=2, type=float, metavar=("FAST", "SLOW"), help="goto speeds in degrees per second"
+    )
     args, rest = parser.parse_known_args(argv)
     config = MountConfig(echo=not (args.no_echo or args.passthrough), gps=args.gps, passthrough=args.passthrough)
+    if args.goto_speeds:
+        config.goto_fast_deg_per_s, config.goto_slow_deg_per_s = args.goto_speeds
     run_emulator_cli(rest, lambda now: NexStarEmulator(config, now), serve, "NexStar mount (AUX)")
 
 
