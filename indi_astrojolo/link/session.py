@@ -253,18 +253,6 @@ class RequestSession(Generic[Item]):
             error = ReplyRejected if last_problem.startswith("error") else LinkTimeout
             raise error(f"{self.name}: {last_problem} after {retries + 1} attempt(s)")
 
-    async def send(self, payload: bytes) -> None:
-        """Send without waiting for anything (for commands the device does not answer)."""
-        async with self._lock:
-            transport = await self._ensure_up()
-            if self.wire_log.isEnabledFor(logging.DEBUG):
-                self.wire_log.debug("%s -> %s", self.name, self.render(payload))
-            try:
-                await transport.send_all(payload)
-            except TransportError as exc:
-                self._mark_down(str(exc))
-                raise LinkDown(f"{self.name}: {exc}") from None
-
 
 @asynccontextmanager
 async def open_session(framer: Framer[Item], opener: Opener, **options: Any) -> AsyncIterator[RequestSession[Item]]:

@@ -147,7 +147,8 @@ def main() -> None:
             with IndiClient(port=server.port) as client:
                 connect(client, device.pty.path)
                 pid = server.driver_pids()[0]
-                bench_idle(pid, client, args.minutes)
+                if args.minutes > 0:
+                    bench_idle(pid, client, args.minutes)
                 bench_latency(client, device, args.moves)
         finally:
             device.close()
