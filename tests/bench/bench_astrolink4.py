@@ -141,6 +141,9 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("indiserver") is None:
         raise SystemExit("indiserver is missing (./quickstart.sh setup installs it)")
+    # The device thread timestamps each command as it arrives; it shares the GIL with the client parsing the driver's
+    # updates in the main thread, and with the default 5 ms switch interval its timestamps would lag by that much.
+    sys.setswitchinterval(0.0001)
     device = ThreadedDevice()
     with tempfile.TemporaryDirectory() as temp, IndiServer(["indi_astrolink4_usb"], Path(temp)) as server:
         try:
