@@ -29,7 +29,7 @@ Handler = Callable[[Update], Awaitable[None]]
 
 LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 FAST_POLL_PERIOD = 0.25  # seconds between polls while something moves, so clients see progress
-CONNECTION_SETTINGS = ("CONNECTION_MODE", "DEVICE_PORT", "DEVICE_BAUD_RATE", "DEVICE_ADDRESS", "SYSTEM_PORTS")
+CONNECTION_SETTINGS = ("CONNECTION_MODE", "DEVICE_PORT", "DEVICE_BAUD_RATE", "DEVICE_ADDRESS")
 
 
 class Device:
@@ -206,8 +206,6 @@ class Device:
     async def _on_connection_setting(self, update: Update) -> None:
         if self.connected and update.changed():
             raise ValidationError(f"disconnect before changing {update.vector.label.lower()}")
-        if update.vector.name == "SYSTEM_PORTS":
-            return await self._on_system_ports(update)
         self.accept(update)
 
     async def _on_system_ports(self, update: Update) -> None:

@@ -144,9 +144,9 @@ class NexStarDriver(Device):
         from .emulator import MountConfig, NexStarEmulator, serve  # only a simulating driver needs it
 
         if self.simulator is None:
-            latitude = self.props.number("GEOGRAPHIC_COORD")["LAT"].value
+            site = self.props.number("GEOGRAPHIC_COORD")
             self.simulator = NexStarEmulator(MountConfig(gps=False, passthrough=self.passthrough), now=trio.current_time())
-            self.simulator.site = (latitude, self.props.number("GEOGRAPHIC_COORD")["LONG"].value)
+            self.simulator.site = (site["LAT"].value, site["LONG"].value)
         transport, device_side = memory_pair("simulated NexStar mount")
         assert self.connection_nursery is not None
         self.connection_nursery.start_soon(serve, self.simulator, device_side)
