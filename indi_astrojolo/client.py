@@ -36,6 +36,7 @@ class IndiClient:
         self.messages: list[tuple[str, str]] = []
         self.deleted: list[tuple[str, str | None]] = []
         self.on_message: Callable[[str, str], None] | None = None
+        self.on_update: Callable[[RemoteProperty], None] | None = None  # after each def*/set* is applied
 
     def close(self) -> None:
         self.sock.close()
@@ -128,6 +129,8 @@ class IndiClient:
                 prop.values[member] = text == "On"
             else:
                 prop.values[member] = text
+        if self.on_update is not None:
+            self.on_update(prop)
 
     def _note_message(self, device: str, text: str) -> None:
         self.messages.append((device, text))

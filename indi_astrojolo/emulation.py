@@ -8,13 +8,19 @@ lines on stdin change the emulated device while a driver talks to it (tests inje
     len commands                  print ``VALUE <length>`` of a list attribute
     call method arg ...           call a model method with literal arguments, print ``VALUE <repr>``
     disconnect                    drop the current connection (pty: close and reopen the device side)
+    unplug 5                      the cable is pulled for 5 s: the pty and its link path are gone (TCP: the
+                                  connection is reset and new ones are reset at once), then a fresh one is offered
+    reset                         TCP: end the connection with a reset (RST) instead of a close; pty: as disconnect
     quit                          stop
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import os
+import socket
+import struct
 import sys
 from typing import Any, Awaitable, Callable
 
@@ -72,7 +78,53 @@ def _say(text: str) -> None:
     sys.stdout.flush()
 
 
-async def _control(model: Any, disconnect: Callable[[], None], scope: trio.CancelScope) -> None:
+class LinkControl:
+    """What the control channel does to the link: end the current connection, pull the cable for a while, reset."""
+
+    def __init__(self) -> None:
+        self.scope: trio.CancelScope | None = None  # the current connection's
+        self.unplugged_until = -math.inf
+        self.resetting = False
+
+    def disconnect(self) -> None:
+        if self.scope is not None:
+            self.scope.cancel()
+
+    def unplug(self, seconds: float) -> None:
+        self.unplugged_until = trio.current_time() + seconds
+        self.reset()
+
+    def reset(self) -> None:
+        self.resetting = True
+        self.disconnect()
+
+    def unplugged(self) -> bool:
+        return trio.current_time() < self.unplugged_until
+
+
+def _abort_on_close(stream: trio.SocketStream) -> None:
+    """Make the coming close send a TCP reset (RST), as a bridge that loses power or reboots does."""
+    try:
+        stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+
+
+def _link_command(link: LinkControl, line: str) -> bool:
+    """Carry out a link control line; False if the line is not one."""
+    words = line.split()
+    if words == ["disconnect"]:
+        link.disconnect()
+    elif words == ["reset"]:
+        link.reset()
+    elif len(words) == 2 and words[0] == "unplug":
+        link.unplug(float(words[1]))
+    else:
+        return False
+    return True
+
+
+async def _control(model: Any, link: LinkControl, scope: trio.CancelScope) -> None:
     stdin = trio.lowlevel.FdStream(os.dup(0))
     buffer = b""
     while True:
@@ -87,11 +139,10 @@ async def _control(model: Any, disconnect: Callable[[], None], scope: trio.Cance
             if line == "quit":
                 scope.cancel()
                 return
-            if line == "disconnect":
-                disconnect()
-                _say("OK")
-                continue
             try:
+                if _link_command(link, line):
+                    _say("OK")
+                    continue
                 if hasattr(model, "advance"):
                     model.advance(trio.current_time())  # answer about now, not about the last packet's time
                 answer = apply_control(model, line)
@@ -101,56 +152,61 @@ async def _control(model: Any, disconnect: Callable[[], None], scope: trio.Cance
                 _say(answer)
 
 
+def _remove_link(link: str | None) -> None:
+    if link:
+        try:
+            os.unlink(link)
+        except FileNotFoundError:
+            pass
+
+
 async def _serve_pty(model: Any, serve: ServeFunction, link: str | None, task_status: Any) -> None:
-    generation = {"cancel": None}
-
-    def disconnect() -> None:
-        scope = generation["cancel"]
-        if scope is not None:
-            scope.cancel()
-
+    control = LinkControl()
     first = True
     while True:
         pty = Pty.open()
+        _remove_link(link)
         if link:
-            try:
-                os.unlink(link)
-            except FileNotFoundError:
-                pass
             os.symlink(pty.path, link)
         if first:
-            task_status.started(disconnect)
+            task_status.started(control)
             _say(f"READY pty {link or pty.path}")
             first = False
         stream = pty.stream()
         with trio.CancelScope() as scope:
-            generation["cancel"] = scope
+            control.scope = scope
             await serve(model, stream)
+        control.scope = None
         await stream.aclose()
         pty.close()
-        if not scope.cancelled_caught:
+        if control.unplugged():
+            _remove_link(link)  # the device node goes away with the cable
+            await trio.sleep_until(control.unplugged_until)
+        elif not scope.cancelled_caught:
             await trio.sleep(0.05)  # the driver closed the port; offer a fresh one
 
 
 async def _serve_tcp(model: Any, serve: ServeFunction, port: int, task_status: Any) -> None:
     listeners = await trio.open_tcp_listeners(port, host="127.0.0.1")
-    current: dict[str, trio.CancelScope | None] = {"scope": None}
-
-    def disconnect() -> None:
-        if current["scope"] is not None:
-            current["scope"].cancel()
-
+    control = LinkControl()
     actual = listeners[0].socket.getsockname()[1]
-    task_status.started(disconnect)
+    task_status.started(control)
     _say(f"READY tcp 127.0.0.1:{actual}")
     lock = trio.Lock()
 
     async def handle(stream: trio.SocketStream) -> None:
+        if control.unplugged():
+            _abort_on_close(stream)
+            await stream.aclose()
+            return
         async with lock:  # one client at a time, like the real WiFi bridges
+            control.resetting = False
             with trio.CancelScope() as scope:
-                current["scope"] = scope
+                control.scope = scope
                 await serve(model, stream)
-            current["scope"] = None
+            control.scope = None
+            if control.resetting:
+                _abort_on_close(stream)
             await stream.aclose()
 
     await trio.serve_listeners(handle, listeners)
@@ -170,10 +226,10 @@ def run_emulator_cli(argv: list[str], make_model: MakeModel, serve: ServeFunctio
         model = make_model(trio.current_time())
         async with trio.open_nursery() as nursery:
             if args.tcp is not None:
-                disconnect = await nursery.start(_serve_tcp, model, serve, args.tcp)
+                link = await nursery.start(_serve_tcp, model, serve, args.tcp)
             else:
-                disconnect = await nursery.start(_serve_pty, model, serve, args.link)
-            await _control(model, disconnect, nursery.cancel_scope)
+                link = await nursery.start(_serve_pty, model, serve, args.link)
+            await _control(model, link, nursery.cancel_scope)
 
     try:
         trio.run(main)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
+import time
 from pathlib import Path
+
+STALE_TEMPORARY_S = 60.0  # a temporary this old belongs to a writer that died mid-write (kill -9, a power cut)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
@@ -30,6 +34,18 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int =
         os.fsync(directory)
     finally:
         os.close(directory)
+    _remove_stale_temporaries(target)
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove the temporaries of `target` that writers killed mid-write left behind (a live writer's is fresh)."""
+    cutoff = time.time() - STALE_TEMPORARY_S
+    for leftover in target.parent.glob(glob.escape(f".{target.name}.") + "*.tmp"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:
+            pass  # gone already, or not ours to remove: it does no harm where it is
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -211,13 +211,23 @@ class AstroLink4Driver(Device):
             self.update("LINK_STATISTICS", State.OK)
 
     def poll_failed(self, error: Exception) -> None:
-        # The values on screen are no longer live: say so rather than let them look current.
+        # The values on screen are no longer live: say so rather than let them look current. Each is said once
+        # per outage (when its property goes Alert), not on every poll that fails while the device stays away.
         for name in ("POWER_SENSORS", "SENSOR_1", "SENSOR_2", "SKY_SENSOR"):
             if name in self.props.defined:
                 self.update(name, State.ALERT)
         if self.focuser.moving:
-            self.update("ABS_FOCUS_POSITION", State.ALERT, "[ERROR] The focuser position is unknown: no answer")
-        self.update("WEATHER_STATUS", State.ALERT, "[ERROR] No readings from the device: weather unknown")
+            self._alert_once("ABS_FOCUS_POSITION", "[ERROR] The focuser position is unknown: no answer")
+        self._alert_once("WEATHER_STATUS", "[ERROR] No readings from the device: weather unknown")
+
+    async def on_recovered(self) -> None:
+        # A write whose answer was lost, a refused request, the vendor panel or a power cycle: the settings on screen
+        # may no longer be the device's.
+        await self.read_all_settings()
+
+    def _alert_once(self, name: str, message: str) -> None:
+        already = self.props[name].state is State.ALERT
+        self.update(name, State.ALERT, None if already else message)
 
     # --- focuser backend -------------------------------------------------------------------------------------
 

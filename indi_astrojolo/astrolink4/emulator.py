@@ -11,6 +11,7 @@ import argparse
 import math
 import random
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 
 from . import protocol as p
 from .protocol import Layout
@@ -42,6 +43,12 @@ class Faults:
     truncate_status: bool = False  # cut q replies in the middle of a field
     reply_for_other_command: bool = False  # answer with a stale reply to a different command first
     drop_replies: int = 0  # swallow this many replies, then answer normally
+    truncate: bool = False  # every reply longer than a bare acknowledgement loses its second half
+    oversize: bool = False  # every reply runs on far past any line length the protocol has
+    late_reply_s: float = 0.0  # replies go out this late, in order, while later commands are still taken in
+
+
+OVERSIZE_PADDING = ":0" * 300  # what the oversize fault appends: longer than any reader's line limit
 
 
 @dataclass
@@ -118,6 +125,7 @@ class AstroLink4Emulator:
         self.extra_current = 0.0
         self.compensation_reference = self.temperature()
         self.commands: list[str] = []  # every command received, for tests to inspect
+        self.reported_positions: list[tuple[float, int]] = []  # (time, position) in every q and p reply, for tests
 
     # --- derived quantities ------------------------------------------------------------------------------------
 
@@ -167,6 +175,13 @@ class AstroLink4Emulator:
             return self.input_voltage_override
         return self.config.supply_voltage - self.config.supply_resistance * self.total_current()
 
+    def steps_made(self) -> int:
+        """The position counter: whole steps. A move under way has not made its last step until it arrives (rounding
+        the continuous position reported "0 to go" for the last half step, while the stepper still moved)."""
+        if self.position == self.target or self.velocity == 0.0:
+            return int(round(self.position))
+        return math.floor(self.position) if self.target > self.position else math.ceil(self.position)
+
     def compensation_pending(self) -> int:
         coefficient = float(self.e[p.E_COEFFICIENT - 1]) / 100.0
         change = self.temperature() - self.compensation_reference
@@ -207,6 +222,10 @@ class AstroLink4Emulator:
             self.velocity = min(wanted, self.velocity + acceleration * dt)
         else:
             self.velocity = max(wanted, self.velocity - acceleration * dt)
+        if self.velocity * direction > 0:
+            # Never faster than it can stop from at the target, as AccelStepper runs it: a 10 ms step's lag on the
+            # deceleration let a new target behind the stepper make it overshoot the old one (and pass 0 or the maximum).
+            self.velocity = direction * min(abs(self.velocity), stoppable)
         step = self.velocity * dt
         if abs(step) >= abs(remaining) or (abs(remaining) < 1.0 and abs(self.velocity) <= acceleration * dt):
             self.position = float(self.target)
@@ -250,6 +269,10 @@ class AstroLink4Emulator:
         reply = self._execute(command)
         if reply is not None and self.faults.truncate_status and reply.startswith("q:"):
             reply = reply[: len(reply) // 2]
+        if reply is not None and self.faults.truncate and len(reply) > 2:
+            reply = reply[: len(reply) // 2]
+        if reply is not None and self.faults.oversize:
+            reply += OVERSIZE_PADDING
         return reply
 
     def _execute(self, command: str) -> str | None:
@@ -273,7 +296,7 @@ class AstroLink4Emulator:
         temperature, humidity = self.temperature(), self.humidity()
         noise = self.environment.noise
         jitter = lambda: self.random.uniform(-noise, noise)  # noqa: E731 - tiny helper
-        position = int(round(self.position))
+        position = self.steps_made()
         fields = ["q", str(position), str(self.target - position), f"{self.total_current():.2f}"]
         if cfg.sensor1:
             # The device derives the dew point from the temperature it measured (noise included); computing it from
@@ -305,8 +328,12 @@ class AstroLink4Emulator:
             fields += ["0", "0.00"]
         return fields
 
+    def reported_positions_since(self, index: int) -> list[tuple[float, int]]:
+        return self.reported_positions[index:]
+
     def _cmd_q(self, args: list[str]) -> str:
         fields = self.status_fields()
+        self.reported_positions.append((self.time, int(fields[1])))
         if self.config.short_status_while_moving and self.velocity != 0.0:
             fields = fields[:4]
         return ":".join(fields)
@@ -415,43 +442,63 @@ class AstroLink4Emulator:
         return "K:"
 
     def _cmd_p(self, args: list[str]) -> str:
-        return f"p:{int(round(self.position))}"
+        position = self.steps_made()
+        self.reported_positions.append((self.time, position))
+        return f"p:{position}"
 
 
 # --- serving the model on a byte stream ----------------------------------------------------------------------------
 
 
 async def serve(emulator: AstroLink4Emulator, stream: "object") -> None:
-    """Answer commands arriving on a trio stream until it closes."""
+    """Answer commands arriving on a trio stream until it closes.
+
+    Replies leave through a queue in order, each at its due time, so a late reply (the `late_reply_s` fault) arrives
+    after the driver has timed out and sent its next command, as from a slow device."""
     import trio
 
     from ..link.framing import Line, LineFramer
 
     framer = LineFramer(max_line=256)
-    while True:
-        try:
+    broken = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+    outgoing, queued = trio.open_memory_channel[tuple[float, bytes]](math.inf)
+
+    async def deliver() -> None:
+        async for due, out in queued:
+            await trio.sleep_until(due)
+            await stream.send_all(out)  # type: ignore[attr-defined]
+
+    async def answer() -> None:
+        while True:
             data = await stream.receive_some(4096)  # type: ignore[attr-defined]
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            return
-        if not data:
-            return
-        for item in framer.feed(data):
-            if not isinstance(item, Line):
-                continue
-            reply = emulator.handle(item.text, trio.current_time())
-            if reply is None:
-                continue
-            out = b""
-            faults = emulator.faults
-            if faults.garbage:
-                out += bytes(emulator.random.randrange(1, 256) for _ in range(5)).replace(b"\n", b"") + b"\n"
-            if faults.reply_for_other_command:
-                out += b"U:" + emulator.config.line_ending.encode()
-            out += (reply + emulator.config.line_ending).encode("ascii", "replace")
-            try:
-                await stream.send_all(out)  # type: ignore[attr-defined]
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            if not data:
                 return
+            for item in framer.feed(data):
+                if not isinstance(item, Line):
+                    continue
+                reply = emulator.handle(item.text, trio.current_time())
+                if reply is None:
+                    continue
+                out = b""
+                faults = emulator.faults
+                if faults.garbage:
+                    out += bytes(emulator.random.randrange(1, 256) for _ in range(5)).replace(b"\n", b"") + b"\n"
+                if faults.reply_for_other_command:
+                    out += b"U:" + emulator.config.line_ending.encode()
+                out += (reply + emulator.config.line_ending).encode("ascii", "replace")
+                outgoing.send_nowait((trio.current_time() + faults.late_reply_s, out))
+
+    async with trio.open_nursery() as nursery:
+
+        async def until_the_peer_goes(job: Callable[[], Awaitable[None]]) -> None:
+            try:
+                await job()
+            except broken:
+                pass
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(until_the_peer_goes, deliver)
+        nursery.start_soon(until_the_peer_goes, answer)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -274,7 +274,8 @@ class Focusing:
         except FitError as exc:
             result.apply({name: 0 for name in result.members})
             result["POINTS"].value = len(store.points)
-            driver.update(result.name, State.IDLE, f"[INFO] {exc}")
+            # With no points yet there is nothing to say; with one, say why there is no result.
+            driver.update(result.name, State.IDLE, f"[INFO] Compensation calculator: {exc}" if store.points else None)
             return
         result.apply(
             {

@@ -20,7 +20,7 @@ from .logs import set_debug
 from .properties import PropertySet, State, SwitchVector, Update, ValidationError, Vector
 from .outbox import Outbox
 from .spec import DriverSpec, connected_names, default_config_document, refresh_system_ports
-from .xmlstream import GetProperties, NewVector, sanitize_text, serialize, timestamp_now
+from .xmlstream import GetProperties, MalformedMessage, NewVector, sanitize_text, serialize, timestamp_now
 from ..link.session import LinkError
 from ..link.transports import Transport, TransportError, open_tcp, SerialTransport
 from ..errors import describe, first_error
@@ -54,6 +54,9 @@ class Device:
             self.handlers.setdefault(name, self._on_connection_setting)
         self.connected = False
         self._poll_wakeup = trio.Event()
+        # A request failed on the link: what the device holds may not be what is shown, so it is read again
+        # (on_recovered) after the next poll that succeeds, even if no poll failed.
+        self.catch_up_owed = False
         self.runtime_nursery: trio.Nursery | None = None
         self.connection_nursery: trio.Nursery | None = None
         self._connection_scope: trio.CancelScope | None = None
@@ -81,6 +84,9 @@ class Device:
 
     async def on_connected(self) -> None:
         """Called after the connected properties are defined and the saved config is applied."""
+
+    async def before_disconnect(self) -> None:
+        """Called while the link still works, before a disconnect or shutdown closes it: stop what moves."""
 
     async def on_disconnected(self) -> None:
         """Called after the link is closed."""
@@ -150,9 +156,22 @@ class Device:
         for vector in self.props.definitions_for(request.device, request.name):
             self.send(vector.def_element())
 
+    def report_malformed(self, message: MalformedMessage) -> None:
+        """A message that is not valid INDI XML: if it was a request for one of our properties, that property goes
+        to Alert with the reason (a client shows it Busy until it hears back); otherwise a message says so."""
+        target = message.request
+        if target is not None and target.device == self.name and target.name in self.props.defined:
+            self.refuse(self.props[target.name], f"Request refused: malformed INDI message: {message.reason}")
+            return
+        self.message(f"Malformed INDI message dropped: {message.reason} ({message.excerpt[:80]!r})", "ERROR")
+
     async def handle_request(self, request: NewVector, *, from_config: bool = False) -> None:
         """Validate a client's new*Vector as a whole and hand it to the property's handler."""
-        if request.device is not None and request.device != self.name:
+        if not request.device:
+            # indiserver hands a request that names no device to every driver: none of them may act on it.
+            self.message(f"Request refused: new{request.kind}Vector {request.name or ''!r} names no device", "ERROR")
+            return
+        if request.device != self.name:
             self.log.debug("request for another device %r ignored", request.device)
             return
         name = request.name or ""
@@ -179,8 +198,10 @@ class Device:
         except ValidationError as exc:
             self.refuse(vector, f"Request refused: {exc}")
         except LinkError as exc:
+            self.catch_up_owed = True
             self.refuse(vector, f"{vector.label}: the device did not answer as expected ({exc})")
         except TransportError as exc:
+            self.catch_up_owed = True
             self.refuse(vector, f"{vector.label}: {exc}")
         except Exception as exc:  # a bug must cost one request, never the driver
             self.log.error("handler for %s failed: %s", name, "".join(traceback.format_exception(exc))[-900:])
@@ -324,6 +345,12 @@ class Device:
 
     async def disconnect(self) -> None:
         if self._connection_scope is not None:
+            if self.connected:
+                # Cancelling the connection also cancels the link's reader: after that no reply could arrive.
+                try:
+                    await self.before_disconnect()
+                except Exception as exc:  # the link may be failing: disconnect all the same
+                    self.log.error("before disconnecting: %s", describe(exc))
             self._connection_scope.cancel()
         await self._connection_closed.wait()
         if self.connected:  # never got past open_device
@@ -359,6 +386,9 @@ class Device:
                 await self.poll()
                 if failing:
                     self.message("The device answers again")
+                if failing or self.catch_up_owed:
+                    self.catch_up_owed = False
+                    await self.on_recovered()
                 failing = False
             except (LinkError, TransportError) as exc:
                 if not failing:
@@ -373,6 +403,9 @@ class Device:
 
     def poll_failed(self, error: Exception) -> None:
         """Show that the values on screen are no longer live (a subclass marks its properties Alert)."""
+
+    async def on_recovered(self) -> None:
+        """The device answers again after polls or a request failed: catch up with what may have changed meanwhile."""
 
     # --- config ----------------------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ class Runtime:
         self.pending = pending
         self.stdin_fd = stdin
         self.stdout_fd = stdout
-        self.requests_send, self.requests_receive = trio.open_memory_channel[NewVector](math.inf)
+        self.requests_send, self.requests_receive = trio.open_memory_channel[NewVector | MalformedMessage](math.inf)
         self._output_ready = trio.Event()
         self._requests_done = trio.Event()
         self._write_lock = trio.Lock()  # the writer task and the last flush at shutdown share stdout
@@ -87,7 +87,10 @@ class Runtime:
         elif isinstance(message, NewVector):
             self.requests_send.send_nowait(message)
         elif isinstance(message, MalformedMessage):
-            self.device.message(f"Malformed INDI message dropped: {message.reason} ({message.excerpt[:80]!r})", "ERROR")
+            if message.request is not None:
+                self.requests_send.send_nowait(message)  # answered in turn, as the request it was meant to be
+            else:
+                self.device.report_malformed(message)
         elif isinstance(message, EnableBLOB):
             pass  # indiserver applies BLOB policy per client; a driver has nothing to do
         else:
@@ -95,7 +98,10 @@ class Runtime:
 
     async def _dispatch_loop(self) -> None:
         async for request in self.requests_receive:
-            await self.device.handle_request(request)
+            if isinstance(request, MalformedMessage):
+                self.device.report_malformed(request)
+            else:
+                await self.device.handle_request(request)
         self._requests_done.set()
 
     async def _write_loop(self, writer: trio.lowlevel.FdStream) -> None:

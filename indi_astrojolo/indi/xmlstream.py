@@ -24,6 +24,7 @@ __all__ = [
     "Message",
     "NewVector",
     "OtherMessage",
+    "RequestTarget",
     "XmlStream",
     "format_number_display",
     "format_number_wire",
@@ -73,14 +74,27 @@ class OtherMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestTarget:
+    """What a malformed new*Vector asked for, read from its start tag (each attribute may be missing)."""
+
+    kind: str  # "Number" | "Switch" | "Text" | "BLOB"
+    device: str | None
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class MalformedMessage:
     reason: str
     excerpt: str
+    # Set when the message began as a client request, so the driver can refuse the property it named instead of
+    # leaving it Busy in the client.
+    request: RequestTarget | None = None
 
 
 Message = GetProperties | NewVector | EnableBLOB | OtherMessage
 
 _EXCERPT_BYTES = 120
+_HEAD_BYTES = 4096  # how much of a malformed message is searched for the request's start tag
 
 _NEW_VECTOR_KINDS: dict[str, tuple[str, str]] = {
     "newNumberVector": ("Number", "oneNumber"),
@@ -104,6 +118,26 @@ _INDI_TOP_LEVEL = frozenset(
 
 def _excerpt(data: bytes | bytearray) -> str:
     return bytes(data[:_EXCERPT_BYTES]).decode("utf-8", errors="replace")
+
+
+_REQUEST_HEAD_RE = re.compile(rb"\s*<new(Number|Switch|Text|BLOB)Vector(?=[\s/>])([^<>]*)")
+_ATTRIBUTE_RE = re.compile(rb"""([^\s=<>"'/]+)\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""")
+_XML_ESCAPES = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&amp;": "&"}
+_XML_ESCAPE_RE = re.compile("&(?:lt|gt|quot|apos|amp);")
+
+
+def _request_target(raw: bytes | bytearray) -> RequestTarget | None:
+    """The kind, device and property named by the start tag of a (malformed) new*Vector; the first of a repeated
+    attribute counts."""
+    m = _REQUEST_HEAD_RE.match(raw, 0, _HEAD_BYTES)
+    if m is None:
+        return None
+    attributes: dict[bytes, str] = {}
+    for attribute in _ATTRIBUTE_RE.finditer(m.group(2)):
+        value = attribute.group(2) if attribute.group(2) is not None else attribute.group(3)
+        text = value.decode("utf-8", "replace")
+        attributes.setdefault(attribute.group(1), _XML_ESCAPE_RE.sub(lambda e: _XML_ESCAPES[e.group()], text))
+    return RequestTarget(m.group(1).decode(), attributes.get(b"device"), attributes.get(b"name"))
 
 
 def _make_parser() -> etree.XMLParser:
@@ -404,10 +438,10 @@ class XmlStream:
         """Report the current item as malformed unless it was already reported as oversized."""
         if self._skipping:
             return
-        raw = self._item_bytes(min(stop, self._item_start + _EXCERPT_BYTES))
+        head = self._item_bytes(min(stop, self._item_start + _HEAD_BYTES))
         if stop - self._item_start > self._max:
             reason = self._size_reason()
-        out.append(MalformedMessage(reason, _excerpt(raw)))
+        out.append(MalformedMessage(reason, _excerpt(head), _request_target(head)))
 
     def _size_reason(self, action: str = "skipped to the end of the element") -> str:
         return f"message exceeds {self._max} bytes (max_message_bytes); {action}"
@@ -681,7 +715,7 @@ class XmlStream:
         try:
             el = etree.fromstring(raw, self._parser)
         except (etree.LxmlError, ValueError) as exc:
-            return MalformedMessage(f"not well-formed XML: {exc}", _excerpt(raw))
+            return MalformedMessage(f"not well-formed XML: {exc}", _excerpt(raw), _request_target(raw))
         return _to_message(el, raw)
 
 
@@ -698,17 +732,20 @@ def _to_message(el: etree._Element, raw: bytes) -> Message | MalformedMessage:
         kind_name, member_tag = kind
         members: list[tuple[str | None, str]] = []
         member_attrs: list[dict[str, str]] = []
+        target = RequestTarget(kind_name, attrib.get("device"), attrib.get("name"))
         for child in el:
             if child.tag != member_tag:
                 return MalformedMessage(
                     f"unexpected <{_describe_tag(child)}> in <{tag}> (expected <{member_tag}>)",
                     _excerpt(raw),
+                    target,
                 )
             if len(child):
                 # Member values are character data only.
                 return MalformedMessage(
                     f"unexpected <{_describe_tag(child[0])}> inside <{member_tag}> of <{tag}>",
                     _excerpt(raw),
+                    target,
                 )
             attrs = dict(child.attrib)
             members.append((attrs.get("name"), (child.text or "").strip()))

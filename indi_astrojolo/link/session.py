@@ -211,14 +211,24 @@ class RequestSession(Generic[Item]):
         timeout: float | None = None,
         retries: int | None = None,
         before_send: Callable[[bytes], None] | None = None,
+        send_by: float | None = None,
     ) -> Item:
-        """Send `payload` and return the first item the matcher accepts; retry on timeout or rejection."""
+        """Send `payload` and return the first item the matcher accepts; retry on timeout or rejection.
+
+        With `send_by` (a trio time), a request that cannot go out by then, because the link is busy with other
+        requests or failing, is given up instead of sent late (a guide pulse seconds late is a wrong pulse)."""
         timeout = self.timeout if timeout is None else timeout
         retries = self.retries if retries is None else retries
         async with self._lock:
             self.counters.requests += 1
             last_problem = "no reply"
             for attempt in range(retries + 1):
+                if send_by is not None and trio.current_time() > send_by:
+                    late = trio.current_time() - send_by
+                    raise LinkTimeout(
+                        f"{self.name}: given up, it could not be sent in time (the link stayed busy or failing "
+                        f"{late:.1f} s past its deadline)"
+                    )
                 if attempt:
                     self.counters.retries += 1
                 transport = await self._ensure_up()

@@ -123,6 +123,29 @@ class Command(IntEnum):
     GET_VERSION = 0xFE
 
 
+# Commands that set what a motor controller's axis does: from another master, they overwrite what we sent.
+AXIS_COMMANDS = frozenset({
+    Command.GOTO_FAST, Command.GOTO_SLOW, Command.SET_POSITION, Command.SET_POS_GUIDERATE, Command.SET_NEG_GUIDERATE,
+    Command.MOVE_POS, Command.MOVE_NEG, Command.AUX_GUIDE, Command.SEEK_INDEX, Command.LEVEL_START,
+})  # fmt: skip
+
+
+class FocuserCommand(IntEnum):
+    """Commands only the focuser (0x12) knows; it also takes GET_POSITION, GOTO_FAST, SLEW_DONE, MOVE_POS/NEG and
+    GET_VERSION like a motor controller (reference §7.3)."""
+
+    CALIBRATION_ENABLE = 0x2A  # 1 B: CALIBRATION_START or CALIBRATION_STOP
+    CALIBRATION_STATUS = 0x2B  # 2 B: done flag, stage (0–12; 0 with done 0 means stopped or never run)
+    GET_HARD_STOPS = 0x2C  # 8 B: low and high hard-stop positions, big-endian 32-bit each
+
+
+# What the programs that calibrate a Celestron focuser send (INDI's celestron.cpp, the LAST project's driver, a
+# TheSkyX plugin); a comment in INDI's auxproto.h says the reverse, and the reference table copied that comment.
+CALIBRATION_START = b"\x01"
+CALIBRATION_STOP = b"\x00"
+CALIBRATION_STAGES = 12  # CALIBRATION_STATUS's stage counts up to this while the calibration runs
+
+
 class GpsCommand(IntEnum):
     GET_LAT = 0x01
     GET_LONG = 0x02
@@ -222,6 +245,33 @@ def decode_model(data: bytes) -> tuple[int, str]:
     return number, MODELS.get(number, f"unknown model {number}")
 
 
+def encode_hard_stops(low: int, high: int) -> bytes:
+    return low.to_bytes(4, "big", signed=True) + high.to_bytes(4, "big", signed=True)
+
+
+def decode_hard_stops(data: bytes) -> tuple[int, int]:
+    """The focuser's (low, high) hard-stop positions from a GET_HARD_STOPS reply."""
+    if len(data) != 8:
+        raise ReplyError(f"the focuser's hard stops come in 8 bytes, got {len(data)}")
+    return int.from_bytes(data[:4], "big", signed=True), int.from_bytes(data[4:], "big", signed=True)
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationStatus:
+    done: bool
+    stage: int
+
+    @property
+    def running(self) -> bool:
+        return not self.done and self.stage != 0
+
+
+def decode_calibration_status(data: bytes) -> CalibrationStatus:
+    if len(data) != 2:
+        raise ReplyError(f"a calibration status has 2 bytes, got {len(data)}")
+    return CalibrationStatus(data[0] != 0, data[1])
+
+
 def decode_flag(data: bytes) -> bool:
     """A one-byte status (SLEW_DONE, AT_INDEX …): 0x00 means no / still busy, anything else yes."""
     if len(data) != 1:
@@ -282,15 +332,15 @@ _GPS_REPLY_SIZES = {
     GpsCommand.GET_YEAR: 2,
     GpsCommand.GET_TIME: 3,
 }
-_FOCUSER_GET_HS_POSITIONS = 0x2C
+_FOCUSER_REPLY_SIZES = {FocuserCommand.GET_HARD_STOPS: 8, FocuserCommand.CALIBRATION_STATUS: 2}
 
 
 def passthrough_response_size(dst: int, cmd: int) -> int:
     """How many reply data bytes to ask the HC for when relaying `cmd` to `dst` (0 for set commands)."""
     if dst == Device.GPS:
         return _GPS_REPLY_SIZES.get(cmd, 0)
-    if dst == Device.FOCUSER and cmd == _FOCUSER_GET_HS_POSITIONS:
-        return 8
+    if dst == Device.FOCUSER and cmd in _FOCUSER_REPLY_SIZES:
+        return _FOCUSER_REPLY_SIZES[cmd]
     if dst in (Device.AZM, Device.ALT, Device.FOCUSER):
         return _MOTOR_REPLY_SIZES.get(cmd, 0)
     # Other devices are only ever asked for their version; the HC pads a 2-byte answer.

@@ -22,7 +22,9 @@ from ..link.transports import SerialTransport, Transport, memory_pair
 from . import astrometry as astro
 from . import aux
 from .aux import Command
+from .focuser import BusFocuser, simulated_focuser
 from .motion import MotionControl
+from .satellite import SatelliteTracker
 from .mount import (
     AxisAngles,
     Geometry,
@@ -52,6 +54,8 @@ class ConnectError(LinkError):
 
 
 class NexStarDriver(Device):
+    focuser_names: tuple[str, ...] = ()  # the focuser's properties offered while connected (focuser.py)
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.session: RequestSession[AuxPacket] | None = None
@@ -68,6 +72,8 @@ class NexStarDriver(Device):
         self.trio_origin: float | None = None  # anchored inside trio (the driver object is built before trio runs)
         self.unix_origin = time.time()
         self.motion = MotionControl(self)
+        self.satellites = SatelliteTracker(self)
+        self.focuser = BusFocuser(self)
         self.polls = 0
         self.handlers.update(
             {
@@ -80,8 +86,12 @@ class NexStarDriver(Device):
                 "MOTOR_BACKLASH": self._on_backlash,
                 "PORT_TYPE": self._on_connection_setting,
                 "MOUNT_GEOMETRY": self._on_connection_setting,
+                "SIMULATION_GOTO_SPEED": self._on_simulation_goto_speed,
             }
         )
+
+    def connected_property_names(self) -> list[str]:
+        return super().connected_property_names() + list(self.focuser_names)
 
     # --- time and site ---------------------------------------------------------------------------------------
 
@@ -145,12 +155,20 @@ class NexStarDriver(Device):
 
         if self.simulator is None:
             site = self.props.number("GEOGRAPHIC_COORD")
-            self.simulator = NexStarEmulator(MountConfig(gps=False, passthrough=self.passthrough), now=trio.current_time())
+            fast = self.props.number("SIMULATION_GOTO_SPEED")["FAST"].value
+            config = MountConfig(gps=False, passthrough=self.passthrough, goto_fast_deg_per_s=fast)
+            self.simulator = NexStarEmulator(config, now=trio.current_time())
             self.simulator.site = (site["LAT"].value, site["LONG"].value)
+        simulated_focuser(self.simulator, self.focuser.simulation_wanted(), trio.current_time())
         transport, device_side = memory_pair("simulated NexStar mount")
         assert self.connection_nursery is not None
         self.connection_nursery.start_soon(serve, self.simulator, device_side)
         return transport
+
+    async def _on_simulation_goto_speed(self, update: Update) -> None:
+        self.accept(update)
+        if self.simulator is not None:  # the next goto of the running simulation already uses it
+            self.simulator.config.goto_fast_deg_per_s = update["FAST"]
 
     def baud_rate(self) -> int:
         return HC_BAUD if self.passthrough else super().baud_rate()
@@ -159,9 +177,18 @@ class NexStarDriver(Device):
         return await SerialTransport.open(path, baud_rate, select_line=not self.passthrough)
 
     async def transact(
-        self, dst: int, cmd: int, data: bytes = b"", *, timeout: float | None = None, retries: int | None = None
+        self,
+        dst: int,
+        cmd: int,
+        data: bytes = b"",
+        *,
+        timeout: float | None = None,
+        retries: int | None = None,
+        send_by: float | None = None,
     ) -> AuxPacket:
-        """One AUX transaction: the reply from `dst` to our request (its echo is taken out by the framer)."""
+        """One AUX transaction: the reply from `dst` to our request (its echo is taken out by the framer).
+
+        `send_by` (trio time): give the request up if it cannot be sent by then (RequestSession.request)."""
         if self.session is None:
             raise LinkError("not connected")
         packet = aux.request(dst, cmd, data)
@@ -177,10 +204,14 @@ class NexStarDriver(Device):
             timeout = PASSTHROUGH_TIMEOUT if timeout is None else max(timeout, PASSTHROUGH_TIMEOUT)
             # the hand controller says at once when a device does not answer (an F0 reply here), so an absent
             # device costs one round trip, not this timeout
-            return await self.session.request(frame, aux.reply_matcher(packet), timeout=timeout, retries=retries, before_send=before_send)
+            return await self.session.request(
+                frame, aux.reply_matcher(packet), timeout=timeout, retries=retries, before_send=before_send, send_by=send_by
+            )
         frame = packet.encode()
         expect_echo = self.framer.expect_echo if self.echo and isinstance(self.framer, AuxFramer) else None
-        return await self.session.request(frame, aux.reply_matcher(packet), timeout=timeout, retries=retries, before_send=expect_echo)
+        return await self.session.request(
+            frame, aux.reply_matcher(packet), timeout=timeout, retries=retries, before_send=expect_echo, send_by=send_by
+        )
 
     @asynccontextmanager
     async def open_device(self) -> AsyncIterator[None]:
@@ -202,21 +233,21 @@ class NexStarDriver(Device):
             session.on_unsolicited = self._unsolicited
             try:
                 await self._scan_bus()
+                await self.focuser.connect()
                 await self._read_settings()
                 await self.read_encoders()
                 self._load_pointing()
                 await self.motion.restore_park()
                 yield
             finally:
-                if self.connected:
-                    with trio.CancelScope(shield=True):
-                        await self.motion.halt_before_disconnect()
                 self.session = None
 
     def _unsolicited(self, packet: AuxPacket) -> None:
         if packet.dst == aux.Device.APP and packet.cmd == Command.SEND_WARNING and packet.data[:1] == b"\x01":
             axis = aux.DEVICE_NAMES.get(packet.src, hex(packet.src))
             self.message(f"The {axis} controller stopped the axis at its slew limit", "WARNING")
+        elif packet.dst in (aux.Device.AZM, aux.Device.ALT) and packet.src != aux.Device.APP and packet.cmd in aux.AXIS_COMMANDS:
+            self.motion.foreign_command(packet)
 
     async def _scan_bus(self) -> None:
         self.versions.clear()
@@ -253,8 +284,6 @@ class NexStarDriver(Device):
         )
         mount_type = self.props.switch("TELESCOPE_MOUNT_TYPE")
         mount_type.select("EQ_FORK" if self.geometry() is Geometry.EQ_WEDGE else "ALTAZ")
-        if aux.Device.GPS in self.versions:
-            await self._read_gps()
 
     async def _read_gps(self) -> None:
         try:
@@ -269,8 +298,9 @@ class NexStarDriver(Device):
             return
         geo = self.props.number("GEOGRAPHIC_COORD")
         geo.apply({"LAT": latitude / aux.STEPS_PER_DEGREE, "LONG": wrap360(longitude / aux.STEPS_PER_DEGREE)})
-        geo.state = State.OK
-        self.message(f"Site from the GPS: {geo['LAT'].value:.5f}, {geo['LONG'].value:.5f}")
+        self.update(geo.name, State.OK, f"Site from the GPS: {geo['LAT'].value:.5f}, {geo['LONG'].value:.5f}")
+        self.show_position()
+        await self.motion.site_changed()
 
     async def _read_settings(self) -> None:
         backlash = self.props.number("MOTOR_BACKLASH")
@@ -298,7 +328,8 @@ class NexStarDriver(Device):
         return self.encoders
 
     def busy(self) -> bool:
-        return self.motion.busy()
+        """Whether to poll fast. A satellite pass is not polled: its own loop reads the axes four times a second."""
+        return (self.motion.busy() and not self.satellites.following) or self.focuser.busy()
 
     async def poll(self) -> None:
         azm, alt = await self.read_encoders()
@@ -308,6 +339,7 @@ class NexStarDriver(Device):
         self.update(steps.name, State.OK)
         self.show_position()
         await self.motion.on_poll()
+        await self.focuser.poll()
         if self.polls % 10 == 0 and self.session is not None:
             c = self.session.counters
             self.props.text("LINK_STATISTICS")["COUNTERS"].value = (
@@ -341,12 +373,22 @@ class NexStarDriver(Device):
         self.motion.link_lost()
 
     async def on_connected(self) -> None:
+        self.focuser.on_connected()
+        if aux.Device.GPS in self.versions:
+            await self._read_gps()  # after the saved config is applied: a live fix wins over a saved site
         self.spawn_connected(self.motion.run, "tracking")
         self._show_pointing()
         await self._apply_cordwrap()
+        await self.satellites.refresh_quietly()
+
+    async def before_disconnect(self) -> None:
+        await self.motion.halt_before_disconnect()
+        with trio.move_on_after(3):
+            await self.focuser.halt_before_disconnect()
 
     async def on_disconnected(self) -> None:
         await self.motion.on_disconnected()
+        self.focuser.on_disconnected()
 
     # --- sync and the pointing model -------------------------------------------------------------------------
 
@@ -415,6 +457,8 @@ class NexStarDriver(Device):
             raise ValidationError("the mount is moving; change the site when it is still")
         self.accept(update)
         self.show_position()
+        await self.motion.site_changed()
+        await self.satellites.refresh_quietly()
 
     async def _on_time(self, update: Update) -> None:
         text = update["UTC"].strip().replace("/", "-")
@@ -430,6 +474,7 @@ class NexStarDriver(Device):
             self.clock_offset = 0.0  # the client agrees with the system clock; keep the finer system time
         self.accept(update)
         self.show_position()
+        await self.satellites.refresh_quietly()
 
     async def _on_altitude_limits(self, update: Update) -> None:
         if update["MIN_ALT"] >= update["MAX_ALT"]:

@@ -1,5 +1,6 @@
 """An emulated NexStar mount on the AUX bus: two motor controllers with slew, goto, tracking and homing physics, the
-echo of every packet, other devices on the bus (a GPS among them), optional ALT hard stops, and fault injection. It can
+echo of every packet, other devices on the bus (a GPS and a focuser among them, the focuser in emulated_focuser.py),
+optional ALT hard stops, and fault injection. It can
 also stand behind a hand controller, answering the HC's `P` passthrough frames instead of raw AUX packets.
 
 The model is sans-I/O: `handle(packet, now)` returns the packets the bus carries back (echo first, then the reply),
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 from ..link.framing import AuxPacket
 from . import aux
 from .aux import Command, Device
+from .emulated_focuser import EmulatedFocuser, FocuserConfig
 
 # Fixed move rates 1–9 in degrees per second (the INDIGO/AVX progression, reference §5.3); rate 9 is the max rate.
 SIDEREAL_DEG_PER_S = aux.SIDEREAL_ARCSEC_PER_S / 3600.0
@@ -49,6 +51,9 @@ class MountConfig:
     goto_fast_deg_per_s: float = 2.8  # measured on the seed's mount
     goto_slow_deg_per_s: float = 0.5
     acceleration_deg_per_s2: float = 4.0
+    # The fastest an axis turns on a 0x06/0x07 rate command. The encoding allows 4.55 °/s; what the motors reach is not
+    # documented, so the emulator takes a figure near the measured fast goto and the driver stays below it.
+    max_rate_deg_per_s: float = 3.0
     goto_done_tolerance_steps: int = 1
     other_devices: dict[int, bytes] = field(
         default_factory=lambda: {Device.HAND_CONTROLLER_PLUS: bytes([5, 35, 0x0C, 0x69]), Device.WIFI_EVOLUTION: bytes([1, 2])}
@@ -67,6 +72,10 @@ class MountConfig:
     gps_time: Callable[[], float] = time.time  # seconds since the epoch; the GPS reports it as UTC
     # Mechanical ALT stops (signed degrees): motion stops there and the MC sends MTR_SEND_WARNING 0x01.
     altitude_hard_limits: tuple[float, float] | None = None
+    # False: the AZM controller acknowledges the cord-wrap commands and ignores them (a CPC was seen to), so only the
+    # driver keeps the axis from crossing the cord-wrap position.
+    cordwrap_supported: bool = True
+    focuser: FocuserConfig | None = None  # a Celestron focus motor (0x12) on the bus
 
 
 # What a second master on the bus sets the AZM axis to: a slow alt-az tracking rate (Andre's example, `00 1D EF`).
@@ -87,6 +96,14 @@ class Faults:
     foreign_traffic: bool = False  # another master's packets interleaved
     drop_replies: int = 0
     second_master: bool = False  # after each reply another master sets an AZM rate, on the wire and on the axis
+    truncate: bool = False  # reply frames lose their second half on the wire
+    oversize: bool = False  # replies carry extra data bytes: whole frames, too long for their command
+    wrong_command: bool = False  # replies carry another command's id
+    corrupt_echo: bool = False  # the echo comes back with a flipped bit, failing its checksum
+
+
+OVERSIZE_DATA = b"\x00\x00\x00"  # what the oversize fault appends to each reply's data
+WRONG_COMMAND_BITS = 0x40  # the wrong-command fault flips this bit of the command id
 
 
 @dataclass
@@ -143,6 +160,8 @@ class NexStarEmulator:
         self.hc_commands: list[bytes] = []  # HC-level commands received in passthrough mode
         self.site = self.config.site  # GPS latitude, longitude in degrees
         self.outbox: list[AuxPacket] = []  # unsolicited packets the mount sent, until take_unsolicited()
+        self.reported_positions: list[tuple[float, int, int]] = []  # (time, device, steps) of each position reply
+        self.focuser = EmulatedFocuser(self.config.focuser, now) if self.config.focuser is not None else None
 
     # --- physics -----------------------------------------------------------------------------------------------
 
@@ -152,12 +171,14 @@ class NexStarEmulator:
             for axis in self.axes.values():
                 self._step(axis, dt)
             self.time += dt
+        if self.focuser is not None:
+            self.focuser.advance(now)
 
     def _step(self, axis: Axis, dt: float) -> None:
         accel = _deg_to_steps(self.config.acceleration_deg_per_s2)
         if axis.goto_target is not None:
             remaining = _shortest(axis.goto_target - axis.position)
-            if axis.cordwrap_enabled and axis.device == Device.AZM:
+            if axis.cordwrap_enabled and axis.device == Device.AZM and self.config.cordwrap_supported:
                 remaining = self._respect_cordwrap(axis, remaining)
             stoppable = math.sqrt(2.0 * accel * abs(remaining))
             wanted = math.copysign(min(axis.goto_speed, stoppable), remaining)
@@ -305,6 +326,10 @@ class NexStarEmulator:
             return self._motor(self.axes[packet.dst], packet)
         if packet.dst == Device.GPS and self.config.gps:
             return self._gps(packet)
+        if packet.dst == Device.FOCUSER and self.focuser is not None:
+            if self.faults.silent:
+                return None
+            return self.focuser.handle(packet, nak=self.config.unsupported_reply)
         version = self.config.other_devices.get(packet.dst)
         if version is not None and packet.cmd == Command.GET_VERSION:
             return self._ack(packet, version)
@@ -318,6 +343,7 @@ class NexStarEmulator:
         if cmd == Command.GET_MODEL:
             return ack(self.config.model)
         if cmd == Command.GET_POSITION:
+            self.reported_positions.append((self.time, int(axis.device), axis.steps()))
             return ack(aux.encode_position(axis.steps()))
         if cmd == Command.SET_POSITION and len(data) == 3:
             axis.position = float(aux.decode_position(data))
@@ -334,7 +360,8 @@ class NexStarEmulator:
         if cmd in (Command.SET_POS_GUIDERATE, Command.SET_NEG_GUIDERATE) and len(data) in (2, 3):
             arcsec = aux.decode_rate(data)
             self._stop(axis)
-            axis.rate = math.copysign(arcsec / aux.ARCSEC_PER_STEP, 1 if cmd == Command.SET_POS_GUIDERATE else -1)
+            speed = min(arcsec / aux.ARCSEC_PER_STEP, _deg_to_steps(self.config.max_rate_deg_per_s))
+            axis.rate = math.copysign(speed, 1 if cmd == Command.SET_POS_GUIDERATE else -1)
             return ack()
         if cmd in (Command.MOVE_POS, Command.MOVE_NEG) and len(data) == 1:
             level = data[0]
@@ -440,6 +467,9 @@ class NexStarEmulator:
             lines.append(f"{name} {packet.dst:02x} {packet.data.hex()}".rstrip())
         return "\n".join(lines)
 
+    def reported_positions_since(self, index: int) -> list[tuple[float, int, int]]:
+        return self.reported_positions[index:]
+
     def axis_degrees(self, device: int) -> float:
         """The true angle of an axis in degrees (0 … 360)."""
         return self.axes[device].position / aux.STEPS_PER_DEGREE
@@ -447,6 +477,10 @@ class NexStarEmulator:
     def true_altitude_degrees(self) -> float:
         """The true ALT axis angle as a signed angle (-180 … 180 degrees)."""
         return _signed_degrees(self.axes[Device.ALT].position)
+
+    def true_axes(self) -> tuple[float, float, float]:
+        """The model's time with the true AZM angle (0 … 360) and ALT angle (signed) at that time, in degrees."""
+        return self.time, self.axis_degrees(Device.AZM), self.true_altitude_degrees()
 
 
 # --- serving the model on a byte stream ----------------------------------------------------------------------------
@@ -529,6 +563,12 @@ async def serve(emulator: NexStarEmulator, stream: "trio.abc.Stream") -> None:
         packets = emulator.take_unsolicited()
         return b"" if config.passthrough else b"".join(p.encode() for p in packets)
 
+    def misreport(packet: AuxPacket) -> AuxPacket:
+        """A reply as the wrong-command and oversize faults change it (still a well-formed frame)."""
+        cmd = packet.cmd ^ WRONG_COMMAND_BITS if faults.wrong_command else packet.cmd
+        data = packet.data + OVERSIZE_DATA if faults.oversize else packet.data
+        return AuxPacket(packet.src, packet.dst, cmd, data)
+
     def second_master() -> bytes:
         if not faults.second_master:
             return b""
@@ -548,7 +588,10 @@ async def serve(emulator: NexStarEmulator, stream: "trio.abc.Stream") -> None:
                     continue
                 out = emulator.handle(packet, trio.current_time())
                 echo, replies = (out[0], out[1:]) if out and out[0] is packet else (None, out)
-                chunk = unsolicited() + (echo.encode() if echo is not None else b"")
+                echo_frame = echo.encode() if echo is not None else b""
+                if echo_frame and faults.corrupt_echo:
+                    echo_frame = echo_frame[:-1] + bytes([echo_frame[-1] ^ 0x01])
+                chunk = unsolicited() + echo_frame
                 if faults.foreign_traffic:
                     chunk += AuxPacket(Device.HAND_CONTROLLER_PLUS, Device.GPS, aux.GpsCommand.LINKED).encode()
                 if not replies:
@@ -559,9 +602,11 @@ async def serve(emulator: NexStarEmulator, stream: "trio.abc.Stream") -> None:
                     # Faults are read when the reply goes out, so a test can switch them while one is queued.
                     out_bytes = b""
                     for reply_packet in replies:
-                        frame = reply_packet.encode()
+                        frame = misreport(reply_packet).encode()
                         if faults.bad_checksum:
                             frame = frame[:-1] + bytes([(frame[-1] + 1) & 0xFF])
+                        if faults.truncate:
+                            frame = frame[: len(frame) // 2]
                         if faults.garbage:
                             out_bytes += bytes(emulator.random.choice((0x00, 0x55, 0xAA, 0x3B)) for _ in range(4))
                         out_bytes += frame
@@ -626,8 +671,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--goto-speeds", nargs=2, type=float, metavar=("FAST", "SLOW"), help="goto speeds in degrees per second"
     )
+    parser.add_argument("--max-rate", type=float, metavar="DEG_S", help="fastest axis rate on a rate command (°/s)")
+    parser.add_argument("--focuser", action="store_true", help="a Celestron focus motor (0x12) on the bus")
+    parser.add_argument("--focuser-speed", type=float, metavar="STEPS_S", help="focuser speed in steps per second")
+    parser.add_argument("--focuser-stops", nargs=2, type=int, metavar=("LOW", "HIGH"), help="focuser travel, raw steps")
+    parser.add_argument("--focuser-uncalibrated", action="store_true", help="the focuser has no hard stops stored")
     args, rest = parser.parse_known_args(argv)
     config = MountConfig(echo=not (args.no_echo or args.passthrough), gps=args.gps, passthrough=args.passthrough)
+    if args.focuser:
+        config.focuser = FocuserConfig(calibrated=not args.focuser_uncalibrated)
+        if args.focuser_speed:
+            config.focuser.speed_steps_per_s = args.focuser_speed
+        if args.focuser_stops:
+            config.focuser.low_stop, config.focuser.high_stop = args.focuser_stops
+    if args.max_rate:
+        config.max_rate_deg_per_s = args.max_rate
     if args.goto_speeds:
         config.goto_fast_deg_per_s, config.goto_slow_deg_per_s = args.goto_speeds
     run_emulator_cli(rest, lambda now: NexStarEmulator(config, now), serve, "NexStar mount (AUX)")

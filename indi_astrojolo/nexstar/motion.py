@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 SLEW_DONE_INTERVAL = 0.33  # seconds between SLEW_DONE polls while a goto runs
 STALL_TIMEOUT = 10.0  # a goto whose axes have not moved for this long has failed
+FOREIGN_QUIET_S = 5.0  # another master on the bus counts as gone once it has not commanded our motors for this long
 GOTO_TOLERANCE_ARCSEC = 3.0
 GOTO_RETRIES = 4
 SLOW_SPEED_ESTIMATE = 0.5  # degrees per second of a slow goto (measured on the seed's mount)
@@ -55,6 +56,7 @@ CORRECTION_TIME = 2.0  # seconds over which a measured error is taken out
 MAX_CORRECTION = 0.5  # degrees per second at most added to correct an error
 MANUAL_LIMIT_MARGIN = 0.75  # seconds of motion before a limit at which a manual move is stopped
 MAX_PULSE_TICKS = 255  # one controller-timed guide pulse: at most 2.55 s
+PULSE_SEND_WINDOW_S = 0.5  # a pulse that cannot reach the controllers this soon is dropped: late, it would be wrong
 SIDEREAL_DEG_S = aux.SIDEREAL_ARCSEC_PER_S / 3600.0
 MOVE_DEG_S = (0.5 * SIDEREAL_DEG_S, SIDEREAL_DEG_S, 4 * SIDEREAL_DEG_S, 8 * SIDEREAL_DEG_S, 16 * SIDEREAL_DEG_S,
               32 * SIDEREAL_DEG_S, 64 * SIDEREAL_DEG_S, 1.0, 4.0)  # fmt: skip  # upper bounds, for limit margins
@@ -85,10 +87,15 @@ class Phase(Enum):
     MOVING = "moving"
     PARKING = "parking"
     HOMING = "homing"
+    SATELLITE = "satellite"  # following a satellite pass (satellite.py), including the wait for it to rise
 
 
 class MotionError(Exception):
     pass
+
+
+class Interference(MotionError):
+    """Another master on the bus commanded a motor while we drove it."""
 
 
 class MotionControl:
@@ -107,6 +114,16 @@ class MotionControl:
         self.parked = False
         self.track_after_move = False
         self.guide_warned = False
+        self.pulse_scopes: set[trio.CancelScope] = set()  # guide pulses in progress (abort ends them)
+        # A stop the controllers have not confirmed (the link failed): sent again as soon as they answer, or a goto
+        # abandoned in an outage would carry on to its stale target by itself.
+        self.stop_owed = False
+        # The last failure came from outside (the link, another master): cleared once the mount answers, nobody else
+        # commands it and it is stopped.
+        self.transient_failure = False
+        self.foreign_until = -math.inf  # another master commanded our motors until about then (Alert meanwhile)
+        self.foreign_seen = False
+        self.interference: str | None = None  # what another master did during a goto in progress
         driver.handlers.update(
             {
                 "EQUATORIAL_EOD_COORD": self._on_coordinates,
@@ -130,27 +147,50 @@ class MotionControl:
     # --- state -----------------------------------------------------------------------------------------------
 
     def busy(self) -> bool:
-        return self.phase in (Phase.SLEWING, Phase.MOVING, Phase.PARKING, Phase.HOMING)
+        return self.phase in (Phase.SLEWING, Phase.MOVING, Phase.PARKING, Phase.HOMING, Phase.SATELLITE)
 
     def coordinate_state(self) -> State:
-        if self.failed:
+        if self.failed or self.foreign_active():
             return State.ALERT
         if self.phase in (Phase.SLEWING, Phase.PARKING, Phase.HOMING):
             return State.BUSY
-        return State.OK if self.phase is Phase.TRACKING else State.IDLE
+        return State.OK if self.phase in (Phase.TRACKING, Phase.SATELLITE) else State.IDLE
 
     def _set_phase(self, phase: Phase, failed: bool = False) -> None:
         self.phase = phase
         self.failed = failed
+        tracking = phase in (Phase.TRACKING, Phase.SATELLITE)
         track = self.props.switch("TELESCOPE_TRACK_STATE")
-        track.select("TRACK_ON" if phase is Phase.TRACKING else "TRACK_OFF")
-        self.driver.update(track.name, State.BUSY if phase is Phase.TRACKING else State.IDLE)
+        track.select("TRACK_ON" if tracking else "TRACK_OFF")
+        self.driver.update(track.name, State.BUSY if tracking else State.IDLE)
         self.driver.update("EQUATORIAL_EOD_COORD", self.coordinate_state())
         self.driver.update("HORIZONTAL_COORD", self.coordinate_state())
+
+    set_phase = _set_phase
 
     def link_lost(self) -> None:
         if self.busy():
             self.failed = True
+
+    def foreign_active(self) -> bool:
+        return trio.current_time() < self.foreign_until
+
+    def foreign_command(self, packet) -> None:
+        """Another master on the bus (a hand controller left tracking, a second program) commanded one of our motor
+        controllers, overwriting what we sent that axis."""
+        axis = aux.DEVICE_NAMES.get(packet.dst, f"0x{packet.dst:02X}")
+        if not self.foreign_active():
+            self.driver.message(
+                f"Another controller on the AUX bus (0x{packet.src:02X}) is commanding the {axis}: the mount "
+                "does not only do what this driver asks", "WARNING",
+            )  # fmt: skip
+        self.foreign_until = trio.current_time() + FOREIGN_QUIET_S
+        self.foreign_seen = True
+        self.sent_rates[packet.dst] = None  # tracking sends our rate again
+        if self.phase in (Phase.SLEWING, Phase.PARKING, Phase.HOMING):
+            self.interference = f"another controller on the AUX bus (0x{packet.src:02X}) commanded the {axis}"
+        elif self.phase is Phase.IDLE and self.failed:
+            self.stop_owed = True  # the stop that ended the failed motion may have been overwritten
 
     def synced(self) -> None:
         if self.phase is Phase.TRACKING and self.target is not None:
@@ -158,7 +198,7 @@ class MotionControl:
 
     # --- the axes --------------------------------------------------------------------------------------------
 
-    async def _send_rate(self, axis: int, arcsec_per_s: float, *, special: int | None = None) -> None:
+    async def send_rate(self, axis: int, arcsec_per_s: float, *, special: int | None = None) -> None:
         if special is not None:
             cmd = Command.SET_POS_GUIDERATE if arcsec_per_s >= 0 else Command.SET_NEG_GUIDERATE
             payload = (cmd, special.to_bytes(2, "big"))
@@ -171,29 +211,36 @@ class MotionControl:
 
     async def stop_axes(self) -> None:
         """Both axes at rest: no rate, no move (MOVE_POS 0 also clears a goto in progress)."""
+        self.stop_owed = True
         for axis in AXES:
             await self.driver.transact(axis, Command.SET_POS_GUIDERATE, b"\x00\x00\x00")
             await self.driver.transact(axis, Command.MOVE_POS, b"\x00")
             self.sent_rates[axis] = None
+        self.stop_owed = False
 
     async def _cancel_task(self) -> None:
         if self.task_scope is not None:
             self.task_scope.cancel()
         await self.task_done.wait()
 
-    def _start_task(self, work, what: str) -> None:
+    def _start_task(self, work, what: str, on_end=None) -> None:
+        """Run `work` as the one motion task; on_end(outcome) hears "done", "failed" or "cancelled" at its end."""
         nursery = self.driver.connection_nursery
         assert nursery is not None
         done = trio.Event()
         self.task_done = done
 
         async def run() -> None:
+            outcome = "cancelled"  # unless the work ends or fails by itself
             with trio.CancelScope() as scope:
                 self.task_scope = scope
                 try:
                     await work()
-                except (LinkError, MotionError) as exc:
+                    outcome = "done"
+                except (LinkError, MotionError, ValidationError) as exc:
+                    outcome = "failed"
                     self._set_phase(Phase.IDLE, failed=True)
+                    self.transient_failure = isinstance(exc, (LinkError, Interference))
                     self.driver.message(f"{what} failed: {exc}", "ERROR")
                     with trio.CancelScope(shield=True), trio.move_on_after(3):
                         try:
@@ -202,9 +249,28 @@ class MotionControl:
                             pass
                 finally:
                     self.task_scope = None
+                    if on_end is not None:
+                        on_end(outcome)
                     done.set()
 
         nursery.start_soon(run)
+
+    async def begin_task(self, work, what: str, on_end=None) -> None:
+        """Replace whatever the mount is doing with `work` (used by satellite tracking)."""
+        await self._cancel_task()
+        self.target = None
+        self._start_task(work, what, on_end)
+
+    async def stop_everything(self) -> None:
+        await self._cancel_task()
+        await self.stop_axes()
+        self.target = None
+        self._set_phase(Phase.IDLE)
+
+    async def move_to(self, final: AxisAngles) -> None:
+        """Fast approach, then a slow goto onto mount axis angles `final`."""
+        await self._approach(final)
+        await self._goto_axes(final, fast=False)
 
     # --- limits ----------------------------------------------------------------------------------------------
 
@@ -230,8 +296,14 @@ class MotionControl:
         return angles_to_encoders(mount, self.driver.geometry(), self.driver.southern())
 
     async def _goto_axes(self, mount: AxisAngles, fast: bool) -> None:
+        wrap = self.cordwrap()
+        here = self.driver.mount_axes(*self.driver.encoders) if self.driver.encoders else None
+        # A last resort: the legs are planned round the cord wrap, but a target can move over it during a slew.
+        if wrap is not None and here is not None and crosses(here.axis1, wrap180(mount.axis1 - here.axis1), wrap):
+            raise MotionError(f"the next move (axis 1 to {wrap360(mount.axis1):.3f}°) would cross the cord-wrap position {wrap:g}°")
         azm, alt = self._encoders_for(mount)
         cmd = Command.GOTO_FAST if fast else Command.GOTO_SLOW
+        self.interference = None
         for axis, steps in ((aux.Device.AZM, azm), (aux.Device.ALT, alt)):
             await self.driver.transact(axis, cmd, aux.encode_position(steps))
             self.sent_rates[axis] = None  # a goto replaces the rate register
@@ -244,6 +316,8 @@ class MotionControl:
         previous_altitude = self._altitude_now()
         while pending:
             await trio.sleep(SLEW_DONE_INTERVAL)
+            if self.interference is not None:
+                raise Interference(self.interference)
             for axis in list(pending):
                 if aux.decode_flag((await self.driver.transact(axis, Command.SLEW_DONE)).data):
                     pending.discard(axis)
@@ -300,8 +374,9 @@ class MotionControl:
             ideal = driver.sky_to_ideal_axes(ra, dec, lead)
             self.check_altitude(driver.altitude_of(ideal), "the target")
             await self._goto_axes(driver.model.to_mount(ideal), fast=False)
-            if track:
-                break  # the tracking loop takes out what is left within its first seconds
+            if track and (driver.geometry() is Geometry.ALTAZ or self._mode() == "TRACK_CUSTOM"):
+                break  # the closed tracking loop takes out what is left within its first seconds
+            # (the motor's own sidereal/solar/lunar rate on a wedge corrects nothing: check and correct first)
             encoders = await driver.read_encoders()
             if angular_error(driver.mount_axes(*encoders), driver.model.to_mount(driver.sky_to_ideal_axes(ra, dec))) * 3600 <= GOTO_TOLERANCE_ARCSEC:
                 break
@@ -401,8 +476,8 @@ class MotionControl:
             return
         if driver.geometry() is Geometry.EQ_WEDGE and self._mode() != "TRACK_CUSTOM":
             sign = -1.0 if driver.southern() else 1.0  # in the south the wedge turns the other way
-            await self._send_rate(aux.Device.AZM, sign * MODE_RATES[self._mode()], special=SPECIAL_RATES[self._mode()])
-            await self._send_rate(aux.Device.ALT, 0.0)
+            await self.send_rate(aux.Device.AZM, sign * MODE_RATES[self._mode()], special=SPECIAL_RATES[self._mode()])
+            await self.send_rate(aux.Device.ALT, 0.0)
             return
         now = driver.now_unix()
         ra0, dec0 = self.target_at(now)
@@ -417,20 +492,21 @@ class MotionControl:
         mount_next = driver.model.to_mount(driver.sky_to_ideal_axes(ra1, dec1, PREDICTION_STEP))
         rate1 = wrap180(mount_next.axis1 - mount_now.axis1) / PREDICTION_STEP
         rate2 = (mount_next.axis2 - mount_now.axis2) / PREDICTION_STEP
-        wrap = self.cordwrap()
-        if wrap is not None and crosses(mount_now.axis1, rate1 * TRACK_PERIOD * 2, wrap):
-            await self._stop_tracking(f"tracking would cross the cord-wrap position {wrap:g}°; slew to the target again")
-            return
         encoders = await driver.read_encoders()
         measured = driver.mount_axes(*encoders)
+        wrap = self.cordwrap()
+        # from where the axis is to where the next updates take it (a target that is already over counts too)
+        if wrap is not None and crosses(measured.axis1, wrap180(mount_next.axis1 - measured.axis1) + rate1 * TRACK_PERIOD, wrap):
+            await self._stop_tracking(f"tracking would cross the cord-wrap position {wrap:g}°; slew to the target again")
+            return
         lag = driver.now_unix() - now
         error1 = wrap180(mount_now.axis1 + rate1 * lag - measured.axis1)
         error2 = mount_now.axis2 + rate2 * lag - measured.axis2
         correction1 = max(-MAX_CORRECTION, min(MAX_CORRECTION, error1 / CORRECTION_TIME))
         correction2 = max(-MAX_CORRECTION, min(MAX_CORRECTION, error2 / CORRECTION_TIME))
         geometry, southern = driver.geometry(), driver.southern()
-        await self._send_rate(aux.Device.AZM, axis1_sign(geometry, southern) * (rate1 + correction1) * 3600.0)
-        await self._send_rate(aux.Device.ALT, axis2_sign(geometry, southern) * (rate2 + correction2) * 3600.0)
+        await self.send_rate(aux.Device.AZM, axis1_sign(geometry, southern) * (rate1 + correction1) * 3600.0)
+        await self.send_rate(aux.Device.ALT, axis2_sign(geometry, southern) * (rate2 + correction2) * 3600.0)
 
     async def _stop_tracking(self, reason: str) -> None:
         await self.stop_axes()
@@ -472,10 +548,12 @@ class MotionControl:
             self._set_phase(Phase.IDLE)
 
     async def _on_track_settings(self, update: Update) -> None:
+        if self.phase is Phase.TRACKING and self.target is not None:
+            # where the old mode and rates have carried the target; the new ones apply from now on only
+            now = self.driver.now_unix()
+            self.target, self.target_time = self.target_at(now), now
         self.driver.accept(update)
         if self.phase is Phase.TRACKING:
-            ra, dec = self.target_at(self.driver.now_unix())
-            self.target, self.target_time = (ra, dec), self.driver.now_unix()
             self.sent_rates = {axis: None for axis in AXES}
             await self.track_once()
 
@@ -483,9 +561,11 @@ class MotionControl:
 
     async def _on_abort(self, update: Update) -> None:
         await self._cancel_task()
+        await self._stop_pulses()
         self.manual = {"NS": 0, "WE": 0}
-        await self.stop_axes()
         self.target = None
+        self.phase = Phase.IDLE  # nothing is to move from now on, even if the stop below does not get through yet
+        await self.stop_axes()
         self._set_phase(Phase.IDLE)
         for name in ("TELESCOPE_MOTION_NS", "TELESCOPE_MOTION_WE"):
             self.props.switch(name).reset()
@@ -506,6 +586,8 @@ class MotionControl:
             raise ValidationError("the mount is parked; unpark it first")
         if self.phase in (Phase.SLEWING, Phase.PARKING, Phase.HOMING):
             raise ValidationError("a goto is under way; abort it first")
+        if self.phase is Phase.SATELLITE:
+            raise ValidationError("a satellite is being followed; halt it first")
         ns = update.vector.name.endswith("NS")
         key = "NS" if ns else "WE"
         first, second = ("MOTION_NORTH", "MOTION_SOUTH") if ns else ("MOTION_WEST", "MOTION_EAST")
@@ -583,8 +665,20 @@ class MotionControl:
         await self._manual_done()
 
     async def on_poll(self) -> None:
+        """After each position the controllers answered."""
         if self.phase is Phase.MOVING:
             await self._check_manual_limits()
+        if self.foreign_seen and not self.foreign_active():
+            self.foreign_seen = False
+            self.driver.message(f"No other controller has commanded the motors for {FOREIGN_QUIET_S:g} s")
+        if self.phase is not Phase.IDLE or self.foreign_active():
+            return
+        if self.stop_owed:
+            await self.stop_axes()
+            self.driver.message("The mount is stopped now: the motion that failed could not be stopped then", "WARNING")
+        if self.failed and self.transient_failure:
+            self.transient_failure = False
+            self._set_phase(Phase.IDLE)  # the failure has been reported; the state now shows the mount at rest
 
     # --- park and home ---------------------------------------------------------------------------------------
 
@@ -595,6 +689,17 @@ class MotionControl:
         if self.driver.geometry() is Geometry.EQ_WEDGE:
             return AxisAngles(0.0, -90.0 if self.driver.southern() else 90.0)  # the pole
         return AxisAngles(0.0, 0.0)  # home: north, level
+
+    async def site_changed(self) -> None:
+        """With no park position saved, the default one follows the site (on a wedge, the pole of its hemisphere):
+        the site usually arrives after connecting, when the default was taken for the site known then."""
+        if await trio.to_thread.run_sync(self._park_path().exists):
+            return
+        default = self.default_park()
+        position = self.props.number("TELESCOPE_PARK_POSITION")
+        if (position["PARK_AZ"].value, position["PARK_ALT"].value) != (default.axis1, default.axis2):
+            position.apply({"PARK_AZ": default.axis1, "PARK_ALT": default.axis2})
+            self.driver.update(position.name, State.OK)
 
     def _write_park(self) -> None:
         position = self.props.number("TELESCOPE_PARK_POSITION")
@@ -629,12 +734,22 @@ class MotionControl:
         park.select("PARK" if self.parked else "UNPARK")
         park.state = State.OK
 
-    async def _park(self) -> None:
+    def _park_target(self) -> AxisAngles:
+        """The park position as mount axis angles, refused if it lies outside the altitude limits."""
         position = self.props.number("TELESCOPE_PARK_POSITION")
         target = AxisAngles(position["PARK_AZ"].value, position["PARK_ALT"].value)
-        await self._approach(target)
-        await self._goto_axes(target, fast=False)
-        await self.stop_axes()
+        self.check_altitude(self.driver.altitude_of(self.driver.model.to_sky(target)), "the park position")
+        return target
+
+    async def _park(self) -> None:
+        try:
+            target = self._park_target()
+            await self._approach(target)
+            await self._goto_axes(target, fast=False)
+            await self.stop_axes()
+        except (LinkError, MotionError, ValidationError):
+            self.driver.update("TELESCOPE_PARK", State.ALERT)  # not left Busy: the failure is reported by the task
+            raise
         self.parked = True
         await trio.to_thread.run_sync(self._write_park)
         self.target = None
@@ -642,6 +757,12 @@ class MotionControl:
         park = self.props.switch("TELESCOPE_PARK")
         park.select("PARK")
         self.driver.update(park.name, State.OK, "Parked")
+
+    async def park_now(self) -> None:
+        """Park from within a running motion task (after a satellite pass)."""
+        self._set_phase(Phase.PARKING)
+        self.driver.update("TELESCOPE_PARK", State.BUSY)
+        await self._park()
 
     async def _on_park(self, update: Update) -> None:
         vector = update.vector
@@ -655,6 +776,7 @@ class MotionControl:
             if self.parked:
                 self.driver.update(vector.name, State.OK)
                 return
+            self._park_target()
             await self._cancel_task()
             self.target = None
             self._set_phase(Phase.PARKING)
@@ -668,8 +790,15 @@ class MotionControl:
         self.driver.update(vector.name, State.OK, "Unparked")
 
     async def _on_park_position(self, update: Update) -> None:
-        self.driver.accept(update)
-        await trio.to_thread.run_sync(self._write_park)
+        vector = update.vector
+        previous = {name: vector[name].value for name in update.values}
+        vector.apply(update.values)
+        try:
+            await trio.to_thread.run_sync(self._write_park)  # saved before it is acknowledged: a crash loses nothing said
+        except OSError:
+            vector.apply(previous)
+            raise
+        self.driver.update(vector.name, State.OK)
 
     async def _on_park_option(self, update: Update) -> None:
         action = next((name for name, on in update.values.items() if on), None)
@@ -755,6 +884,8 @@ class MotionControl:
             return
         if self.parked:
             raise ValidationError("the mount is parked")
+        if self.phase is Phase.SATELLITE:
+            raise ValidationError("a satellite is being followed: guide pulses would only disturb it")
         rates = self.props.number("GUIDE_RATE")
         fraction = rates["GUIDE_RATE_NS" if ns else "GUIDE_RATE_WE"].value
         degrees = sign * fraction * SIDEREAL_DEG_S * milliseconds / 1000.0
@@ -779,33 +910,58 @@ class MotionControl:
             percent = delta / seconds / SIDEREAL_DEG_S * 100.0 * sign
             if abs(percent) >= 0.5:
                 plan.append((axis, max(-100, min(100, int(round(percent))))))
-        try:
-            remaining = milliseconds
-            while remaining > 0:
-                chunk = min(remaining, MAX_PULSE_TICKS * 10)
-                for axis, percent in plan:
-                    await self.driver.transact(axis, Command.AUX_GUIDE, aux.encode_guide_pulse(percent, int(chunk)))
-                await trio.sleep(chunk / 1000.0)
-                remaining -= chunk
-        except ReplyRejected:
-            if not self.guide_warned:
-                self.guide_warned = True
-                self.driver.message(
-                    "The motor controllers have no guide-pulse command (firmware before 6.50): pulses are applied "
-                    "through the tracking loop", "WARNING",
-                )  # fmt: skip
-        except LinkError as exc:
-            self.driver.update(name, State.ALERT, f"[ERROR] Guide pulse failed: {exc}")
-            return
+        with trio.CancelScope() as scope:
+            self.pulse_scopes.add(scope)
+            try:
+                remaining = milliseconds
+                send_by = trio.current_time() + PULSE_SEND_WINDOW_S
+                while remaining > 0:
+                    chunk = min(remaining, MAX_PULSE_TICKS * 10)
+                    for axis, percent in plan:
+                        await self.driver.transact(
+                            axis, Command.AUX_GUIDE, aux.encode_guide_pulse(percent, int(chunk)), send_by=send_by
+                        )
+                    await trio.sleep(chunk / 1000.0)
+                    remaining -= chunk
+                    send_by += chunk / 1000.0
+            except ReplyRejected:
+                if not self.guide_warned:
+                    self.guide_warned = True
+                    self.driver.message(
+                        "The motor controllers have no guide-pulse command (firmware before 6.50): pulses are applied "
+                        "through the tracking loop", "WARNING",
+                    )  # fmt: skip
+            except LinkError as exc:
+                self.driver.update(name, State.ALERT, f"[ERROR] Guide pulse failed: {exc}")
+                return
+            finally:
+                self.pulse_scopes.discard(scope)
         vector = self.props.number(name)
         vector.apply({first: 0, second: 0})
         self.driver.update(name, State.IDLE)
+
+    async def _stop_pulses(self) -> None:
+        """End the guide pulses in progress, here and in the controllers (a 0 ms pulse replaces a running one)."""
+        if not self.pulse_scopes:
+            return
+        for scope in list(self.pulse_scopes):
+            scope.cancel()
+        for axis in AXES:
+            try:
+                await self.driver.transact(axis, Command.AUX_GUIDE, aux.encode_guide_pulse(0, 0))
+            except LinkError:
+                pass  # no guide-pulse command in this firmware: the pulse went through the tracking loop
 
     # --- disconnect ------------------------------------------------------------------------------------------
 
     async def halt_before_disconnect(self) -> None:
         """Leave nothing moving when the driver lets go of the mount."""
         await self._cancel_task()
+        with trio.move_on_after(3):
+            try:
+                await self._stop_pulses()
+            except LinkError:
+                pass
         with trio.move_on_after(3):
             try:
                 await self.stop_axes()

@@ -156,3 +156,20 @@ def astrolink_factory(server_factory, client_factory, tmp_path):
 @pytest.fixture
 def astrolink(astrolink_factory) -> Rig:
     return astrolink_factory()
+
+
+@pytest.fixture
+def mount_factory(server_factory, client_factory, tmp_path):
+    """NexStar mounts (see nexstar_rig.start_mount for the options), each with its own emulator, stopped at the end."""
+    from nexstar_rig import start_mount
+
+    mounts = []
+
+    def start(*args: str, **options):
+        mount = start_mount(server_factory, client_factory, tmp_path / f"aux-{len(mounts)}", *args, **options)
+        mounts.append(mount)
+        return mount
+
+    yield start
+    for mount in mounts:
+        mount.emulator.stop()

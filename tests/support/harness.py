@@ -70,7 +70,8 @@ class IndiServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "IndiServer":
-        log = open(self.log_path, "wb")
+        """Start the server; after stop(), start again on the same port (a restart), its log continuing."""
+        log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             ["indiserver", "-v", "-r", "0", "-p", str(self.port), "-u", self.socket_path, *self.extra_args, *self.drivers],
             stdout=log,
@@ -247,6 +248,7 @@ class Snapshot:
     group: str = ""
     label: str = ""
     limits: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    received: float = field(default_factory=time.monotonic)  # when the client got it (time.monotonic())
 
 
 def _load_pyindi() -> Any:

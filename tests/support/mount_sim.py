@@ -31,12 +31,17 @@ def request(kind: str, name: str, **members: object) -> NewVector:
     return NewVector(kind, DEVICE, name, tuple((k, text(v)) for k, v in members.items()), None)
 
 
-async def start_mount(nursery: trio.Nursery, *, latitude: float, longitude: float, geometry: str = "ALTAZ") -> NexStarDriver:
+async def start_mount(
+    nursery: trio.Nursery, *, latitude: float, longitude: float, geometry: str = "ALTAZ", focuser: bool = False
+) -> NexStarDriver:
+    """The simulated mount, connected; `focuser` puts a Celestron focus motor on its bus (SIMULATION_FOCUSER)."""
     props = prepare_properties(SPEC)
     driver = NexStarDriver(SPEC, props, Outbox())
     driver.runtime_nursery = nursery
     await driver.handle_request(request("Switch", "SIMULATION", ENABLE=True))
     await driver.handle_request(request("Switch", "MOUNT_GEOMETRY", **{geometry: True}))
+    if focuser:
+        await driver.handle_request(request("Switch", "SIMULATION_FOCUSER", INDI_ENABLED=True))
     driver.props.number("GEOGRAPHIC_COORD").apply({"LAT": latitude, "LONG": longitude % 360})
     await driver.handle_request(request("Switch", "CONNECTION", CONNECT=True))
     assert driver.connected, driver.outbox.take()[-600:]

@@ -702,3 +702,118 @@ async def test_serve_silent_times_out(autojump_clock: trio.testing.MockClock) ->
         emu.faults.silent = False
         assert await client.ask("#") == "#:AstroLink4USB"
         await client_side.aclose()
+
+
+# --- faults for the reliability campaign ------------------------------------------------------------------------------
+
+
+def test_fault_truncate_cuts_every_reply_but_bare_acknowledgements() -> None:
+    emu = AstroLink4Emulator()
+    emu.faults.truncate = True
+    assert emu.handle("u", 0.0) == ("u:" + DEFAULT_U)[: len("u:" + DEFAULT_U) // 2]
+    with pytest.raises(ProtocolError):
+        p.parse_status(emu.handle("q", 0.0), Layout.USB)
+    assert emu.handle("R:0:100", 0.0) == "R:"  # two characters: nothing left to cut
+    assert emu.target == 100  # the command itself was carried out
+
+
+def test_fault_oversize_runs_past_the_line_limit() -> None:
+    emu = AstroLink4Emulator()
+    emu.faults.oversize = True
+    reply = emu.handle("j", 0.0)
+    assert reply.startswith("j:0:") and len(reply) > 512
+    framer = LineFramer(max_line=256)
+    assert [type(item).__name__ for item in framer.feed(reply.encode() + b"\n")] == ["FramingError"]
+
+
+def test_positions_in_replies_are_recorded_with_their_time() -> None:
+    emu = AstroLink4Emulator()
+    emu.handle("R:0:50", 0.0)
+    emu.handle("q", 0.0)
+    emu.handle("q", 30.0)
+    emu.handle("p", 31.0)
+    assert emu.reported_positions_since(0) == [(0.0, 0), (30.0, 50), (31.0, 50)]
+    assert emu.reported_positions_since(2) == [(31.0, 50)]
+
+
+async def test_serve_late_replies_stay_in_order_behind_later_commands(autojump_clock: trio.testing.MockClock) -> None:
+    emu = AstroLink4Emulator(now=trio.current_time())
+    emu.faults.late_reply_s = 1.5
+    client_side, device_side = trio.testing.memory_stream_pair()
+    arrivals: list[tuple[float, str]] = []
+    framer = LineFramer()
+
+    async def listen() -> None:
+        while True:
+            data = await client_side.receive_some(1024)
+            if not data:
+                return
+            arrivals.extend((trio.current_time() - start, item.text) for item in framer.feed(data))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, emu, device_side)
+        nursery.start_soon(listen)
+        start = trio.current_time()
+        await client_side.send_all(b"j\n")
+        await trio.sleep(1.0)  # the driver gives up and asks again
+        await client_side.send_all(b"f\n")
+        await trio.sleep(3.0)
+        nursery.cancel_scope.cancel()
+    assert arrivals == [(1.5, "j:0"), (2.5, "f:1")]
+
+
+# --- the emulator program's link controls (real ptys and sockets, real clock, short waits) ------------------------------
+
+
+async def test_unplug_removes_the_pty_and_its_link_for_a_while(tmp_path, capsys) -> None:
+    import os
+
+    from indi_astrojolo.emulation import _link_command, _serve_pty
+
+    link = str(tmp_path / "astrolink")
+    async with trio.open_nursery() as nursery:
+        control = await nursery.start(_serve_pty, AstroLink4Emulator(now=trio.current_time()), serve, link)
+        assert os.path.exists(link)
+        assert _link_command(control, "unplug 0.3")
+        await trio.sleep(0.15)
+        assert not os.path.lexists(link)  # the device node is gone with the cable
+        await trio.sleep(0.3)
+        assert os.path.exists(link)  # plugged in again (the kernel may give the new pty the old number)
+        nursery.cancel_scope.cancel()
+    assert capsys.readouterr().out.startswith("READY pty ")
+
+
+async def test_reset_ends_a_tcp_connection_with_a_reset(capsys) -> None:
+    from indi_astrojolo.emulation import _link_command, _serve_tcp
+
+    async with trio.open_nursery() as nursery:
+        control = await nursery.start(_serve_tcp, AstroLink4Emulator(now=trio.current_time()), serve, 0)
+        port = int(capsys.readouterr().out.split(":")[-1])
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        await stream.send_all(b"j\n")
+        assert await stream.receive_some(100) == b"j:0\n"
+        assert _link_command(control, "reset")
+        with pytest.raises(trio.BrokenResourceError) as caught:
+            await stream.receive_some(100)
+        assert isinstance(caught.value.__cause__, ConnectionResetError)
+        assert _link_command(control, "unplug 5")
+        refused = await trio.open_tcp_stream("127.0.0.1", port)  # the listener takes it, and resets it at once
+        with pytest.raises(trio.BrokenResourceError):
+            await refused.receive_some(100)
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("start, target", [(0, 120), (500, 380)])
+def test_a_move_reports_nothing_left_to_go_only_once_its_last_step_is_made(start, target) -> None:
+    emu = AstroLink4Emulator()
+    emu.handle(f"P:0:{start}", 0.0)
+    emu.handle(f"R:0:{target}", 0.0)
+    t = 0.0
+    while emu.position != target or emu.velocity != 0.0:
+        t += 0.003
+        fields = q(emu, t)
+        position, to_go = int(fields[1]), int(fields[2])
+        assert position + to_go == target
+        if emu.position != target:
+            assert to_go != 0, f"nothing to go reported at {emu.position} (still moving at {emu.velocity:.2f} steps/s)"
+    assert q(emu, t + 0.1)[1:3] == [str(target), "0"]

@@ -112,3 +112,17 @@ def test_failed_atomic_write_keeps_the_old_file(tmp_path, monkeypatch) -> None:
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"
     assert sorted(os.listdir(tmp_path)) == ["file.xml"]
+
+
+def test_temporaries_left_by_killed_writers_are_removed_by_a_later_write(tmp_path) -> None:
+    target = tmp_path / "AstroLink [1]_config.xml"  # glob characters in a device name must not matter
+    stale = tmp_path / f".{target.name}.k1ll3d.tmp"
+    live = tmp_path / f".{target.name}.wr1t1ng.tmp"  # another process writing right now
+    other = tmp_path / ".other.xml.k1ll3d.tmp"  # another file's: not ours to judge
+    for path in (stale, live, other):
+        path.write_bytes(b"half a docu")
+    an_hour_ago = os.path.getmtime(stale) - 3600
+    for path in (stale, other):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    atomic_write_bytes(target, b"new")
+    assert sorted(os.listdir(tmp_path)) == sorted([target.name, live.name, other.name])

@@ -1,17 +1,20 @@
 """The emulated NexStar mount: echo and replies, absent devices, slew/track/goto physics, cord wrap, guide pulses,
-homing, GPS, ALT hard stops, NAKs, faults, hand-controller passthrough, and serving on a byte stream (on trio's fake
-clock)."""
+homing, GPS, ALT hard stops, NAKs, faults, hand-controller passthrough, serving on a byte stream (on trio's fake
+clock), and the focuser (0x12): goto, moves, hard stops, calibration."""
 
 from __future__ import annotations
 
 import pytest
 import trio
 import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from indi_astrojolo.link.framing import AuxFramer, AuxPacket, FramingError, PassthroughFramer
 from indi_astrojolo.link.session import Verdict
 from indi_astrojolo.nexstar import aux
-from indi_astrojolo.nexstar.aux import Command, Device
+from indi_astrojolo.nexstar.aux import Command, Device, FocuserCommand
+from indi_astrojolo.nexstar.emulated_focuser import FocuserConfig
 from indi_astrojolo.nexstar.emulator import (
     SECOND_MASTER_RATE_ARCSEC_PER_S,
     HandControllerRequests,
@@ -1016,3 +1019,245 @@ async def test_serve_late_reply_comes_after_the_next_echo(autojump_clock: trio.t
         (2.0, Device.AZM, Command.GET_POSITION),  # reply 1, late but not lost
         (2.5, Device.AZM, Command.GET_VERSION),  # reply 2
     ]
+
+
+# --- faults for the reliability campaign ------------------------------------------------------------------------------
+
+
+async def serve_one_request(emu: NexStarEmulator, request: AuxPacket) -> tuple[list[AuxPacket], list[FramingError]]:
+    """Everything the bus carries back for one request within a second: packets (echo included) and framing errors."""
+    client_side, device_side = trio.testing.memory_stream_pair()
+    framer = AuxFramer()
+    packets: list[AuxPacket] = []
+    errors: list[FramingError] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve, emu, device_side)
+        await client_side.send_all(request.encode())
+        with trio.move_on_after(1.0):
+            while True:
+                for event in framer.feed(await client_side.receive_some(1024)):
+                    (errors if isinstance(event, FramingError) else packets).append(event)
+        nursery.cancel_scope.cancel()
+    return packets, errors
+
+
+async def test_serve_truncated_replies_never_frame(autojump_clock: trio.testing.MockClock) -> None:
+    emu = NexStarEmulator(now=trio.current_time())
+    emu.faults.truncate = True
+    request = aux.request(Device.AZM, Command.GET_POSITION)
+    packets, errors = await serve_one_request(emu, request)
+    assert packets == [request]  # the echo only: half a reply frame is still waiting for its end
+
+
+async def test_serve_oversize_replies_are_whole_frames_with_extra_data(autojump_clock: trio.testing.MockClock) -> None:
+    emu = NexStarEmulator(now=trio.current_time())
+    emu.faults.oversize = True
+    packets, errors = await serve_one_request(emu, aux.request(Device.ALT, Command.GET_POSITION))
+    assert errors == [] and packets[1].data == b"\x00\x00\x00\x00\x00\x00"
+    with pytest.raises(aux.ReplyError):
+        aux.decode_position(packets[1].data)
+
+
+async def test_serve_wrong_command_replies_are_not_accepted(autojump_clock: trio.testing.MockClock) -> None:
+    emu = NexStarEmulator(now=trio.current_time())
+    emu.faults.wrong_command = True
+    request = aux.request(Device.AZM, Command.GET_VERSION)
+    packets, errors = await serve_one_request(emu, request)
+    assert errors == [] and len(packets) == 2
+    assert aux.reply_matcher(request)(packets[1]) is Verdict.IGNORE
+
+
+async def test_serve_corrupt_echo_fails_its_checksum_and_the_reply_is_intact(autojump_clock: trio.testing.MockClock) -> None:
+    emu = NexStarEmulator(now=trio.current_time())
+    emu.faults.corrupt_echo = True
+    request = aux.request(Device.AZM, Command.GET_MODEL)
+    packets, errors = await serve_one_request(emu, request)
+    assert errors[0].kind == "bad_checksum"  # then the rest of the echo, skipped as garbage while resynchronising
+    assert packets == [AuxPacket(Device.AZM, Device.APP, Command.GET_MODEL, emu.config.model)]
+
+
+def test_position_replies_are_recorded_with_time_and_axis() -> None:
+    emu = NexStarEmulator()
+    place(emu, 10.0)
+    position(emu, Device.AZM)
+    position(emu, Device.ALT)
+    steps = round(10.0 * DEG)
+    assert emu.reported_positions_since(0) == [(0.0, Device.AZM, steps), (0.0, Device.ALT, 0)]
+    assert emu.reported_positions_since(1) == [(0.0, Device.ALT, 0)]
+
+
+# --- the focuser (0x12) --------------------------------------------------------------------------------------------
+
+FOCUS_SPEED = 300.0  # steps/s, the emulator's default
+
+
+def focuser_emulator(**options) -> NexStarEmulator:
+    return NexStarEmulator(MountConfig(focuser=FocuserConfig(**options)))
+
+
+def focuser_raw(emu: NexStarEmulator) -> int:
+    return aux.decode_position(reply(emu, Device.FOCUSER, Command.GET_POSITION).data)
+
+
+def focuser_done(emu: NexStarEmulator) -> bytes:
+    return reply(emu, Device.FOCUSER, Command.SLEW_DONE).data
+
+
+def calibration_status(emu: NexStarEmulator) -> aux.CalibrationStatus:
+    return aux.decode_calibration_status(reply(emu, Device.FOCUSER, FocuserCommand.CALIBRATION_STATUS).data)
+
+
+def test_focuser_answers_version_position_and_hard_stops() -> None:
+    emu = focuser_emulator(low_stop=1200, high_stop=48000, start_position=30000)
+    assert str(aux.decode_version(reply(emu, Device.FOCUSER, Command.GET_VERSION).data)) == "1.4"
+    assert focuser_raw(emu) == 30000
+    stops = reply(emu, Device.FOCUSER, FocuserCommand.GET_HARD_STOPS)
+    assert stops.data == bytes.fromhex("000004B0 0000BB80")  # two big-endian 32-bit integers
+    assert aux.decode_hard_stops(stops.data) == (1200, 48000)
+    assert focuser_done(emu) == b"\xff"
+    assert calibration_status(emu) == aux.CalibrationStatus(done=True, stage=0)
+
+
+def test_an_uncalibrated_focuser_reports_no_hard_stops() -> None:
+    emu = focuser_emulator(calibrated=False)
+    assert aux.decode_hard_stops(reply(emu, Device.FOCUSER, FocuserCommand.GET_HARD_STOPS).data) == (0, 0)
+    assert calibration_status(emu) == aux.CalibrationStatus(done=False, stage=0)
+
+
+def test_focuser_goto_runs_at_its_speed_and_reports_done_on_arrival() -> None:
+    emu = focuser_emulator(start_position=10000)
+    assert reply(emu, Device.FOCUSER, Command.GOTO_FAST, aux.encode_position(13000)).data == b""
+    assert focuser_done(emu) == b"\x00"
+    emu.advance(5.0)
+    assert focuser_raw(emu) == 10000 + 5 * FOCUS_SPEED
+    assert focuser_done(emu) == b"\x00"
+    emu.advance(10.0 + 1e-6)
+    assert focuser_raw(emu) == 13000
+    assert focuser_done(emu) == b"\xff"
+    emu.advance(20.0)
+    assert focuser_raw(emu) == 13000  # it stays there
+
+
+def test_focuser_goto_beyond_a_stop_ends_at_the_stop() -> None:
+    emu = focuser_emulator(low_stop=500, high_stop=20000, start_position=19000)
+    reply(emu, Device.FOCUSER, Command.GOTO_FAST, aux.encode_position(25000))
+    emu.advance(60.0)
+    assert focuser_raw(emu) == 20000 and focuser_done(emu) == b"\xff"
+    reply(emu, Device.FOCUSER, Command.GOTO_FAST, aux.encode_position(0))
+    emu.advance(200.0)
+    assert focuser_raw(emu) == 500
+
+
+def test_focuser_fixed_rate_moves_stop_on_rate_0_and_at_the_stops() -> None:
+    emu = focuser_emulator(low_stop=0, high_stop=60000, start_position=30000)
+    reply(emu, Device.FOCUSER, Command.MOVE_POS, b"\x09")
+    emu.advance(2.0)
+    assert focuser_raw(emu) == 30000 + 2 * FOCUS_SPEED
+    reply(emu, Device.FOCUSER, Command.MOVE_NEG, b"\x03")  # a third of the speed, the other way
+    emu.advance(4.0)
+    assert focuser_raw(emu) == 30600 - 2 * FOCUS_SPEED / 3
+    reply(emu, Device.FOCUSER, Command.MOVE_POS, b"\x00")
+    stopped = focuser_raw(emu)
+    emu.advance(10.0)
+    assert focuser_raw(emu) == stopped
+    reply(emu, Device.FOCUSER, Command.MOVE_NEG, b"\x09")
+    emu.advance(500.0)
+    assert focuser_raw(emu) == 0
+
+
+def test_focuser_rate_0_aborts_a_goto() -> None:
+    emu = focuser_emulator(start_position=10000)
+    reply(emu, Device.FOCUSER, Command.GOTO_FAST, aux.encode_position(20000))
+    emu.advance(1.0)
+    reply(emu, Device.FOCUSER, Command.MOVE_POS, b"\x00")
+    assert focuser_done(emu) == b"\xff"
+    emu.advance(10.0)
+    assert focuser_raw(emu) == 10000 + FOCUS_SPEED
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["goto", "pos", "neg", "calibrate", "stop_calibration"]),
+            st.integers(0, 0xFFFFFF),
+            st.integers(0, 9),
+            st.floats(0.0, 30.0),  # long enough to cross the whole travel at 2000 steps/s
+        ),
+        max_size=10,
+    )
+)
+def test_focuser_never_passes_its_stops(steps) -> None:
+    emu = focuser_emulator(low_stop=700, high_stop=42000, start_position=20000, speed_steps_per_s=2000.0)
+    now = 0.0
+    for kind, target, rate, wait in steps:
+        if kind == "goto":
+            reply(emu, Device.FOCUSER, Command.GOTO_FAST, aux.encode_position(target), now)
+        elif kind in ("pos", "neg"):
+            reply(emu, Device.FOCUSER, Command.MOVE_POS if kind == "pos" else Command.MOVE_NEG, bytes([rate]), now)
+        else:
+            start = aux.CALIBRATION_START if kind == "calibrate" else aux.CALIBRATION_STOP
+            reply(emu, Device.FOCUSER, FocuserCommand.CALIBRATION_ENABLE, start, now)
+        for fraction in (0.25, 0.5, 1.0):
+            emu.advance(now + wait * fraction)
+            assert 700 <= emu.focuser.position <= 42000
+        now += wait
+
+
+def test_focuser_calibration_visits_both_stops_and_sets_the_hard_stops() -> None:
+    emu = focuser_emulator(low_stop=1000, high_stop=31000, start_position=16000, calibrated=False)
+    reply(emu, Device.FOCUSER, FocuserCommand.CALIBRATION_ENABLE, aux.CALIBRATION_START)
+    duration = (15000 + 30000) / FOCUS_SPEED
+    stages, lowest = [], 16000
+    t = 0.0
+    while t < duration - 1.0:
+        t += 1.0
+        emu.advance(t)
+        status = calibration_status(emu)
+        assert status.running and not status.done
+        assert focuser_done(emu) == b"\x00"
+        stages.append(status.stage)
+        lowest = min(lowest, focuser_raw(emu))
+    assert stages == sorted(stages) and stages[0] == 1 and stages[-1] == 12
+    assert lowest == 1000
+    emu.advance(duration + 0.01)
+    assert calibration_status(emu) == aux.CalibrationStatus(done=True, stage=0)
+    assert reply(emu, Device.FOCUSER, FocuserCommand.CALIBRATION_STATUS).data == b"\x01\x00"  # the LAST driver's 256
+    assert focuser_raw(emu) == 31000
+    assert aux.decode_hard_stops(reply(emu, Device.FOCUSER, FocuserCommand.GET_HARD_STOPS).data) == (1000, 31000)
+
+
+def test_focuser_stopped_calibration_keeps_the_old_stops_and_ignores_moves_while_running() -> None:
+    emu = focuser_emulator(low_stop=0, high_stop=60000, start_position=30000)
+    emu.focuser.hard_stops = (100, 50000)  # found by an earlier calibration
+    reply(emu, Device.FOCUSER, FocuserCommand.CALIBRATION_ENABLE, aux.CALIBRATION_START)
+    emu.advance(2.0)
+    assert focuser_raw(emu) == 30000 - 2 * FOCUS_SPEED  # on its way to the low stop
+    reply(emu, Device.FOCUSER, Command.GOTO_FAST, aux.encode_position(40000))  # acknowledged, ignored
+    emu.advance(3.0)
+    assert focuser_raw(emu) == 30000 - 3 * FOCUS_SPEED
+    reply(emu, Device.FOCUSER, FocuserCommand.CALIBRATION_ENABLE, aux.CALIBRATION_STOP)
+    assert calibration_status(emu) == aux.CalibrationStatus(done=False, stage=0)  # INDI's "aborted"
+    emu.advance(10.0)
+    assert focuser_raw(emu) == 30000 - 3 * FOCUS_SPEED
+    assert focuser_done(emu) == b"\xff"
+    assert aux.decode_hard_stops(reply(emu, Device.FOCUSER, FocuserCommand.GET_HARD_STOPS).data) == (100, 50000)
+
+
+def test_focuser_silence_and_unknown_commands() -> None:
+    emu = focuser_emulator()
+    nak = reply(emu, Device.FOCUSER, 0x99)
+    assert nak == AuxPacket(Device.FOCUSER, Device.APP, aux.NOT_SUPPORTED, b"\x99")
+    emu.focuser.silent = True
+    assert len(ask(emu, Device.FOCUSER, Command.GET_POSITION)) == 1  # the echo only
+    assert position(emu, Device.AZM) == 0  # the mount still answers
+    emu.focuser.silent = False
+    emu.faults.silent = True
+    assert len(ask(emu, Device.FOCUSER, Command.GET_POSITION)) == 1
+
+
+def test_focuser_through_the_hand_controller() -> None:
+    emu = NexStarEmulator(MountConfig(passthrough=True, echo=False, focuser=FocuserConfig(low_stop=300, high_stop=9000)))
+    stops = hc_ask(emu, Device.FOCUSER, FocuserCommand.GET_HARD_STOPS)
+    assert len(stops) == 9 and aux.decode_hard_stops(stops[:8]) == (300, 9000)
+    assert hc_ask(emu, Device.FOCUSER, FocuserCommand.CALIBRATION_STATUS) == b"\x01\x00#"

@@ -245,3 +245,33 @@ async def test_aux_echo_is_removed_and_reply_matched(autojump_clock) -> None:
             assert framer.echoes_removed == 1
             assert session.counters.ignored == 0
         nursery.cancel_scope.cancel()
+
+
+async def test_a_request_that_cannot_go_out_by_its_deadline_is_given_up(autojump_clock) -> None:
+    device = FakeDevice(lambda text: [] if text == "slow" else [(0, f"{text[0]}:ok\n".encode())])
+
+    async def unanswered(session) -> None:
+        with pytest.raises(LinkTimeout, match="no reply"):
+            await session.request(b"slow\n", letter_matcher("s"), retries=0)
+
+    async def body(session) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(unanswered, session)
+            await trio.sleep(0.1)  # the link is now busy for a second with a request nobody answers
+            with pytest.raises(LinkTimeout, match="could not be sent in time"):
+                await session.request(b"g\n", letter_matcher("g"), send_by=trio.current_time() + 0.5)
+        assert device.received == ["slow"]  # the late one never went out
+        assert (await session.request(b"g\n", letter_matcher("g"), send_by=trio.current_time() + 0.5)).text == "g:ok"
+
+    await run_with(device, body)
+
+
+async def test_no_retry_goes_out_after_the_deadline(autojump_clock) -> None:
+    device = FakeDevice(lambda text: [])
+
+    async def body(session) -> None:
+        with pytest.raises(LinkTimeout, match="could not be sent in time"):
+            await session.request(b"q\n", letter_matcher("q"), send_by=trio.current_time() + 1.5)
+        assert device.received == ["q", "q"]  # at 0 s and at 1 s; the one due at 2 s would be late
+
+    await run_with(device, body)

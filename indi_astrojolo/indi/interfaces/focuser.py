@@ -51,6 +51,7 @@ class Focuser:
         self.position: int | None = None
         self.target: int | None = None  # where the current move finally ends
         self.waypoint: int | None = None  # the overshoot point of a backlash move, before the final approach
+        self.device_target: int | None = None  # where the device last said it was going (position + steps to go)
         self.idle_polls = 0
         self.external_move = False
         handlers = {
@@ -83,10 +84,12 @@ class Focuser:
     def apply_maximum(self, maximum: int) -> None:
         """Make every position property's range 0 … maximum (the device's limit, read or just written)."""
         self.props.number("FOCUS_MAX")["FOCUS_MAX_VALUE"].value = maximum
-        self.props.number("ABS_FOCUS_POSITION").set_limits("FOCUS_ABSOLUTE_POSITION", 0, maximum)
-        self.props.number("FOCUS_SYNC").set_limits("FOCUS_SYNC_VALUE", 0, maximum)
-        self.props.number("REL_FOCUS_POSITION").set_limits("FOCUS_RELATIVE_POSITION", 0, maximum)
-        for name in ("FOCUS_MAX", "ABS_FOCUS_POSITION", "FOCUS_SYNC", "REL_FOCUS_POSITION"):
+        ranges = {"ABS_FOCUS_POSITION": "FOCUS_ABSOLUTE_POSITION", "FOCUS_SYNC": "FOCUS_SYNC_VALUE",
+                  "REL_FOCUS_POSITION": "FOCUS_RELATIVE_POSITION"}  # fmt: skip
+        present = [name for name in ranges if name in self.props]  # a focuser that cannot set its position has no SYNC
+        for name in present:
+            self.props.number(name).set_limits(ranges[name], 0, maximum)
+        for name in ["FOCUS_MAX", *present]:
             self.device.update(name)
 
     # --- position reports from the device --------------------------------------------------------------------------
@@ -96,6 +99,7 @@ class Focuser:
         absolute = self.props.number("ABS_FOCUS_POSITION")
         changed = position != self.position
         self.position = position
+        self.device_target = position + steps_to_go
         absolute["FOCUS_ABSOLUTE_POSITION"].value = position
         if self.target is None:
             if steps_to_go != 0:
@@ -197,7 +201,11 @@ class Focuser:
             raise ValidationError("the focuser is moving; abort or wait before setting its position")
         position = int(round(update["FOCUS_SYNC_VALUE"]))
         await self.backend.focuser_sync(position)
+        # the device is there now: the limit checks and clients need not wait for the next poll to know it
+        self.position = self.device_target = position
+        self.props.number("ABS_FOCUS_POSITION")["FOCUS_ABSOLUTE_POSITION"].value = position
         self.device.accept(update)
+        self.device.update("ABS_FOCUS_POSITION")
         self.device.poll_soon()
 
     async def _on_max(self, update: Update) -> None:
@@ -206,8 +214,10 @@ class Focuser:
             raise ValidationError(
                 f"the focuser is at {self.position}, beyond the new maximum {maximum}; move it inside first"
             )
-        if self.target is not None and self.target > maximum:
-            raise ValidationError(f"a move to {self.target} is under way, beyond the new maximum {maximum}")
+        # a backlash overshoot or a move the device makes by itself may go further than the move's target
+        heading = max((p for p in (self.target, self.waypoint, self.device_target) if p is not None), default=None)
+        if self.moving and heading is not None and heading > maximum:
+            raise ValidationError(f"a move to {heading} is under way, beyond the new maximum {maximum}")
         await self.backend.focuser_set_max(maximum)
         update.vector.state = State.OK
         self.apply_maximum(maximum)

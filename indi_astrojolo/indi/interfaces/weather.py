@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from ..device import Device
 
 SEVERITY = {State.IDLE: 0, State.OK: 1, State.BUSY: 2, State.ALERT: 3}
+# WEATHER_UPDATE is whole seconds: a period just above 0 would publish in a tight loop and flood indiserver, which then
+# delivers nothing else from the driver.
+SHORTEST_UPDATE_PERIOD = 1.0
 
 
 def parameter_state(value: float, minimum: float, maximum: float, percent_warning: float) -> State:
@@ -109,7 +112,7 @@ class Weather:
             period = self.props.number("WEATHER_UPDATE")["PERIOD"].value
             self._refresh = trio.Event()
             if period > 0:
-                with trio.move_on_after(period):
+                with trio.move_on_after(max(period, SHORTEST_UPDATE_PERIOD)):
                     await self._refresh.wait()
             else:
                 await self._refresh.wait()

@@ -1,0 +1,186 @@
+"""The axes' path through a satellite pass, planned before the pass starts; sans I/O.
+
+A satellite's track asks more of the axes than they can give in two places, and the plan decides in advance how the
+mount falls short there, so the astronomer is told before the pass rather than surprised during it:
+
+* **Near the zenith** an alt-az mount's azimuth must turn at ω / cos(elevation): an overhead pass asks for a 180°
+  turn in an instant (the key-hole). Each axis is held to the fastest rate the mount is allowed (SAT_SETTINGS), and
+  the unavoidable swing is spread evenly before and after the moment the satellite makes it (the mean of a forward
+  and a backward rate-limited pass), so the gap is centred on culmination, where cos(elevation) makes an azimuth error
+  smallest on the sky. The altitude axis never goes past 90°: a flip over the zenith needs a fork that can swing the
+  tube through it, which NexStar forks cannot do with a camera on the back.
+* **At the cord-wrap position** (alt-az) the azimuth axis may not pass; the plan keeps it within the one turn that
+  does not cross it. A pass whose azimuth runs through that position makes the mount turn round the other way at
+  full speed when the satellite gets there; it loses the satellite for as long as that takes.
+
+Altitude limits: the plan covers the part of the pass above the lowest allowed altitude; an alt-az mount's altitude
+axis holds at the highest allowed altitude while the satellite is above it. On a wedge the axes are hour angle and
+declination (ERFA's ae2hd).
+
+The worst moment — where the plan is furthest from the satellite — is reported with its cause.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import erfa
+import numpy as np
+
+from .mount import Geometry
+
+CORDWRAP_MARGIN = 1.0  # degrees kept from the cord-wrap position (the pointing model and the loop's overshoot)
+
+
+@dataclass
+class PassPlan:
+    times: np.ndarray  # unix seconds, evenly spaced
+    axis1: np.ndarray  # ideal axis 1 (azimuth or hour angle), degrees, continuous within the allowed turn
+    axis2: np.ndarray  # ideal axis 2 (altitude or declination), degrees
+    azimuth: np.ndarray  # the satellite, degrees (continuous, may leave 0..360)
+    elevation: np.ndarray
+    geometry: Geometry
+    latitude: float
+    worst_error: float = 0.0  # degrees on the sky between the plan and the satellite
+    worst_time: float = 0.0
+    worst_cause: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def start(self) -> float:
+        return float(self.times[0])
+
+    @property
+    def end(self) -> float:
+        return float(self.times[-1])
+
+    def position(self, unix: float) -> tuple[float, float]:
+        """Ideal axis angles at a moment (held at the ends outside the pass)."""
+        return float(np.interp(unix, self.times, self.axis1)), float(np.interp(unix, self.times, self.axis2))
+
+    def satellite(self, unix: float) -> tuple[float, float]:
+        """Where the satellite is (azimuth 0..360, elevation), interpolated between planned samples."""
+        return float(np.interp(unix, self.times, self.azimuth)) % 360.0, float(np.interp(unix, self.times, self.elevation))
+
+    def pointing(self, axis1: float, axis2: float) -> tuple[float, float]:
+        """Azimuth and elevation of ideal axis angles."""
+        if self.geometry is Geometry.ALTAZ:
+            return axis1 % 360.0, axis2
+        azimuth, elevation = erfa.hd2ae(math.radians(axis1), math.radians(axis2), math.radians(self.latitude))
+        return math.degrees(float(azimuth)) % 360.0, math.degrees(float(elevation))
+
+
+def separation(az1, el1, az2, el2):
+    """Angle between two directions given in degrees (numpy arrays or floats), in degrees."""
+    a1, e1, a2, e2 = (np.radians(v) for v in (az1, el1, az2, el2))
+    cosine = np.sin(e1) * np.sin(e2) + np.cos(e1) * np.cos(e2) * np.cos(a1 - a2)
+    return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+
+
+def _forward(values: np.ndarray, limit: float) -> np.ndarray:
+    path = values.astype(float).copy()
+    for i in range(1, len(path)):
+        path[i] = path[i - 1] + min(limit, max(-limit, values[i] - path[i - 1]))
+    return path
+
+
+def rate_limited(values: np.ndarray, step_s: float, max_rate: float, centred: bool = True) -> np.ndarray:
+    """A path no faster than max_rate that stays as close to `values` as it can.
+
+    Not centred: the path trails (a forward pass). Centred: a swing the axis cannot make in time is made at full speed
+    from half its length before the moment it is needed to half after. That is the mean of a forward and a backward
+    pass at twice the rate (for a single step exactly so), held to the rate by a last forward pass."""
+    limit = max_rate * step_s
+    if not centred:
+        return _forward(values, limit)
+    forward = _forward(values, 2.0 * limit)
+    backward = _forward(values[::-1], 2.0 * limit)[::-1]
+    return _forward((forward + backward) / 2.0, limit)
+
+
+def _within_cordwrap(axis1: np.ndarray, cordwrap: float) -> np.ndarray:
+    """Each azimuth moved by whole turns into the one turn that starts at the cord-wrap position."""
+    low = cordwrap + CORDWRAP_MARGIN
+    span = 360.0 - 2.0 * CORDWRAP_MARGIN
+    return np.clip(cordwrap + np.mod(axis1 - cordwrap, 360.0), low, low + span)
+
+
+def plan_pass(
+    times: np.ndarray,
+    azimuth: np.ndarray,
+    elevation: np.ndarray,
+    *,
+    geometry: Geometry,
+    latitude: float,
+    altitude_limits: tuple[float, float],
+    cordwrap: float | None,
+    max_rate: float,
+) -> PassPlan:
+    """The axes' path for the satellite seen at `azimuth`/`elevation` (degrees) at evenly spaced `times`."""
+    step = float(times[1] - times[0]) if len(times) > 1 else 1.0
+    low, high = altitude_limits
+    azimuth = np.degrees(np.unwrap(np.radians(azimuth)))
+    notes: list[str] = []
+    if geometry is Geometry.ALTAZ:
+        wanted1, wanted2 = azimuth, np.clip(elevation, low, high)
+        if np.any(elevation > high):
+            notes.append(f"the satellite climbs above the highest allowed altitude ({high:g}°): the altitude axis waits there")
+    else:
+        if np.any(elevation > high):
+            raise ValueError(f"the pass climbs above the highest allowed altitude ({high:g}°)")
+        hour_angle, declination = erfa.ae2hd(np.radians(azimuth), np.radians(elevation), math.radians(latitude))
+        wanted1 = np.degrees(np.unwrap(hour_angle))
+        wanted2 = np.degrees(declination)
+    axis1 = rate_limited(wanted1, step, max_rate)
+    axis2 = rate_limited(wanted2, step, max_rate)
+    if geometry is Geometry.ALTAZ and cordwrap is not None:
+        # Turning round at the cord wrap is done at once and at full speed (forward only): spreading it like a
+        # zenith swing would lose the satellite for twice as long.
+        kept = _within_cordwrap(axis1, cordwrap)
+        jumps = np.nonzero(np.abs(np.diff(kept)) > 180.0)[0]
+        axis1 = rate_limited(kept, step, max_rate, centred=False)
+        for index in jumps:
+            notes.append(
+                f"the azimuth passes the cord-wrap position ({cordwrap:g}°) at "
+                f"{_clock(times[index])} UTC: the mount turns round at full speed and loses the satellite for "
+                f"about {360.0 / max_rate:.0f} s"
+            )
+    plan = PassPlan(times, axis1, axis2, azimuth, elevation, geometry, latitude, notes=notes)
+    _find_worst(plan, wanted1, max_rate, step, high)
+    return plan
+
+
+def _find_worst(plan: PassPlan, wanted1: np.ndarray, max_rate: float, step: float, high: float) -> None:
+    if plan.geometry is Geometry.ALTAZ:
+        pointed_az, pointed_el = plan.axis1, plan.axis2
+    else:
+        az, el = erfa.hd2ae(np.radians(plan.axis1), np.radians(plan.axis2), math.radians(plan.latitude))
+        pointed_az, pointed_el = np.degrees(az), np.degrees(el)
+    errors = separation(pointed_az, pointed_el, plan.azimuth, plan.elevation)
+    index = int(np.argmax(errors))
+    plan.worst_error, plan.worst_time = float(errors[index]), float(plan.times[index])
+    elevation = float(plan.elevation[index])
+    # The swing that put the plan behind may be some way from the worst moment: look as far as a half turn takes.
+    reach = int(math.ceil(180.0 / max_rate / step))
+    window = slice(max(0, index - reach), index + reach + 1)
+    needed = float(np.max(np.abs(np.gradient(wanted1[window], step)))) if len(wanted1[window]) > 1 else 0.0
+    if any("cord-wrap" in note for note in plan.notes) and abs((float(plan.axis1[index] - wanted1[index]) + 180.0) % 360.0 - 180.0) > 5.0:
+        plan.worst_cause = "turning round at the cord-wrap position"
+    elif plan.geometry is Geometry.ALTAZ and elevation > high:
+        plan.worst_cause = f"the satellite is above the highest allowed altitude ({high:g}°)"
+    elif needed > max_rate:
+        where = "the azimuth swing near the zenith" if plan.geometry is Geometry.ALTAZ and elevation > 60 else "axis 1"
+        plan.worst_cause = f"{where}: {needed:.1f}°/s needed, {max_rate:g}°/s allowed"
+    else:
+        plan.worst_cause = "none: within the axes' rates"
+    if plan.worst_error > 0.1 and not plan.worst_cause.startswith("turning"):
+        plan.notes.append(
+            f"at {_clock(plan.worst_time)} UTC ({elevation:.1f}° up) the mount trails the satellite by up to "
+            f"{plan.worst_error:.2f}° — {plan.worst_cause}"
+        )
+
+
+def _clock(unix: float) -> str:
+    seconds = int(round(unix)) % 86400
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

@@ -1,0 +1,344 @@
+"""Satellite and ISS passes: libindi's SAT_TLE_TEXT, SAT_PASS_WINDOW and SAT_TRACKING_STAT, with a pass prediction.
+
+SAT_TRACK takes the first pass of the TLE's satellite that is above the lowest allowed altitude within the pass window
+(from now when the window is empty or over), plans the axes' path through it (passplan.py: rate limits, the zenith
+swing, the cord wrap), moves to where the pass starts, waits for the satellite and follows it: several times a second,
+each axis gets the rate of the planned path plus a correction of the measured error (0x06/0x07, arcsec/s × 1024).
+After the pass the mount holds at the set point or parks (SAT_AFTER_PASS).
+
+Optical pointing applies refraction and follows to arcseconds; antenna pointing leaves refraction out (radio waves
+bend differently) and sends new rates only when the beam would otherwise drift by a fraction of the tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+import numpy as np
+import trio
+
+from ..indi.properties import State, Update, ValidationError
+from . import aux
+from .mount import AxisAngles, Geometry, axis1_sign, axis2_sign, crosses, wrap180
+from .passplan import PassPlan, plan_pass, separation
+
+if TYPE_CHECKING:
+    from .driver import NexStarDriver
+    from .orbit import Orbit, Pass
+
+FOLLOW_PERIOD = 0.25  # seconds between rate updates while following
+STATUS_EVERY = 4  # rate updates between two reports of the position and following error (once a second)
+PLAN_STEP = 0.5  # seconds between planned points
+CORRECTION_TIME = 1.0  # seconds over which a measured error is taken out
+MAX_CORRECTION = 0.5  # degrees per second at most added to correct an error
+SLEW_ALLOWANCE = 2.0  # degrees per second assumed for reaching an in-progress pass (fast then slow goto)
+DEFAULT_WINDOW_S = 86400.0  # with no pass window, the next day is searched
+ALTITUDE_MARGIN = 0.5  # degrees below the lowest allowed altitude at which following stops as unsafe
+
+
+def _iso(unix: float) -> str:
+    return datetime.fromtimestamp(unix, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _parse_time(text: str, what: str) -> float | None:
+    text = text.strip().replace("/", "-").rstrip("Z")
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        raise ValidationError(f"{what} needs UTC as YYYY-MM-DDTHH:MM:SS, not {text!r}") from None
+
+
+class SatelliteTracker:
+    def __init__(self, driver: "NexStarDriver") -> None:
+        self.driver = driver
+        self.props = driver.props
+        self.plan: PassPlan | None = None
+        self.following = False
+        self._orbit: tuple[str, float, Orbit] | None = None  # (TLE text, age limit, orbit)
+        driver.handlers.update(
+            {
+                "SAT_TLE_TEXT": self._on_tle,
+                "SAT_PASS_WINDOW": self._on_window,
+                "SAT_TRACKING_STAT": self._on_tracking,
+                "SAT_POINTING_MODE": self._on_setting,
+                "SAT_AFTER_PASS": self._on_setting,
+                "SAT_SETTINGS": self._on_setting,
+            }
+        )
+
+    # --- inputs ----------------------------------------------------------------------------------------------
+
+    def _tle_text(self) -> str:
+        return self.props.text("SAT_TLE_TEXT")["TLE"].value
+
+    def _setting(self, name: str) -> float:
+        return self.props.number("SAT_SETTINGS")[name].value
+
+    def antenna(self) -> bool:
+        return self.props.switch("SAT_POINTING_MODE")["SAT_ANTENNA"].on
+
+    def orbit(self, text: str | None = None) -> Orbit:
+        """The orbit of the given (or current) TLE; a TLE that is malformed or too old is refused."""
+        text = self._tle_text() if text is None else text
+        if not text.strip():
+            raise ValidationError("no TLE: set SAT_TLE_TEXT to the satellite's two-line elements first")
+        from . import orbit as orbits  # sgp4 is loaded only by a driver that is given a TLE
+
+        max_age = self._setting("MAX_TLE_AGE")
+        try:
+            tle = orbits.parse_tle(text, self.driver.now_unix(), max_age)
+        except orbits.TLEError as exc:
+            raise ValidationError(f"TLE refused: {exc}") from None
+        if self._orbit is None or self._orbit[0] != text or self._orbit[1] != max_age:
+            self._orbit = (text, max_age, orbits.Orbit(tle))
+        return self._orbit[2]
+
+    def window(self) -> tuple[float, float]:
+        """The pass window; empty, or already over, means from now for a day."""
+        vector = self.props.text("SAT_PASS_WINDOW")
+        now = self.driver.now_unix()
+        start = _parse_time(vector["SAT_PASS_WINDOW_START"].value, "SAT_PASS_WINDOW_START")
+        end = _parse_time(vector["SAT_PASS_WINDOW_END"].value, "SAT_PASS_WINDOW_END")
+        if start is None or end is None or end <= start or end <= now:
+            return now, now + DEFAULT_WINDOW_S
+        return max(start, now), end
+
+    def _weather(self):
+        return None if self.antenna() else self.driver.weather()
+
+    async def find_pass(self, orbit: Orbit) -> Pass | None:
+        """The first pass above the lowest allowed altitude in the window.
+
+        Computed in the event loop: a day's prediction takes a few milliseconds, and a worker thread would let a fake
+        clock run on while it computes."""
+        from .orbit import predict_passes
+
+        start, end = self.window()
+        low = self.driver.motion.altitude_limits()[0]
+        site, weather = self.driver.site(), self._weather()
+        passes = predict_passes(orbit, site, start, end, low, weather)
+        return passes[0] if passes else None
+
+    async def make_plan(self, orbit: Orbit, chosen: Pass, start: float) -> PassPlan:
+        """The axes' path from `start` to the set (a few milliseconds, in the event loop as find_pass)."""
+        driver = self.driver
+        site, weather = driver.site(), self._weather()
+        options = dict(
+            geometry=driver.geometry(), latitude=site.latitude, altitude_limits=driver.motion.altitude_limits(),
+            cordwrap=driver.motion.cordwrap(), max_rate=self._setting("MAX_AXIS_RATE"),
+        )  # fmt: skip
+
+        def plan() -> PassPlan:
+            count = max(2, int(math.ceil((chosen.set.unix - start) / PLAN_STEP)) + 1)
+            times = np.linspace(start, chosen.set.unix, count)
+            look = orbit.topocentric(site, times, weather)
+            return plan_pass(times, np.asarray(look.azimuth), np.asarray(look.elevation), **options)
+
+        try:
+            return plan()
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    # --- prediction ------------------------------------------------------------------------------------------
+
+    async def refresh_prediction(self) -> None:
+        """Show the next pass for the site, or why there is none."""
+        times = self.props.text("SAT_PASS_TIMES")
+        geometry = self.props.number("SAT_PASS_GEOMETRY")
+        if not self._tle_text().strip():
+            return
+        try:
+            orbit = self.orbit()
+            chosen = await self.find_pass(orbit)
+        except ValidationError as exc:
+            times["NOTES"].value = str(exc)
+            self.driver.update(times.name, State.ALERT)
+            return
+        times["SATELLITE"].value = orbit.tle.name or f"NORAD {orbit.tle.catalog_number}"
+        if chosen is None:
+            start, end = self.window()
+            for name in ("RISE", "CULMINATION", "SET"):
+                times[name].value = ""
+            times["NOTES"].value = f"no pass above the lowest allowed altitude between {_iso(start)} and {_iso(end)}"
+            self.driver.update(times.name, State.IDLE)
+            return
+        times["RISE"].value = _iso(chosen.rise.unix)
+        times["CULMINATION"].value = _iso(chosen.culmination.unix)
+        times["SET"].value = _iso(chosen.set.unix)
+        plan = await self.make_plan(orbit, chosen, max(chosen.rise.unix, self.driver.now_unix()))
+        times["NOTES"].value = "; ".join(plan.notes) or "the mount can follow the whole pass"
+        geometry.apply(
+            {
+                "RISE_AZ": chosen.rise.azimuth % 360.0, "RISE_ALT": chosen.rise.elevation,
+                "CULMINATION_AZ": chosen.culmination.azimuth % 360.0, "CULMINATION_ALT": chosen.culmination.elevation,
+                "SET_AZ": chosen.set.azimuth % 360.0, "SET_ALT": chosen.set.elevation,
+                "WORST_PLANNED_ERROR": plan.worst_error,
+            }
+        )  # fmt: skip
+        self.driver.update(times.name, State.OK)
+        self.driver.update(geometry.name, State.OK)
+
+    async def refresh_quietly(self) -> None:
+        """After a change of site, time or settings: a TLE that no longer fits is reported, not raised."""
+        if self.driver.connected:
+            await self.refresh_prediction()
+
+    # --- handlers --------------------------------------------------------------------------------------------
+
+    async def _on_tle(self, update: Update) -> None:
+        self.orbit(update["TLE"])  # refuses a bad TLE before anything changes
+        self.driver.accept(update)
+        await self.refresh_quietly()
+
+    async def _on_window(self, update: Update) -> None:
+        start = _parse_time(update["SAT_PASS_WINDOW_START"], "SAT_PASS_WINDOW_START")
+        end = _parse_time(update["SAT_PASS_WINDOW_END"], "SAT_PASS_WINDOW_END")
+        if start is not None and end is not None and end <= start:
+            raise ValidationError("the pass window ends before it starts")
+        self.driver.accept(update)
+        await self.refresh_quietly()
+
+    async def _on_setting(self, update: Update) -> None:
+        if self.following:
+            raise ValidationError("a pass is being followed; halt it before changing how")
+        self.driver.accept(update)
+        await self.refresh_quietly()
+
+    async def _on_tracking(self, update: Update) -> None:
+        vector = update.vector
+        if not update["SAT_TRACK"]:
+            if self.following:
+                await self.driver.motion.stop_everything()  # the task's end reports the halt
+            vector.select("SAT_HALT")
+            self.driver.update(vector.name, State.IDLE, "Satellite tracking halted")
+            return
+        motion = self.driver.motion
+        if motion.parked:
+            raise ValidationError("the mount is parked; unpark it first")
+        orbit = self.orbit()
+        chosen = await self.find_pass(orbit)
+        if chosen is None:
+            start, end = self.window()
+            raise ValidationError(
+                f"no pass of {orbit.tle.name or orbit.tle.catalog_number} above the lowest allowed altitude "
+                f"between {_iso(start)} and {_iso(end)}"
+            )
+        await self.refresh_prediction()
+        vector.select("SAT_TRACK")
+        self.driver.update(vector.name, State.BUSY, f"Tracking the pass rising at {_iso(chosen.rise.unix)} UTC")
+        await motion.begin_task(lambda: self._track(orbit, chosen), "Satellite tracking", self._ended)
+
+    # --- following -------------------------------------------------------------------------------------------
+
+    def _ended(self, outcome: str) -> None:
+        """Called when the tracking task ends, however it ends."""
+        self.following = False
+        vector = self.props.switch("SAT_TRACKING_STAT")
+        vector.select("SAT_HALT")
+        if outcome == "done":
+            self.driver.update(vector.name, State.OK)
+        elif outcome == "cancelled":
+            self.driver.update(vector.name, State.IDLE, "[WARNING] Satellite tracking stopped")
+        else:
+            self.driver.update(vector.name, State.ALERT)
+
+    async def _track(self, orbit: Orbit, chosen: Pass) -> None:
+        from .motion import Phase
+
+        driver, motion = self.driver, self.driver.motion
+        self.following = True
+        encoders = await driver.read_encoders()
+        here = driver.mount_axes(*encoders)
+        now = driver.now_unix()
+        rise_plan = await self.make_plan(orbit, chosen, max(chosen.rise.unix, now))
+        aim_time = rise_plan.start
+        if aim_time < now + 1.0:  # the pass is under way: aim where the satellite will be once the mount gets there
+            first = AxisAngles(*rise_plan.position(now))
+            distance = max(abs(wrap180(first.axis1 - here.axis1)), abs(first.axis2 - here.axis2))
+            aim_time = min(rise_plan.end, now + distance / SLEW_ALLOWANCE + 5.0)
+        plan = await self.make_plan(orbit, chosen, aim_time)
+        self.plan = plan
+        for note in plan.notes:
+            driver.message(f"Satellite pass: {note}", "WARNING")
+        motion.set_phase(Phase.SLEWING)
+        start = driver.model.to_mount(AxisAngles(*plan.position(plan.start)))
+        await motion.move_to(start)
+        motion.set_phase(Phase.SATELLITE)
+        await trio.sleep(max(0.0, plan.start - driver.now_unix()))
+        await self._follow(plan, orbit)
+        await motion.stop_axes()
+        self.props.text("SAT_PASS_TIMES")["NOTES"].value = "pass complete"
+        if self.props.switch("SAT_AFTER_PASS")["SAT_PARK"].on:
+            driver.message("The pass is over: parking")
+            await motion.park_now()
+        else:
+            motion.set_phase(Phase.IDLE)
+            driver.message("The pass is over: holding at the set point")
+
+    async def _follow(self, plan: PassPlan, orbit: Orbit) -> None:
+        driver, motion = self.driver, self.driver.motion
+        geometry, southern = driver.geometry(), driver.southern()
+        signs = {aux.Device.AZM: axis1_sign(geometry, southern), aux.Device.ALT: axis2_sign(geometry, southern)}
+        max_rate = self._setting("MAX_AXIS_RATE")
+        tolerance = self._setting("ANTENNA_TOLERANCE") if self.antenna() else 0.0
+        status = self.props.number("SAT_STATUS")
+        wrap = motion.cordwrap()
+        previous: AxisAngles | None = None
+        commanded = {aux.Device.AZM: 0.0, aux.Device.ALT: 0.0}
+        next_tick = trio.current_time()
+        ticks = 0
+        while driver.now_unix() < plan.end:
+            encoders = await driver.read_encoders()
+            now = driver.now_unix()
+            measured = driver.mount_axes(*encoders)
+            self._check_safety(measured, previous, wrap)
+            previous = measured
+            wanted = driver.model.to_mount(AxisAngles(*plan.position(now)))
+            ahead = driver.model.to_mount(AxisAngles(*plan.position(now + FOLLOW_PERIOD)))
+            errors = (wrap180(wanted.axis1 - measured.axis1), wanted.axis2 - measured.axis2)
+            feeds = (wrap180(ahead.axis1 - wanted.axis1) / FOLLOW_PERIOD, (ahead.axis2 - wanted.axis2) / FOLLOW_PERIOD)
+            for axis, error, feed in zip((aux.Device.AZM, aux.Device.ALT), errors, feeds):
+                correction = max(-MAX_CORRECTION, min(MAX_CORRECTION, error / CORRECTION_TIME))
+                rate = max(-max_rate, min(max_rate, feed + correction))
+                # An antenna's beam is wide: leave a rate alone while it keeps the beam well within the tolerance.
+                if tolerance and abs(error) < tolerance / 4 and abs(rate - commanded[axis]) < tolerance / 4:
+                    continue
+                commanded[axis] = rate
+                await motion.send_rate(axis, signs[axis] * rate * 3600.0)
+            ticks += 1
+            if ticks % STATUS_EVERY == 0:
+                self._show_status(orbit, plan, measured, now)
+            next_tick += FOLLOW_PERIOD
+            await trio.sleep_until(max(next_tick, trio.current_time()))
+        driver.update(status.name, State.OK)
+
+    def _show_status(self, orbit: Orbit, plan: PassPlan, measured: AxisAngles, now: float) -> None:
+        driver = self.driver
+        status = self.props.number("SAT_STATUS")
+        look = orbit.topocentric(driver.site(), now, self._weather())
+        ideal = driver.model.to_sky(measured)
+        pointed_az, pointed_el = plan.pointing(ideal.axis1, ideal.axis2)
+        status.apply(
+            {
+                "SAT_AZ": float(look.azimuth) % 360.0, "SAT_ALT": float(look.elevation),
+                "SAT_RANGE": float(look.range_km),
+                "FOLLOW_ERROR": float(separation(pointed_az, pointed_el, look.azimuth, look.elevation)) * 60.0,
+            }
+        )  # fmt: skip
+        driver.update(status.name, State.BUSY)
+        driver.show_position()
+
+    def _check_safety(self, measured: AxisAngles, previous: AxisAngles | None, wrap: float | None) -> None:
+        from .motion import MotionError
+
+        driver = self.driver
+        altitude = driver.altitude_of(driver.model.to_sky(measured))
+        low = driver.motion.altitude_limits()[0]
+        if altitude < low - ALTITUDE_MARGIN:
+            raise MotionError(f"the telescope reached altitude {altitude:.2f}°, below the lowest allowed {low:g}°")
+        if wrap is not None and previous is not None and crosses(previous.axis1, wrap180(measured.axis1 - previous.axis1), wrap):
+            raise MotionError(f"the azimuth crossed the cord-wrap position {wrap:g}°")

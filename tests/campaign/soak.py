@@ -1,0 +1,266 @@
+"""Soak: both drivers at ten times the normal polling rate (POLLING_PERIOD 100 ms) against their emulators for an hour,
+with a fault from the device-fault catalogue sprinkled in every few minutes and cleared after a while.
+
+Measured and printed: each driver's resident memory at the start and the end (from /proc), the longest gap between
+two successive updates of a property that changes on every poll (POWER_SENSORS, TELESCOPE_ENCODER_STEPS) outside
+the faults, and how long each fault took to recover from. The run passes when every fault recovered, no gap
+outside a fault exceeded two polling periods, every reported position is one the device reported, both drivers are
+alive, and (in the hour-long run) memory grew by less than MEMORY_GROWTH_LIMIT_KIB. The suite's one-minute run
+asserts only what does not depend on timing (tests/integration/test_reliability_faults.py); it prints the figures.
+
+    .venv/bin/python tests/campaign/soak.py          # one minute, one fault per driver (the suite's run)
+    .venv/bin/python tests/campaign/soak.py --full   # one hour (on demand only)
+    .venv/bin/python tests/campaign/soak.py --minutes 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from device_faults import ASTROLINK_FAULTS, NEXSTAR_FAULTS, STALENESS_S, Fault, goto_horizontal
+from device_rigs import AstroLinkRig, NexStarRig, Rig
+
+POLLING_MS = 100  # ten times the drivers' default of 1000 ms
+STALL_LIMIT_S = 2 * POLLING_MS / 1000.0
+MEMORY_GROWTH_LIMIT_KIB = 4096  # over the hour-long run, after the first minute's warm-up
+CHUNK_S = 30.0  # positions and gaps are checked, and the client's history trimmed, this often
+KEEP_S = 60.0  # history kept before a chunk (an Alert may repeat a value reported this long before)
+RECOVERY_LIMIT_S = 40.0
+TICKERS = {"astrolink": "POWER_SENSORS", "nexstar": "TELESCOPE_ENCODER_STEPS"}
+TRACKED = (30.0, 35.0)  # az, alt of the tracked target at the start: near home, and high for hours at 50° N
+
+
+@dataclass
+class Episode:
+    device: str
+    fault: Fault
+    hold_s: float
+    injected: float = 0.0
+    cleared: float = 0.0
+    recovered: float | None = None
+
+
+@dataclass
+class Soaked:
+    """One driver's soak: its rig and what was measured."""
+
+    rig: Rig
+    episodes: list[Episode] = field(default_factory=list)
+    gaps: list[tuple[float, float]] = field(default_factory=list)  # (start, length) of each gap outside faults
+    updates: int = 0
+    problems: list[str] = field(default_factory=list)
+    rss_start: int = 0
+    rss_end: int = 0
+    checked_until: float = 0.0
+    last_tick: float | None = None
+    started: float = 0.0
+
+    @property
+    def ticker(self) -> str:
+        return TICKERS[self.rig.kind]
+
+
+def soak_faults(kind: str) -> list[Fault]:
+    catalogue = ASTROLINK_FAULTS if kind == "astrolink" else NEXSTAR_FAULTS
+    return [fault for fault in catalogue if not fault.tcp]
+
+
+def recovered(soaked: Soaked, episode: Episode) -> bool:
+    rig = soaked.rig
+    if not any(s.state == "Ok" for s in rig.history(soaked.ticker, episode.cleared)):
+        return False
+    if isinstance(rig, NexStarRig):
+        coords = [s for s in rig.history("EQUATORIAL_EOD_COORD", episode.cleared)]
+        return bool(coords) and coords[-1].state == "Ok" and rig.pointing_error_arcsec() < 60
+    return True
+
+
+def in_fault(soaked: Soaked, start: float, end: float) -> bool:
+    """Does the interval touch a fault, from its injection until it recovered (or to now if it did not)?"""
+    for episode in soaked.episodes:
+        if episode.injected and start <= (episode.recovered or time.monotonic()) + STALL_LIMIT_S and end >= episode.injected:
+            return True
+    return False
+
+
+def check_chunk(soaked: Soaked, until: float) -> None:
+    """Gaps and positions from the last check up to `until`; then forget history no check needs any more."""
+    rig = soaked.rig
+    ticks = [s.received for s in rig.history(soaked.ticker, soaked.checked_until) if s.received < until]
+    soaked.updates += len(ticks)
+    previous = soaked.last_tick
+    for tick in ticks:
+        if previous is not None and not in_fault(soaked, previous, tick):
+            soaked.gaps.append((previous, tick - previous))
+        previous = tick
+    soaked.last_tick = previous
+    soaked.problems += rig.position_problems(soaked.checked_until, STALENESS_S[rig.kind])
+    soaked.checked_until = until
+    assert rig.client is not None
+    with rig.client._cond:  # the client is ours alone here; an hour of updates would not fit in memory
+        for key, snapshots in rig.client.history.items():
+            rig.client.history[key] = [s for s in snapshots if s.received >= until - KEEP_S]
+
+
+def schedule(kind: str, duration: float, full: bool, rng: random.Random, offset: float) -> list[tuple[float, Episode]]:
+    """When each fault starts, relative to the start: every few minutes in the long run, once in a short one."""
+    faults = soak_faults(kind)
+    if not full and duration <= 120:
+        fault = rng.choice(faults)
+        return [(duration * (0.2 + offset), Episode(kind, fault, hold_s=6.0))]
+    plan, at = [], 60.0 + offset * 60.0
+    while at < duration - 90:
+        plan.append((at, Episode(kind, rng.choice(faults), hold_s=rng.uniform(5.0, 20.0))))
+        at += rng.uniform(120.0, 300.0)
+    return plan
+
+
+def start_rigs(workdir: Path) -> tuple[Soaked, Soaked]:
+    astrolink = AstroLinkRig(workdir / "a", polling_ms=POLLING_MS)  # short: indiserver's socket path is limited
+    nexstar = NexStarRig(workdir / "n", polling_ms=POLLING_MS)
+    starting = threading.Thread(target=astrolink.start)  # the two start-ups overlap: each waits on its driver
+    starting.start()
+    try:
+        nexstar.start()
+        starting.join()
+        if astrolink.pid is None:
+            raise RuntimeError("the AstroLink 4 rig did not start")
+        if goto_horizontal(nexstar, *TRACKED) != "Ok":
+            raise RuntimeError("the goto before the soak did not end tracking")
+    except BaseException:
+        starting.join()
+        nexstar.stop()
+        astrolink.stop()
+        raise
+    return Soaked(astrolink), Soaked(nexstar)
+
+
+@dataclass
+class Verdict:
+    working: bool  # faults recovered, positions truthful, drivers alive
+    timely: bool  # no stall, memory flat (the hour-long run)
+
+    def __bool__(self) -> bool:
+        return self.working and self.timely
+
+
+def run(full: bool, minutes: float | None = None, seed: int | None = None, workdir: Path | None = None) -> Verdict:
+    duration = 60.0 * (minutes if minutes is not None else 60.0 if full else 1.0)
+    seed = random.randrange(1 << 30) if seed is None else seed
+    rng = random.Random(seed)
+    print(f"soak: {duration / 60:g} min at POLLING_PERIOD {POLLING_MS} ms, faults sprinkled in (seed {seed})", flush=True)
+    with tempfile.TemporaryDirectory(prefix="soak-") as scratch:
+        soaked = start_rigs(workdir or Path(scratch))
+        try:
+            return soak(soaked, duration, full or duration > 120, rng)
+        finally:
+            for one in soaked:
+                one.rig.stop()
+
+
+def soak(soaked: tuple[Soaked, Soaked], duration: float, long: bool, rng: random.Random) -> Verdict:
+    start = time.monotonic()
+    warm_up = min(60.0, duration / 6)
+    events = sorted(
+        (
+            (start + at, episode)
+            for offset, one in zip((0.0, 0.3), soaked)
+            for at, episode in schedule(one.rig.kind, duration, long, rng, offset)
+        ),
+        key=lambda event: event[0],
+    )
+    by_kind = {one.rig.kind: one for one in soaked}
+    for one in soaked:
+        one.checked_until = one.started = start
+    pending: list[Episode] = []
+    next_chunk, end = start + CHUNK_S, start + duration
+    moves = 0
+    while time.monotonic() < end:
+        now = time.monotonic()
+        if not soaked[0].rss_start and now >= start + warm_up:
+            for one in soaked:
+                one.rss_start = one.rig.rss_kib()
+        while events and events[0][0] <= now:
+            _, episode = events.pop(0)
+            one = by_kind[episode.device]
+            episode.injected = time.monotonic()
+            for line in episode.fault.inject:
+                one.rig.control(line)
+            one.episodes.append(episode)
+            pending.append(episode)
+        for episode in [e for e in pending if not e.cleared and now >= e.injected + e.hold_s]:
+            for line in episode.fault.clear:
+                by_kind[episode.device].rig.control(line)
+            episode.cleared = time.monotonic()
+        for episode in [e for e in pending if e.cleared]:
+            if recovered(by_kind[episode.device], episode):
+                episode.recovered = time.monotonic()
+                pending.remove(episode)
+            elif now - episode.cleared > RECOVERY_LIMIT_S:
+                by_kind[episode.device].problems.append(f"{episode.fault.name} not recovered after {RECOVERY_LIMIT_S:g} s")
+                pending.remove(episode)
+        if now - start > (moves + 1) * (120.0 if long else duration / 3) and not pending:
+            moves += 1
+            rig = soaked[0].rig
+            target = 1000 if rig.get("position") > 1500 else 2000
+            rig.set_number("ABS_FOCUS_POSITION", {"FOCUS_ABSOLUTE_POSITION": target})
+        if now >= next_chunk:
+            for one in soaked:
+                check_chunk(one, now - STALL_LIMIT_S)
+            next_chunk += CHUNK_S
+        time.sleep(0.1)
+    deadline = time.monotonic() + RECOVERY_LIMIT_S
+    while pending and time.monotonic() < deadline:  # a fault cleared near the end still gets its time to recover
+        for episode in list(pending):
+            if episode.cleared and recovered(by_kind[episode.device], episode):
+                episode.recovered = time.monotonic()
+                pending.remove(episode)
+        time.sleep(0.2)
+    for episode in pending:
+        by_kind[episode.device].problems.append(f"{episode.fault.name} not recovered")
+    return report(soaked, long)
+
+
+def report(soaked: tuple[Soaked, Soaked], long: bool) -> Verdict:
+    verdict = Verdict(True, True)
+    for one in soaked:
+        check_chunk(one, time.monotonic())
+        rig = one.rig
+        alive = rig.alive()
+        one.rss_end = rig.rss_kib()
+        stalls = [(at, gap) for at, gap in one.gaps if gap > STALL_LIMIT_S]
+        longest = max((gap for _, gap in one.gaps), default=0.0)
+        growth = one.rss_end - one.rss_start
+        print(f"  {rig.driver}: {one.updates} {one.ticker} updates, longest gap outside faults {longest * 1000:.0f} ms, "
+              f"{len(stalls)} gap(s) over {STALL_LIMIT_S * 1000:.0f} ms; RSS {one.rss_start / 1024:.1f} → "
+              f"{one.rss_end / 1024:.1f} MiB ({growth:+d} KiB); {'alive' if alive else 'DEAD'}")  # fmt: skip
+        for episode in one.episodes:
+            after = f"recovered {episode.recovered - episode.cleared:.1f} s after" if episode.recovered else "NOT recovered"
+            print(f"      fault {episode.fault.name} held {episode.hold_s:.0f} s: {after}")
+        for at, gap in stalls[:10]:
+            print(f"      stall: {gap * 1000:.0f} ms at +{at - one.started:.0f} s")
+        for problem in one.problems[:10]:
+            print(f"      problem: {problem}")
+        verdict.working = verdict.working and alive and not one.problems
+        verdict.timely = verdict.timely and not stalls and (not long or growth < MEMORY_GROWTH_LIMIT_KIB)
+    print(f"soak: {'passed' if verdict else 'FAILED'}" + ("" if verdict.timely else " (stalls or memory growth)"))
+    return verdict
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="one hour (on demand only)")
+    parser.add_argument("--minutes", type=float, help="another length")
+    parser.add_argument("--seed", type=int, help="repeat a run's choice of faults")
+    args = parser.parse_args()
+    raise SystemExit(0 if run(args.full, args.minutes, args.seed) else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The axes' path through a satellite pass: rate limits, the zenith swing, the cord wrap, altitude limits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indi_astrojolo.nexstar.mount import Geometry, crosses
+from indi_astrojolo.nexstar.passplan import CORDWRAP_MARGIN, plan_pass, rate_limited, separation
+
+STEP = 0.5
+
+
+def straight_pass(peak: float, azimuth_start: float = 200.0, seconds: float = 600.0):
+    """A pass along a great circle through the point (azimuth_start + 90°, peak): what a satellite in a straight
+    overhead-ish line looks like, rising at azimuth_start and setting opposite."""
+    times = np.arange(0.0, seconds + STEP, STEP)
+    # Parametrise the great circle by an angle running from horizon to horizon.
+    angle = np.radians(np.linspace(-88.0, 88.0, len(times)))
+    pole_tilt = np.radians(90.0 - peak)
+    # Unit vectors in (east, north, up) of a circle tilted from the zenith by pole_tilt about the azimuth_start axis.
+    x = np.sin(angle)
+    y = np.cos(angle) * np.sin(pole_tilt)
+    z = np.cos(angle) * np.cos(pole_tilt)
+    base = np.radians(azimuth_start)
+    # rotate so that the track runs along azimuth `azimuth_start` → opposite
+    east = x * np.sin(base) + y * np.cos(base)
+    north = x * np.cos(base) - y * np.sin(base)
+    azimuth = np.degrees(np.arctan2(east, north)) % 360.0
+    elevation = np.degrees(np.arcsin(np.clip(z, -1, 1)))
+    return times, azimuth, elevation
+
+
+def plan(times, azimuth, elevation, *, cordwrap=None, max_rate=2.8, limits=(0.0, 90.0), geometry=Geometry.ALTAZ):
+    return plan_pass(
+        times, azimuth, elevation, geometry=geometry, latitude=50.0, altitude_limits=limits, cordwrap=cordwrap,
+        max_rate=max_rate,
+    )  # fmt: skip
+
+
+@given(
+    values=st.lists(st.floats(-720, 720, allow_nan=False), min_size=2, max_size=60),
+    max_rate=st.floats(0.1, 5.0),
+    centred=st.booleans(),
+)
+@settings(max_examples=200, deadline=None)
+def test_a_rate_limited_path_never_moves_faster_than_allowed(values, max_rate, centred) -> None:
+    path = rate_limited(np.array(values), STEP, max_rate, centred)
+    assert np.all(np.abs(np.diff(path)) <= max_rate * STEP + 1e-9)
+
+
+def test_a_swing_too_fast_for_the_axis_is_centred_on_when_it_is_needed() -> None:
+    values = np.where(np.arange(201) < 100, 0.0, 100.0)  # a 100° jump at sample 100
+    path = rate_limited(values, STEP, 2.0)
+    assert path[100] == pytest.approx(50.0, abs=1.5)  # half-way at the moment of the jump
+    moving = np.nonzero(np.diff(path))[0]
+    assert (moving[-1] - moving[0] + 1) * STEP == pytest.approx(100.0 / 2.0, abs=1.0)  # at full speed throughout
+    assert path[0] == 0.0 and path[-1] == 100.0
+
+
+def test_a_low_pass_is_followed_exactly() -> None:
+    result = plan(*straight_pass(peak=30.0))
+    assert result.worst_error < 0.01
+    assert result.worst_cause.startswith("none")
+    assert result.notes == []
+
+
+def test_an_overhead_pass_trails_only_near_the_zenith_and_says_why() -> None:
+    times, azimuth, elevation = straight_pass(peak=89.5, seconds=400.0)
+    result = plan(times, azimuth, elevation, max_rate=2.8)
+    assert "azimuth swing near the zenith" in result.worst_cause
+    worst = int(np.argmin(np.abs(times - result.worst_time)))
+    assert elevation[worst] > 80.0
+    # The error on the sky is the azimuth lead or lag times sin(zenith distance): at most about
+    # ω·v·T²/16 for a swing of T = 180°/v at v °/s while the satellite crosses at ω rad/s.
+    omega = np.radians(np.max(separation(azimuth[1:], elevation[1:], azimuth[:-1], elevation[:-1])) / STEP)
+    swing = 180.0 / 2.8
+    assert result.worst_error < 1.3 * omega * 2.8 * swing**2 / 16
+    # ...and away from culmination the plan is on the satellite.
+    errors = separation(result.axis1, result.axis2, result.azimuth, result.elevation)
+    assert np.all(errors[elevation < 60.0] < 0.01)
+    assert any("trails the satellite" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("cordwrap", [0.0, 90.0, 250.0, 300.0])
+def test_the_azimuth_never_crosses_the_cord_wrap_position(cordwrap) -> None:
+    times, azimuth, elevation = straight_pass(peak=60.0, azimuth_start=200.0)  # sweeps 200° → 20° through 290°
+    result = plan(times, azimuth, elevation, cordwrap=cordwrap)
+    path = result.axis1
+    for a, b in zip(path[:-1], path[1:]):
+        assert not crosses(a, b - a, cordwrap)
+    low, high = cordwrap + CORDWRAP_MARGIN, cordwrap + 360 - CORDWRAP_MARGIN
+    assert np.all((path >= low - 1e-9) & (path <= high + 1e-9))
+    turns = [note for note in result.notes if "cord-wrap" in note]
+    sweep = np.degrees(np.unwrap(np.radians(azimuth)))
+    crossed = any(crosses(a, b - a, cordwrap) for a, b in zip(sweep[:-1], sweep[1:]))
+    assert bool(turns) == crossed
+    if crossed:
+        assert result.worst_cause == "turning round at the cord-wrap position"
+    else:
+        assert result.worst_error < 0.01
+
+
+def test_altitude_limits_hold_the_altitude_axis_inside_them() -> None:
+    times, azimuth, elevation = straight_pass(peak=75.0)
+    result = plan(times, azimuth, elevation, limits=(10.0, 60.0))
+    assert result.axis2.min() >= 10.0 - 1e-9 and result.axis2.max() <= 60.0 + 1e-9
+    assert "highest allowed altitude" in result.worst_cause
+    assert any("highest allowed altitude" in note for note in result.notes)
+
+
+def test_on_a_wedge_the_axes_are_hour_angle_and_declination() -> None:
+    times, azimuth, elevation = straight_pass(peak=50.0)
+    result = plan(times, azimuth, elevation, geometry=Geometry.EQ_WEDGE)
+    pointed = [result.pointing(a1, a2) for a1, a2 in zip(result.axis1[::40], result.axis2[::40])]
+    for (az, el), true_az, true_el in zip(pointed, azimuth[::40], elevation[::40]):
+        assert separation(az, el, true_az, true_el) < 0.05
+
+
+def test_a_wedge_refuses_a_pass_above_its_highest_altitude() -> None:
+    with pytest.raises(ValueError, match="highest allowed altitude"):
+        plan(*straight_pass(peak=80.0), geometry=Geometry.EQ_WEDGE, limits=(0.0, 70.0))
