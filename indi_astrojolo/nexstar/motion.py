@@ -846,6 +846,8 @@ class MotionControl:
             return
         if self.parked:
             raise ValidationError("the mount is parked; unpark it first")
+        if self.driver.geometry() is Geometry.ALTAZ:
+            self.check_altitude(0.0, "the home position (level)")  # both home actions end with the tube level
         await self._cancel_task()
         self.target = None
         self._set_phase(Phase.HOMING)

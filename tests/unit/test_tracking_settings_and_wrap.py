@@ -104,3 +104,16 @@ async def test_the_default_park_position_follows_the_site_until_one_is_saved(aut
         await driver.handle_request(request("Number", "GEOGRAPHIC_COORD", LAT=50.0, LONG=20.0, ELEV=0))
         assert (park["PARK_AZ"].value, park["PARK_ALT"].value) == (-30.0, -60.0)  # a saved one stays
         nursery.cancel_scope.cancel()
+
+
+async def test_home_is_refused_when_level_is_below_the_lowest_allowed_altitude(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
+        await driver.handle_request(request("Number", "ALTITUDE_LIMITS", MIN_ALT=10.0, MAX_ALT=90.0))
+        driver.outbox.take()
+        for action in ("GO", "FIND"):
+            await driver.handle_request(request("Switch", "TELESCOPE_HOME", **{action: True}))
+            assert driver.props["TELESCOPE_HOME"].state.value == "Alert"
+            assert b"below the lowest allowed 10" in driver.outbox.take()
+            assert driver.motion.phase.value == "idle"
+        nursery.cancel_scope.cancel()
