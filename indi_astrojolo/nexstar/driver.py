@@ -47,6 +47,9 @@ RETRIES = 2
 SCAN_TIMEOUT = 0.25  # an absent device never answers; do not wait long for it
 HC_BAUD = 9600
 AUX_BAUD = 19200
+# TIME_UTC carries whole seconds, truncated, and reaches the driver after some transit: the system clock is that
+# far ahead of it when both are right. Within this window the (finer) system clock is kept.
+CLIENT_TIME_AGREES_S = (-1.0, 2.5)
 
 
 class ConnectError(LinkError):
@@ -469,9 +472,12 @@ class NexStarDriver(Device):
             raise ValidationError(f"TIME_UTC needs UTC as YYYY-MM-DDTHH:MM:SS and OFFSET in hours, not {text!r}") from None
         if not -14 <= offset <= 14:
             raise ValidationError(f"UTC offset {offset} h is not a time zone")
-        self.clock_offset = when.timestamp() - (self.now_unix() - self.clock_offset)
-        if abs(self.clock_offset) < 1.0:
+        system_ahead = (self.now_unix() - self.clock_offset) - when.timestamp()
+        if CLIENT_TIME_AGREES_S[0] <= system_ahead <= CLIENT_TIME_AGREES_S[1]:
             self.clock_offset = 0.0  # the client agrees with the system clock; keep the finer system time
+        else:
+            # The client's instant lies somewhere in its whole second: take the middle of it.
+            self.clock_offset = -system_ahead + 0.5
         self.accept(update)
         self.show_position()
         await self.satellites.refresh_quietly()
