@@ -272,6 +272,7 @@ class SatelliteTracker:
         await self._follow(plan, orbit)
         await motion.stop_axes()
         self.props.text("SAT_PASS_TIMES")["NOTES"].value = "pass complete"
+        driver.update("SAT_PASS_TIMES")
         if self.props.switch("SAT_AFTER_PASS")["SAT_PARK"].on:
             driver.message("The pass is over: parking")
             await motion.park_now()

@@ -44,6 +44,7 @@ async def test_low_and_high_passes_are_followed_within_an_arcminute(autojump_clo
         assert rms < 60.0, f"RMS {rms:.1f}″, worst {settled.max():.1f}″"
         assert driver.props["SAT_TRACKING_STAT"].state.value == "Ok"
         assert driver.motion.phase.value == "idle"  # held at the set point
+        assert b"pass complete" in driver.outbox.take()  # clients are told, not only the property
         nursery.cancel_scope.cancel()
 
 
