@@ -58,6 +58,7 @@ class SatelliteTracker:
         self.props = driver.props
         self.plan: PassPlan | None = None
         self.following = False
+        self.halt_requested = False  # the next cancellation is the client's SAT_HALT, not something else stopping it
         self._orbit: tuple[str, float, Orbit] | None = None  # (TLE text, age limit, orbit)
         driver.handlers.update(
             {
@@ -212,7 +213,9 @@ class SatelliteTracker:
         vector = update.vector
         if not update["SAT_TRACK"]:
             if self.following:
+                self.halt_requested = True
                 await self.driver.motion.stop_everything()  # the task's end reports the halt
+                return
             vector.select("SAT_HALT")
             self.driver.update(vector.name, State.IDLE, "Satellite tracking halted")
             return
@@ -236,11 +239,14 @@ class SatelliteTracker:
 
     def _ended(self, outcome: str) -> None:
         """Called when the tracking task ends, however it ends."""
-        self.following = False
+        halted = self.halt_requested
+        self.following = self.halt_requested = False
         vector = self.props.switch("SAT_TRACKING_STAT")
         vector.select("SAT_HALT")
         if outcome == "done":
             self.driver.update(vector.name, State.OK)
+        elif outcome == "cancelled" and halted:
+            self.driver.update(vector.name, State.IDLE, "Satellite tracking halted")
         elif outcome == "cancelled":
             self.driver.update(vector.name, State.IDLE, "[WARNING] Satellite tracking stopped")
         else:

@@ -126,11 +126,33 @@ async def test_abort_halts_a_pass_and_reports_it(autojump_clock, iss) -> None:
         await driver.handle_request(request("Switch", "SAT_TRACKING_STAT", SAT_TRACK=True))
         await trio.sleep(LEAD + 60)
         assert driver.motion.phase.value == "satellite"
+        driver.outbox.take()
         await driver.handle_request(request("Switch", "TELESCOPE_ABORT_MOTION", ABORT=True))
         await trio.sleep(1)
+        assert b"[WARNING] Satellite tracking stopped" in driver.outbox.take()
         assert driver.props.switch("SAT_TRACKING_STAT")["SAT_HALT"].on
         assert driver.props["SAT_TRACKING_STAT"].state.value == "Idle"
         first = true_direction(driver)
         await trio.sleep(10)
         assert true_direction(driver) == pytest.approx(first, abs=1e-3)  # stopped, and stays stopped
+        nursery.cancel_scope.cancel()
+
+
+async def test_sat_halt_during_a_pass_stops_it_with_one_message(autojump_clock, iss) -> None:
+    site, found = pass_scenario(iss, EPOCH + 3600, 50.0, lead_seconds=LEAD)
+    async with trio.open_nursery() as nursery:
+        driver = await prepare(nursery, site, found.rise.unix - LEAD)
+        await driver.handle_request(request("Switch", "SAT_TRACKING_STAT", SAT_TRACK=True))
+        await trio.sleep(LEAD + 60)
+        assert driver.motion.phase.value == "satellite"
+        driver.outbox.take()
+        await driver.handle_request(request("Switch", "SAT_TRACKING_STAT", SAT_HALT=True))
+        sent = driver.outbox.take()
+        assert sent.count(b"Satellite tracking halted") == 1, sent
+        assert b"stopped" not in sent, sent  # a halt asked for is not reported as a warning as well
+        assert driver.props.switch("SAT_TRACKING_STAT")["SAT_HALT"].on
+        assert driver.props["SAT_TRACKING_STAT"].state.value == "Idle"
+        first = true_direction(driver)
+        await trio.sleep(10)
+        assert true_direction(driver) == pytest.approx(first, abs=1e-3)
         nursery.cancel_scope.cancel()
