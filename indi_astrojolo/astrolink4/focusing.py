@@ -18,12 +18,13 @@ if TYPE_CHECKING:
 
 MODE_MEMBERS = ("FS_MODE_UNI", "FS_MODE_BI", "FS_MODE_MICRO_L", "FS_MODE_MICRO_H")
 
+# Sent before the settings they are about are shown, so a client that sees the new setting has the warning too.
 MOTOR_WARNING = (
-    "[WARNING] Stepper type changed. Do not connect or disconnect the stepper motor while the power is on, and set "
+    "Stepper type changed. Do not connect or disconnect the stepper motor while the power is on, and set "
     "the hold torque off before fitting a motor of a different type."
 )
 HOLD_WARNING = (
-    "[WARNING] Hold torque on: the motor stays powered when stopped, draws more current and gets warmer. "
+    "Hold torque on: the motor stays powered when stopped, draws more current and gets warmer. "
     "Use it only with a motor designed to be powered constantly."
 )
 
@@ -149,16 +150,17 @@ class Focusing:
         if mode == 3 and not self.driver.usb:
             raise ValidationError("the AstroLink 4 mini has no 1/32 microstepping")
         await self.driver.settings.write("u", {p.U_STEPPER_MODE: mode})
+        self.driver.message(MOTOR_WARNING, "WARNING")
         self.show_settings(self.driver.settings.blocks)
-        self.driver.update("FOCUSER_MODE", State.OK, MOTOR_WARNING)
 
     async def _on_hold(self, update: Update) -> None:
         if not self.driver.usb:
             raise ValidationError("the AstroLink 4 mini has no hold torque setting")
         hold = bool(update["FS_HOLD_ON"])
         await self.driver.settings.write("z", {p.Z_HOLD: p.Z_HOLD_ON if hold else p.Z_HOLD_OFF})
+        if hold:
+            self.driver.message(HOLD_WARNING, "WARNING")
         self.show_settings(self.driver.settings.blocks)
-        self.driver.update("MOTOR_HOLD", State.OK, HOLD_WARNING if hold else None)
 
     async def _on_preset(self, update: Update) -> None:
         chosen = next((name for name, on in update.values.items() if on), None)
@@ -180,7 +182,7 @@ class Focusing:
             update.vector.name,
             State.OK,
             f"[WARNING] Preset for a {preset.label} written: {preset.speed} pps, {preset.acceleration} pps/s, "
-            f"{preset.current_ma} mA, hold torque off. {MOTOR_WARNING[10:]}",
+            f"{preset.current_ma} mA, hold torque off. {MOTOR_WARNING}",
         )
 
     # --- temperature compensation ----------------------------------------------------------------------------
