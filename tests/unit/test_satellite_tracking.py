@@ -119,7 +119,16 @@ async def test_a_stale_or_broken_tle_is_refused_and_nothing_moves(autojump_clock
         nursery.cancel_scope.cancel()
 
 
-async def test_abort_halts_a_pass_and_reports_it(autojump_clock, iss) -> None:
+@pytest.mark.parametrize(
+    "stop, said, not_said",
+    [
+        (("TELESCOPE_ABORT_MOTION", {"ABORT": True}), b"[WARNING] Satellite tracking stopped", b"halted"),
+        # a halt asked for is reported once, as information, not as a warning as well
+        (("SAT_TRACKING_STAT", {"SAT_HALT": True}), b"[INFO] Satellite tracking halted", b"stopped"),
+    ],
+    ids=["abort", "sat-halt"],
+)
+async def test_abort_or_halt_stops_a_pass_and_reports_it_once(autojump_clock, iss, stop, said, not_said) -> None:
     site, found = pass_scenario(iss, EPOCH + 3600, 50.0, lead_seconds=LEAD)
     async with trio.open_nursery() as nursery:
         driver = await prepare(nursery, site, found.rise.unix - LEAD)
@@ -127,32 +136,14 @@ async def test_abort_halts_a_pass_and_reports_it(autojump_clock, iss) -> None:
         await trio.sleep(LEAD + 60)
         assert driver.motion.phase.value == "satellite"
         driver.outbox.take()
-        await driver.handle_request(request("Switch", "TELESCOPE_ABORT_MOTION", ABORT=True))
+        name, members = stop
+        await driver.handle_request(request("Switch", name, **members))
         await trio.sleep(1)
-        assert b"[WARNING] Satellite tracking stopped" in driver.outbox.take()
+        sent = driver.outbox.take()
+        assert sent.count(said) == 1 and not_said not in sent, sent
         assert driver.props.switch("SAT_TRACKING_STAT")["SAT_HALT"].on
         assert driver.props["SAT_TRACKING_STAT"].state.value == "Idle"
         first = true_direction(driver)
         await trio.sleep(10)
         assert true_direction(driver) == pytest.approx(first, abs=1e-3)  # stopped, and stays stopped
-        nursery.cancel_scope.cancel()
-
-
-async def test_sat_halt_during_a_pass_stops_it_with_one_message(autojump_clock, iss) -> None:
-    site, found = pass_scenario(iss, EPOCH + 3600, 50.0, lead_seconds=LEAD)
-    async with trio.open_nursery() as nursery:
-        driver = await prepare(nursery, site, found.rise.unix - LEAD)
-        await driver.handle_request(request("Switch", "SAT_TRACKING_STAT", SAT_TRACK=True))
-        await trio.sleep(LEAD + 60)
-        assert driver.motion.phase.value == "satellite"
-        driver.outbox.take()
-        await driver.handle_request(request("Switch", "SAT_TRACKING_STAT", SAT_HALT=True))
-        sent = driver.outbox.take()
-        assert sent.count(b"Satellite tracking halted") == 1, sent
-        assert b"stopped" not in sent, sent  # a halt asked for is not reported as a warning as well
-        assert driver.props.switch("SAT_TRACKING_STAT")["SAT_HALT"].on
-        assert driver.props["SAT_TRACKING_STAT"].state.value == "Idle"
-        first = true_direction(driver)
-        await trio.sleep(10)
-        assert true_direction(driver) == pytest.approx(first, abs=1e-3)
         nursery.cancel_scope.cancel()
