@@ -68,6 +68,7 @@ class NexStarDriver(Device):
         self.passthrough = False
         self.versions: dict[int, aux.Version] = {}
         self.encoders: tuple[int, int] | None = None
+        self.position_stale = False  # the last reading of the encoders failed: what is shown is not live
         self.encoders_time = 0.0
         self.model = PointingModel()
         self.pointing: PointingStore | None = None
@@ -328,6 +329,7 @@ class NexStarDriver(Device):
         alt = aux.decode_position((await self.transact(aux.Device.ALT, Command.GET_POSITION)).data)
         self.encoders = (azm, alt)
         self.encoders_time = trio.current_time()
+        self.position_stale = False
         return self.encoders
 
     def busy(self) -> bool:
@@ -371,6 +373,7 @@ class NexStarDriver(Device):
         self.update(horizon.name, self.motion.coordinate_state())
 
     def poll_failed(self, error: Exception) -> None:
+        self.position_stale = True
         self.update("EQUATORIAL_EOD_COORD", State.ALERT)
         self.update("HORIZONTAL_COORD", State.ALERT)
         self.motion.link_lost()

@@ -150,7 +150,7 @@ class MotionControl:
         return self.phase in (Phase.SLEWING, Phase.MOVING, Phase.PARKING, Phase.HOMING, Phase.SATELLITE)
 
     def coordinate_state(self) -> State:
-        if self.failed or self.foreign_active():
+        if self.failed or self.foreign_active() or self.driver.position_stale:
             return State.ALERT
         if self.phase in (Phase.SLEWING, Phase.PARKING, Phase.HOMING):
             return State.BUSY

@@ -4,11 +4,14 @@ their real emulators, in one process on trio's fake clock, with the emulator's f
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timezone
 
 import pytest
 import trio
 
-from mount_sim import request, start_mount, true_direction
+from lxml import etree
+
+from mount_sim import goto_and_track, request, start_mount, target_for_altitude, true_direction
 from indi_astrojolo.indi.properties import State
 from indi_astrojolo.nexstar.motion import Phase
 
@@ -67,6 +70,39 @@ async def test_an_abort_that_could_not_reach_the_mount_is_delivered_when_it_answ
         await trio.sleep(10.0)
         assert true_direction(driver) == pytest.approx(here, abs=1e-4), "the aborted goto went on by itself"
         assert true_direction(driver)[0] < 100.0
+        nursery.cancel_scope.cancel()
+
+
+def coordinate_states(sent: bytes) -> list[tuple[str, str]]:
+    """(property, state) of each position update in what the driver sent."""
+    root = etree.fromstring(b"<all>" + sent + b"</all>")
+    names = ("EQUATORIAL_EOD_COORD", "HORIZONTAL_COORD")
+    return [(e.get("name"), e.get("state")) for e in root.iter("setNumberVector") if e.get("name") in names]
+
+
+async def test_positions_read_before_an_outage_are_never_sent_again_as_live(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
+        emulator = driver.simulator
+        assert emulator is not None
+        await goto_and_track(driver, *target_for_altitude(driver, 40.0, 150.0))
+        driver.outbox.take()
+        emulator.faults.silent = True
+        await wait_for(lambda: driver.props["EQUATORIAL_EOD_COORD"].state is State.ALERT, 30)
+        # A new time recomputes RA/Dec from the last encoder reading, which is no longer live.
+        utc = datetime.fromtimestamp(driver.now_unix(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        await driver.handle_request(request("Text", "TIME_UTC", UTC=utc, OFFSET="0"))
+        # An abort ends tracking, although the stop cannot reach the mount.
+        await driver.handle_request(request("Switch", "TELESCOPE_ABORT_MOTION", ABORT=True))
+        await trio.sleep(10.0)
+        during = coordinate_states(driver.outbox.take())
+        first_alert = next(i for i, (_, state) in enumerate(during) if state == "Alert")
+        assert all(state == "Alert" for _, state in during[first_alert:]), during
+        emulator.faults.silent = False
+        await trio.sleep(5.0)
+        after = coordinate_states(driver.outbox.take())
+        assert after and after[-1][1] == "Idle", after
+        assert driver.props["EQUATORIAL_EOD_COORD"].state is State.IDLE
         nursery.cancel_scope.cancel()
 
 
