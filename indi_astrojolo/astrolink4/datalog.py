@@ -219,8 +219,9 @@ class SessionLog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def append(self, sample: Sample) -> Path:
-        """Write one row, opening (and creating) the night's file as needed. Raises OSError on I/O failure."""
+    def append(self, sample: Sample, *, sync: bool = True) -> Path:
+        """Write one row, opening (and creating) the night's file as needed, and fsync it when one is due (unless
+        `sync` is False: the caller then fsyncs through detach_due_sync). Raises OSError on I/O failure."""
         target = file_for(self.directory, sample.time, self.device)
         if self._fd is None or target != self.path:
             self.close()
@@ -240,9 +241,20 @@ class SessionLog:
         self.rows_written += 1
         self._unsynced = True
         now = self._clock()
-        if now - self._last_sync >= self.fsync_interval:
+        if sync and now - self._last_sync >= self.fsync_interval:
             self._sync(now)
         return self.path
+
+    def detach_due_sync(self) -> int | None:
+        """When an fsync is due, a duplicate of the file's descriptor for the caller to fsync and close, in a worker
+        thread if a slow card must not hold it up (the duplicate stays valid even if the log is closed meanwhile);
+        None when none is due."""
+        now = self._clock()
+        if self._fd is None or not self._unsynced or now - self._last_sync < self.fsync_interval:
+            return None
+        self._last_sync = now
+        self._unsynced = False
+        return os.dup(self._fd)
 
     def sync(self) -> None:
         """fsync now if anything is unwritten to disk; lets the driver bound the loss when samples stop coming."""

@@ -8,6 +8,7 @@ registers handlers for its own properties.
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -288,7 +289,7 @@ class AstroLink4Driver(Device):
             self.session_log.close()
             self.session_log = None
         if self.props.switch("DATA_LOG")["INDI_ENABLED"].on:
-            self.session_log = SessionLog(self.log_directory(), self.name)
+            self.session_log = SessionLog(self.log_directory(), self.name, clock=trio.current_time)
 
     def _log_sample(self, status: p.Status) -> None:
         if self.session_log is None:
@@ -318,17 +319,36 @@ class AstroLink4Driver(Device):
             pending_compensation=status.compensation_pending,
         )
         try:
-            path = self.session_log.append(sample)
+            path = self.session_log.append(sample, sync=False)
+            due = self.session_log.detach_due_sync()
         except OSError as exc:
             self.session_log.close()
             self.session_log = None
             self.props.switch("DATA_LOG").select("INDI_DISABLED")
             self.update("DATA_LOG", State.ALERT, f"[ERROR] Session log stopped: {exc}")
             return
+        if due is not None and self.connection_nursery is not None:
+            self.connection_nursery.start_soon(self._sync_session_log, due)
+        elif due is not None:
+            os.close(due)
         files = self.props.text("DATA_LOG_DIR")
         if files["FILE"].value != str(path):
             files["FILE"].value = str(path)
             self.update("DATA_LOG_DIR", State.OK)
+
+    async def _sync_session_log(self, fd: int) -> None:
+        """fsync the log in a worker thread: on a slow SD card it can take longer than a polling period."""
+
+        def sync() -> None:
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+        try:
+            await trio.to_thread.run_sync(sync)
+        except OSError as exc:
+            self.message(f"The session log could not be flushed to disk: {exc}", "WARNING")
 
     async def _on_data_log(self, update: Update) -> None:
         self.device_accept_and_reopen(update)

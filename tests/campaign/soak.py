@@ -67,7 +67,8 @@ class Soaked:
     # When this process was busy with its own checks (shared by both drivers): pyindi-client's callback thread, which
     # stamps each update's arrival, waits for the interpreter meanwhile, so gaps there say nothing about a driver.
     busy: list[tuple[float, float]] = field(default_factory=list)
-    device_gaps: list[float] = field(default_factory=list)  # between successive readings, as the device saw them
+    # (start, length) between successive position readings, as the device saw them
+    device_gaps: list[tuple[float, float]] = field(default_factory=list)
     last_reading: float | None = None
 
     @property
@@ -127,7 +128,7 @@ def check_chunk(soaked: Soaked, until: float) -> None:
     previous = soaked.last_reading
     for reading in readings:
         if previous is not None and not in_fault(soaked, previous, reading):
-            soaked.device_gaps.append(reading - previous)
+            soaked.device_gaps.append((previous, reading - previous))
         previous = reading
     soaked.last_reading = previous
     soaked.checked_until = until
@@ -276,18 +277,20 @@ def report(soaked: tuple[Soaked, Soaked], long: bool) -> Verdict:
         one.rss_end = rig.rss_kib()
         stalls = [(at, gap) for at, gap in one.gaps if gap > STALL_LIMIT_S]
         longest = max((gap for _, gap in one.gaps), default=0.0)
-        device_longest = max(one.device_gaps, default=0.0)
-        device_stalls = sum(1 for gap in one.device_gaps if gap > STALL_LIMIT_S)
+        device_longest = max((gap for _, gap in one.device_gaps), default=0.0)
+        device_stalls = [(at, gap) for at, gap in one.device_gaps if gap > STALL_LIMIT_S]
         growth = one.rss_end - one.rss_start
         print(f"  {rig.driver}: {one.updates} {one.ticker} updates, longest gap outside faults {longest * 1000:.0f} ms, "
               f"{len(stalls)} gap(s) over {STALL_LIMIT_S * 1000:.0f} ms (at the device: longest {device_longest * 1000:.0f} "
-              f"ms between readings, {device_stalls} over); RSS {one.rss_start / 1024:.1f} → "
+              f"ms between readings, {len(device_stalls)} over); RSS {one.rss_start / 1024:.1f} → "
               f"{one.rss_end / 1024:.1f} MiB ({growth:+d} KiB); {'alive' if alive else 'DEAD'}")  # fmt: skip
         for episode in one.episodes:
             after = f"recovered {episode.recovered - episode.cleared:.1f} s after" if episode.recovered else "NOT recovered"
             print(f"      fault {episode.fault.name} held {episode.hold_s:.0f} s: {after}")
         for at, gap in stalls[:10]:
             print(f"      stall: {gap * 1000:.0f} ms at +{at - one.started:.0f} s")
+        for at, gap in device_stalls[:10]:
+            print(f"      stall at the device: {gap * 1000:.0f} ms at +{at - one.started:.0f} s")
         for problem in one.problems[:10]:
             print(f"      problem: {problem}")
         verdict.working = verdict.working and alive and not one.problems

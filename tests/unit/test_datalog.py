@@ -327,6 +327,32 @@ def test_fsync_at_most_every_interval_and_on_close(tmp_path: Path, fsyncs: list[
     assert len(fsyncs) == 4
 
 
+def test_a_due_fsync_can_be_detached_for_a_worker_thread(tmp_path: Path, fsyncs: list[int]) -> None:
+    clock = FakeClock()
+    log = SessionLog(tmp_path, fsync_interval=30.0, clock=clock)
+    detached_at: list[float] = []
+    for index in range(200):  # 100 s of samples, two a second
+        clock.now = 1000.0 + index * 0.5
+        log.append(sample(EVENING + timedelta(seconds=index * 0.5)), sync=False)
+        fd = log.detach_due_sync()
+        if fd is not None:
+            detached_at.append(clock.now)
+            assert os.path.samefile(f"/proc/self/fd/{fd}", log.path)
+            os.fsync(fd)
+            os.close(fd)
+    assert detached_at == [1030.0, 1060.0, 1090.0]
+    assert len(fsyncs) == 3  # the three above: the log itself synced nothing
+    assert log.detach_due_sync() is None  # nothing is due again until the interval has passed
+    clock.now += 30.0
+    fd = log.detach_due_sync()
+    assert fd is not None
+    log.close()  # nothing written since that detach: close leaves the sync to its holder
+    assert len(fsyncs) == 3
+    os.fsync(fd)  # the duplicate stays usable after the log is closed
+    os.close(fd)
+    assert len(fsyncs) == 4
+
+
 def test_fsync_interval_zero_syncs_every_row_and_sync_flushes(tmp_path: Path, fsyncs: list[int]) -> None:
     clock = FakeClock()
     log = SessionLog(tmp_path, fsync_interval=0.0, clock=clock)

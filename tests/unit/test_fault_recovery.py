@@ -3,7 +3,6 @@ their real emulators, in one process on trio's fake clock, with the emulator's f
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timezone
 
 import pytest
@@ -11,6 +10,7 @@ import trio
 
 from lxml import etree
 
+from astrolink_sim import astrolink_request, start_astrolink
 from mount_sim import goto_and_track, request, start_mount, target_for_altitude, true_direction
 from indi_astrojolo.indi.properties import State
 from indi_astrojolo.nexstar.motion import Phase
@@ -104,25 +104,6 @@ async def test_positions_read_before_an_outage_are_never_sent_again_as_live(auto
         assert after and after[-1][1] == "Idle", after
         assert driver.props["EQUATORIAL_EOD_COORD"].state is State.IDLE
         nursery.cancel_scope.cancel()
-
-
-def astrolink_request(kind: str, name: str, **members: object):
-    """A request as a client would send it to the AstroLink 4 (mount_sim's, for another device)."""
-    return dataclasses.replace(request(kind, name, **members), device="AstroLink 4 USB")
-
-
-async def start_astrolink(nursery: trio.Nursery):
-    from indi_astrojolo.astrolink4.driver import AstroLink4Driver
-    from indi_astrojolo.astrolink4.main import SPEC
-    from indi_astrojolo.indi.outbox import Outbox
-    from indi_astrojolo.indi.spec import prepare_properties
-
-    driver = AstroLink4Driver(SPEC, prepare_properties(SPEC), Outbox())
-    driver.runtime_nursery = nursery
-    await driver.handle_request(astrolink_request("Switch", "SIMULATION", ENABLE=True))
-    await driver.handle_request(astrolink_request("Switch", "CONNECTION", CONNECT=True))
-    assert driver.connected, driver.outbox.take()[-600:]
-    return driver
 
 
 async def test_an_outage_during_a_move_is_said_once_not_on_every_poll(autojump_clock) -> None:
