@@ -182,10 +182,16 @@ class KillLoop:
                 indi_config.read(default)
         except (ValueError, indi_config.ConfigError) as exc:
             return [f"a config file is damaged: {exc}"]
-        if value not in set(sent.get("marker", [])) | {before.get("marker")}:
+        markers = sent.get("marker", [])
+        if value not in set(markers) | {before.get("marker")}:
             return [f"{path.name} holds {name}.{member} = {value}, which was never saved"]
-        if acked.get("marker") is not None and (value is None or value < acked["marker"]):
-            return [f"{path.name} lost an acknowledged save: {value} < {acked['marker']}"]
+        # Markers wrap round within their property's range, so saves are ordered by when they were sent in this
+        # cycle (the markers of one cycle are all different), not by value; the cycle's old value comes first.
+        if len(set(markers)) != len(markers) or before.get("marker") in markers:
+            raise RuntimeError(f"this cycle sent {len(markers)} markers, more than the property's range tells apart")
+        order = {marker: index for index, marker in enumerate(markers)}
+        if acked.get("marker") is not None and order.get(value, -1) < order[acked["marker"]]:
+            return [f"{path.name} lost an acknowledged save: it holds {value}, saved before {acked['marker']}"]
         return []
 
     @staticmethod
@@ -310,7 +316,7 @@ class NexStarKills(KillLoop):
         while not stop.is_set():
             self.marker += 1
             turn += 1
-            marker = float(60 + self.marker % 30)
+            marker = round(60 + self.marker % 300 * 0.1, 1)  # MAX_ALT's range, at its format's resolution
             markers.append(marker)
             sender.send("Number", "ALTITUDE_LIMITS", {"MIN_ALT": 0, "MAX_ALT": marker})
             sender.send("Switch", "CONFIG_PROCESS", {"CONFIG_SAVE": True})
