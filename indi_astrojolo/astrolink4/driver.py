@@ -327,10 +327,8 @@ class AstroLink4Driver(Device):
             self.props.switch("DATA_LOG").select("INDI_DISABLED")
             self.update("DATA_LOG", State.ALERT, f"[ERROR] Session log stopped: {exc}")
             return
-        if due is not None and self.connection_nursery is not None:
-            self.connection_nursery.start_soon(self._sync_session_log, due)
-        elif due is not None:
-            os.close(due)
+        if due is not None:
+            self.spawn_connected(lambda: self._sync_session_log(due), "Flushing the session log")
         files = self.props.text("DATA_LOG_DIR")
         if files["FILE"].value != str(path):
             files["FILE"].value = str(path)

@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from device_faults import ASTROLINK_FAULTS, NEXSTAR_FAULTS, STALENESS_S, Fault, goto_horizontal
 from device_rigs import AZM, AstroLinkRig, NexStarRig, Rig
@@ -111,26 +112,28 @@ def reading_times(rig: Rig) -> list[float]:
     return [entry[0] for entry in rig.truth]
 
 
+def add_gaps(
+    gaps: list[tuple[float, float]], previous: float | None, times: list[float], skip: Callable[[float, float], bool]
+) -> float | None:
+    """Append (start, length) of each gap between successive `times` (continuing from `previous`) that `skip` does
+    not leave out; return the last time, where the next chunk continues."""
+    for moment in times:
+        if previous is not None and not skip(previous, moment):
+            gaps.append((previous, moment - previous))
+        previous = moment
+    return previous
+
+
 def check_chunk(soaked: Soaked, until: float) -> None:
     """Gaps and positions from the last check up to `until`; then forget history no check needs any more."""
     began = time.monotonic()
     rig = soaked.rig
     ticks = [s.received for s in rig.history(soaked.ticker, soaked.checked_until) if s.received < until]
     soaked.updates += len(ticks)
-    previous = soaked.last_tick
-    for tick in ticks:
-        if previous is not None and not excluded(soaked, previous, tick):
-            soaked.gaps.append((previous, tick - previous))
-        previous = tick
-    soaked.last_tick = previous
+    soaked.last_tick = add_gaps(soaked.gaps, soaked.last_tick, ticks, lambda a, b: excluded(soaked, a, b))
     soaked.problems += rig.position_problems(soaked.checked_until, STALENESS_S[rig.kind])  # fetches the readings
     readings = [t for t in reading_times(rig) if soaked.checked_until <= t < until]
-    previous = soaked.last_reading
-    for reading in readings:
-        if previous is not None and not in_fault(soaked, previous, reading):
-            soaked.device_gaps.append((previous, reading - previous))
-        previous = reading
-    soaked.last_reading = previous
+    soaked.last_reading = add_gaps(soaked.device_gaps, soaked.last_reading, readings, lambda a, b: in_fault(soaked, a, b))
     soaked.checked_until = until
     assert rig.client is not None
     with rig.client._cond:  # the client is ours alone here; an hour of updates would not fit in memory

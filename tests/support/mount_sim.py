@@ -7,6 +7,7 @@ same validation and handlers a client's would. Only the INDI stream is left out:
 from __future__ import annotations
 
 import math
+from datetime import datetime, timezone
 
 import trio
 
@@ -20,6 +21,11 @@ from indi_astrojolo.nexstar.main import SPEC
 from indi_astrojolo.nexstar.motion import Phase
 
 DEVICE = "NexStar AUX"
+
+
+def iso(unix: float) -> str:
+    """A TIME_UTC value as clients send it: whole seconds, the fraction dropped."""
+    return datetime.fromtimestamp(unix, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def request(kind: str, name: str, **members: object) -> NewVector:

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import numpy as np
 import trio
 
 from indi_astrojolo.nexstar.orbit import Orbit
 from indi_astrojolo.nexstar.passplan import separation
-from mount_sim import request, start_mount, true_direction
+from mount_sim import iso, request, start_mount, true_direction
 
 ISS_TLE = """ISS (ZARYA)
 1 25544U 98067A   19343.69339541  .00001764  00000-0  38792-4 0  9991
 2 25544  51.6439 211.2001 0007417  17.6667  85.6398 15.50103472202482"""
 EPOCH = 1575909509.0  # 2019-12-09 16:38 UTC, the TLE's epoch
 LEAD = 150.0  # seconds between setting the clock and the rise: time to reach the rise point
-
-
-def iso(unix: float) -> str:
-    return datetime.fromtimestamp(unix, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 async def prepare(nursery, site, start_unix: float, *, antenna: bool = False, cordwrap: float | None = None):

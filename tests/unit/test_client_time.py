@@ -3,13 +3,12 @@ transit) leaves the finer system clock in charge; one that disagrees moves the d
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 
 import pytest
 import trio
 
-from mount_sim import request, start_mount
+from mount_sim import iso, request, start_mount
 
 
 @pytest.fixture(autouse=True)
@@ -18,12 +17,8 @@ def _home(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("INDICONFIG", raising=False)
 
 
-def whole_second(unix: float) -> str:
-    return datetime.fromtimestamp(math.floor(unix), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-
-
 async def send_time(driver, unix: float) -> None:
-    await driver.handle_request(request("Text", "TIME_UTC", UTC=whole_second(unix), OFFSET="0"))
+    await driver.handle_request(request("Text", "TIME_UTC", UTC=iso(unix), OFFSET="0"))
     assert driver.props["TIME_UTC"].state.value == "Ok"
 
 
@@ -42,7 +37,8 @@ async def test_a_client_time_that_disagrees_sets_the_clock_to_the_middle_of_its_
         driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
         client_now = driver.now_unix() + shift_s
         await send_time(driver, client_now)
-        assert driver.now_unix() == pytest.approx(math.floor(client_now) + 0.5, abs=1e-6)
+        second = datetime.strptime(iso(client_now), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+        assert driver.now_unix() == pytest.approx(second + 0.5, abs=1e-6)
         await trio.sleep(10.0)
-        assert driver.now_unix() == pytest.approx(math.floor(client_now) + 10.5, abs=1e-6)
+        assert driver.now_unix() == pytest.approx(second + 10.5, abs=1e-6)
         nursery.cancel_scope.cancel()

@@ -3,15 +3,12 @@ their real emulators, in one process on trio's fake clock, with the emulator's f
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pytest
 import trio
-
 from lxml import etree
 
 from astrolink_sim import astrolink_request, start_astrolink
-from mount_sim import goto_and_track, request, start_mount, target_for_altitude, true_direction
+from mount_sim import goto_and_track, iso, request, start_mount, target_for_altitude, true_direction
 from indi_astrojolo.indi.properties import State
 from indi_astrojolo.nexstar.motion import Phase
 
@@ -90,8 +87,7 @@ async def test_positions_read_before_an_outage_are_never_sent_again_as_live(auto
         emulator.faults.silent = True
         await wait_for(lambda: driver.props["EQUATORIAL_EOD_COORD"].state is State.ALERT, 30)
         # A new time recomputes RA/Dec from the last encoder reading, which is no longer live.
-        utc = datetime.fromtimestamp(driver.now_unix(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-        await driver.handle_request(request("Text", "TIME_UTC", UTC=utc, OFFSET="0"))
+        await driver.handle_request(request("Text", "TIME_UTC", UTC=iso(driver.now_unix()), OFFSET="0"))
         # An abort ends tracking, although the stop cannot reach the mount.
         await driver.handle_request(request("Switch", "TELESCOPE_ABORT_MOTION", ABORT=True))
         await trio.sleep(10.0)
