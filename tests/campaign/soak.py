@@ -4,7 +4,9 @@ with a fault from the device-fault catalogue sprinkled in every few minutes and 
 Measured and printed: each driver's resident memory at the start and the end (from /proc), the longest gap between
 two successive updates of a property that changes on every poll (POWER_SENSORS, TELESCOPE_ENCODER_STEPS) outside
 the faults, as the client receives them and as the device is asked (between successive position readings), and how
-long each fault took to recover from. This process's own checks every CHUNK_S seconds (and its garbage collection,
+long each fault took to recover from. A probe process (pause_probe.py) records meanwhile when the machine itself
+stopped running programs; a gap is the driver's own stall only when what is left of it outside those pauses still
+exceeds two polling periods, and the gaps the pauses explain are counted apart. This process's own checks every CHUNK_S seconds (and its garbage collection,
 done there) hold up pyindi-client's callback thread, which stamps each update's arrival, so their moments are left
 out of the client-side gaps. The run passes when every fault recovered, no gap
 outside a fault exceeded two polling periods, every reported position is one the device reported, both drivers are
@@ -20,7 +22,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -30,6 +35,7 @@ from typing import Callable
 
 from device_faults import ASTROLINK_FAULTS, NEXSTAR_FAULTS, STALENESS_S, Fault, goto_horizontal
 from device_rigs import AZM, AstroLinkRig, NexStarRig, Rig
+from pause_probe import Pause, paused_within, read_pauses, steal_ticks
 
 POLLING_MS = 100  # ten times the drivers' default of 1000 ms
 STALL_LIMIT_S = 2 * POLLING_MS / 1000.0
@@ -191,25 +197,34 @@ def run(full: bool, minutes: float | None = None, seed: int | None = None, workd
     rng = random.Random(seed)
     print(f"soak: {duration / 60:g} min at POLLING_PERIOD {POLLING_MS} ms, faults sprinkled in (seed {seed})", flush=True)
     with tempfile.TemporaryDirectory(prefix="soak-") as scratch:
-        soaked = start_rigs(workdir or Path(scratch))
+        pauses = (workdir or Path(scratch)) / "pauses"
+        pauses.parent.mkdir(parents=True, exist_ok=True)
+        probe = subprocess.Popen([sys.executable, str(Path(__file__).with_name("pause_probe.py")), str(pauses)])
         try:
-            return soak(soaked, duration, full or duration > 120, rng)
+            soaked = start_rigs(workdir or Path(scratch))
+            try:
+                return soak(soaked, duration, full or duration > 120, rng, pauses)
+            finally:
+                for one in soaked:
+                    one.rig.stop()
         finally:
-            for one in soaked:
-                one.rig.stop()
+            probe.kill()
+            probe.wait()
 
 
-def soak(soaked: tuple[Soaked, Soaked], duration: float, long: bool, rng: random.Random) -> Verdict:
+def soak(soaked: tuple[Soaked, Soaked], duration: float, long: bool, rng: random.Random, pauses: Path) -> Verdict:
     gc.disable()
     try:
-        return soak_with_collector_off(soaked, duration, long, rng)
+        return soak_with_collector_off(soaked, duration, long, rng, pauses)
     finally:
         gc.enable()
 
 
-def soak_with_collector_off(soaked: tuple[Soaked, Soaked], duration: float, long: bool, rng: random.Random) -> Verdict:
+def soak_with_collector_off(
+    soaked: tuple[Soaked, Soaked], duration: float, long: bool, rng: random.Random, pauses: Path
+) -> Verdict:
     soaked[1].busy = soaked[0].busy  # one process, one interpreter: its busy moments are both drivers'
-    start = time.monotonic()
+    start, steal_at_start = time.monotonic(), steal_ticks()
     warm_up = min(60.0, duration / 6)
     events = sorted(
         (
@@ -268,24 +283,46 @@ def soak_with_collector_off(soaked: tuple[Soaked, Soaked], duration: float, long
         time.sleep(0.2)
     for episode in pending:
         by_kind[episode.device].problems.append(f"{episode.fault.name} not recovered")
-    return report(soaked, long)
+    return report(soaked, long, pauses, steal_at_start)
 
 
-def report(soaked: tuple[Soaked, Soaked], long: bool) -> Verdict:
+def own_stalls(gaps: list[tuple[float, float]], pauses: list[Pause]) -> tuple[list[tuple[float, float]], int]:
+    """The gaps over the limit that remain so outside the machine's pauses, and how many more the pauses explain."""
+    over = [(at, gap) for at, gap in gaps if gap > STALL_LIMIT_S]
+    own = [(at, gap) for at, gap in over if gap - paused_within(pauses, at, at + gap) > STALL_LIMIT_S]
+    return own, len(over) - len(own)
+
+
+def report_pauses(policy: str, pauses: list[Pause], started: float, steal_at_start: int) -> None:
+    steal_s = (steal_ticks() - steal_at_start) / os.sysconf("SC_CLK_TCK")
+    noted = STALL_LIMIT_S / 2
+    long_ones = [p for p in pauses if p.start >= started and p.length > noted]
+    longest = max((p.length for p in pauses if p.start >= started), default=0.0)
+    print(f"  machine (probe at {policy}): {len(long_ones)} pause(s) over {noted * 1000:.0f} ms, longest "
+          f"{longest * 1000:.0f} ms; steal time over the run {steal_s:.2f} s")  # fmt: skip
+    for pause in long_ones[:10]:
+        print(f"      pause: {pause.length * 1000:.0f} ms at +{pause.start - started:.0f} s (steal {pause.steal_s:.2f} s)")
+
+
+def report(soaked: tuple[Soaked, Soaked], long: bool, pause_file: Path, steal_at_start: int) -> Verdict:
     verdict = Verdict(True, True)
     for one in soaked:
         check_chunk(one, time.monotonic())
+    policy, pauses = read_pauses(pause_file)
+    report_pauses(policy, pauses, soaked[0].started, steal_at_start)
+    for one in soaked:
         rig = one.rig
         alive = rig.alive()
         one.rss_end = rig.rss_kib()
-        stalls = [(at, gap) for at, gap in one.gaps if gap > STALL_LIMIT_S]
+        stalls, explained = own_stalls(one.gaps, pauses)
         longest = max((gap for _, gap in one.gaps), default=0.0)
         device_longest = max((gap for _, gap in one.device_gaps), default=0.0)
-        device_stalls = [(at, gap) for at, gap in one.device_gaps if gap > STALL_LIMIT_S]
+        device_stalls, device_explained = own_stalls(one.device_gaps, pauses)
         growth = one.rss_end - one.rss_start
         print(f"  {rig.driver}: {one.updates} {one.ticker} updates, longest gap outside faults {longest * 1000:.0f} ms, "
-              f"{len(stalls)} gap(s) over {STALL_LIMIT_S * 1000:.0f} ms (at the device: longest {device_longest * 1000:.0f} "
-              f"ms between readings, {len(device_stalls)} over); RSS {one.rss_start / 1024:.1f} → "
+              f"{len(stalls)} stall(s) over {STALL_LIMIT_S * 1000:.0f} ms and {explained} gap(s) the machine's pauses "
+              f"explain (at the device: longest {device_longest * 1000:.0f} ms between readings, {len(device_stalls)} "
+              f"stall(s), {device_explained} explained); RSS {one.rss_start / 1024:.1f} → "
               f"{one.rss_end / 1024:.1f} MiB ({growth:+d} KiB); {'alive' if alive else 'DEAD'}")  # fmt: skip
         for episode in one.episodes:
             after = f"recovered {episode.recovered - episode.cleared:.1f} s after" if episode.recovered else "NOT recovered"
