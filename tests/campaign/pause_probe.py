@@ -46,7 +46,7 @@ def claim_real_time_priority() -> str:
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(os.sched_get_priority_min(os.SCHED_FIFO)))
         return "SCHED_FIFO"
-    except (PermissionError, OSError):
+    except OSError:  # not permitted: an unprivileged user, or a container without CAP_SYS_NICE
         return "SCHED_OTHER"  # still a witness of the machine, if a weaker one: a busy neighbour can delay it too
 
 

@@ -6,11 +6,11 @@ two successive updates of a property that changes on every poll (POWER_SENSORS, 
 the faults, as the client receives them and as the device is asked (between successive position readings), and how
 long each fault took to recover from. A probe process (pause_probe.py) records meanwhile when the machine itself
 stopped running programs; a gap is the driver's own stall only when what is left of it outside those pauses still
-exceeds two polling periods, and the gaps the pauses explain are counted apart. This process's own checks every CHUNK_S seconds (and its garbage collection,
-done there) hold up pyindi-client's callback thread, which stamps each update's arrival, so their moments are left
-out of the client-side gaps. The run passes when every fault recovered, no gap
-outside a fault exceeded two polling periods, every reported position is one the device reported, both drivers are
-alive, and (in the hour-long run) memory grew by less than MEMORY_GROWTH_LIMIT_KIB. The suite's one-minute run
+exceeds two polling periods, and the gaps the pauses explain are counted apart. This process's own checks every
+CHUNK_S seconds (and its garbage collection, done there) hold up pyindi-client's callback thread, which stamps each
+update's arrival, so their moments are left out of the client-side gaps. The run passes when every fault recovered, no
+driver stalled outside a fault, every reported position is one the device reported, both drivers are alive, and (in
+the hour-long run) memory grew by less than MEMORY_GROWTH_LIMIT_KIB. The suite's one-minute run
 asserts only what does not depend on timing (tests/integration/test_reliability_faults.py); it prints the figures.
 
     .venv/bin/python tests/campaign/soak.py          # one minute, one fault per driver (the suite's run)
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import random
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from typing import Callable
 
 from device_faults import ASTROLINK_FAULTS, NEXSTAR_FAULTS, STALENESS_S, Fault, goto_horizontal
 from device_rigs import AZM, AstroLinkRig, NexStarRig, Rig
-from pause_probe import Pause, paused_within, read_pauses, steal_ticks
+from pause_probe import TICKS_PER_S, Pause, paused_within, read_pauses, steal_ticks
 
 POLLING_MS = 100  # ten times the drivers' default of 1000 ms
 STALL_LIMIT_S = 2 * POLLING_MS / 1000.0
@@ -294,7 +293,7 @@ def own_stalls(gaps: list[tuple[float, float]], pauses: list[Pause]) -> tuple[li
 
 
 def report_pauses(policy: str, pauses: list[Pause], started: float, steal_at_start: int) -> None:
-    steal_s = (steal_ticks() - steal_at_start) / os.sysconf("SC_CLK_TCK")
+    steal_s = (steal_ticks() - steal_at_start) / TICKS_PER_S
     noted = STALL_LIMIT_S / 2
     long_ones = [p for p in pauses if p.start >= started and p.length > noted]
     longest = max((p.length for p in pauses if p.start >= started), default=0.0)
