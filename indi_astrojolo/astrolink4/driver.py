@@ -344,7 +344,10 @@ class AstroLink4Driver(Device):
                 os.close(fd)
 
         try:
-            await trio.to_thread.run_sync(sync)
+            # Shielded: a disconnect arriving first would otherwise cancel the task before the thread starts, leaking
+            # the descriptor and dropping a flush that was due.
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(sync)
         except OSError as exc:
             self.message(f"The session log could not be flushed to disk: {exc}", "WARNING")
 

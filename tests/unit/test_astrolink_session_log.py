@@ -41,3 +41,34 @@ async def test_rows_are_written_on_each_poll_and_synced_off_the_event_loop(autoj
         assert len(synced_in) >= 3  # every 30 s
         assert threading.main_thread().name not in synced_in
         nursery.cancel_scope.cancel()
+
+
+async def test_a_due_flush_still_runs_and_closes_its_descriptor_when_the_connection_is_going_away(
+    autojump_clock, tmp_path, monkeypatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery)
+        descriptor = os.open(tmp_path / "flushed", os.O_WRONLY | os.O_CREAT)
+        flushed = os.fstat(descriptor).st_ino
+        with trio.CancelScope() as going_away:
+            going_away.cancel()  # a disconnect cancels the connection's tasks, this flush among them
+            await driver._sync_session_log(descriptor)
+        assert descriptor in synced
+        assert not still_open(descriptor, flushed)  # not leaked with every disconnect
+        nursery.cancel_scope.cancel()
+
+
+def still_open(descriptor: int, inode: int) -> bool:
+    """Is the descriptor still open on that file? (A closed number may already be reused for another one.)"""
+    try:
+        return os.fstat(descriptor).st_ino == inode
+    except OSError:
+        return False
