@@ -196,11 +196,12 @@ def run(full: bool, minutes: float | None = None, seed: int | None = None, workd
     rng = random.Random(seed)
     print(f"soak: {duration / 60:g} min at POLLING_PERIOD {POLLING_MS} ms, faults sprinkled in (seed {seed})", flush=True)
     with tempfile.TemporaryDirectory(prefix="soak-") as scratch:
-        pauses = (workdir or Path(scratch)) / "pauses"
-        pauses.parent.mkdir(parents=True, exist_ok=True)
+        base = workdir or Path(scratch)
+        base.mkdir(parents=True, exist_ok=True)
+        pauses = base / "pauses"
         probe = subprocess.Popen([sys.executable, str(Path(__file__).with_name("pause_probe.py")), str(pauses)])
         try:
-            soaked = start_rigs(workdir or Path(scratch))
+            soaked = start_rigs(base)
             try:
                 return soak(soaked, duration, full or duration > 120, rng, pauses)
             finally:
@@ -295,8 +296,9 @@ def own_stalls(gaps: list[tuple[float, float]], pauses: list[Pause]) -> tuple[li
 def report_pauses(policy: str, pauses: list[Pause], started: float, steal_at_start: int) -> None:
     steal_s = (steal_ticks() - steal_at_start) / TICKS_PER_S
     noted = STALL_LIMIT_S / 2
-    long_ones = [p for p in pauses if p.start >= started and p.length > noted]
-    longest = max((p.length for p in pauses if p.start >= started), default=0.0)
+    during = [p for p in pauses if p.start >= started]
+    long_ones = [p for p in during if p.length > noted]
+    longest = max((p.length for p in during), default=0.0)
     print(f"  machine (probe at {policy}): {len(long_ones)} pause(s) over {noted * 1000:.0f} ms, longest "
           f"{longest * 1000:.0f} ms; steal time over the run {steal_s:.2f} s")  # fmt: skip
     for pause in long_ones[:10]:

@@ -3,7 +3,7 @@ transit) leaves the finer system clock in charge; one that disagrees moves the d
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import math
 
 import pytest
 import trio
@@ -37,8 +37,7 @@ async def test_a_client_time_that_disagrees_sets_the_clock_to_the_middle_of_its_
         driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
         client_now = driver.now_unix() + shift_s
         await send_time(driver, client_now)
-        second = datetime.strptime(iso(client_now), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
-        assert driver.now_unix() == pytest.approx(second + 0.5, abs=1e-6)
+        assert driver.now_unix() == pytest.approx(math.floor(client_now) + 0.5, abs=1e-6)
         await trio.sleep(10.0)
-        assert driver.now_unix() == pytest.approx(second + 10.5, abs=1e-6)
+        assert driver.now_unix() == pytest.approx(math.floor(client_now) + 10.5, abs=1e-6)
         nursery.cancel_scope.cancel()
