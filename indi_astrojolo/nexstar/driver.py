@@ -50,10 +50,44 @@ AUX_BAUD = 19200
 # TIME_UTC carries whole seconds, truncated, and reaches the driver after some transit: the system clock is that
 # far ahead of it when both are right. Within this window the (finer) system clock is kept.
 CLIENT_TIME_AGREES_S = (-1.0, 2.5)
+# A client and the system clock further apart than this are not truncation or transit: one of them is wrong, and the
+# user is told which one the driver goes by.
+CLOCKS_DISAGREE_S = 60.0
 
 
 class ConnectError(LinkError):
     pass
+
+
+def describe_duration(seconds: float) -> str:
+    """A time difference in words a user checks a clock with: "3 h 00 min 05 s", "366 d 2 h 00 min 00 s"."""
+    whole = int(round(abs(seconds)))
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours} h {minutes:02d} min {secs:02d} s"
+    return f"{days} d {text}" if days else text
+
+
+def clock_disagreement(client_unix: float, system_unix: float) -> str:
+    """The warning for a client's TIME_UTC far from the system clock: both times, the difference, the one used.
+
+    The client's time is the one used: Ekos sends KStars's clock, which the user sees and sets, while the system clock
+    of a Raspberry Pi without a real-time clock or network starts wherever it stopped (README, Site and time)."""
+
+    def utc(unix: float) -> str:
+        return datetime.fromtimestamp(unix, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    difference = client_unix - system_unix
+    direction = "ahead of" if difference > 0 else "behind"
+    text = (
+        f"The client's time {utc(client_unix)} is {describe_duration(difference)} {direction} this computer's clock "
+        f"({utc(system_unix)}); the driver uses the client's time."
+    )
+    hours = abs(difference) / 3600.0
+    if hours <= 14.5 and abs(hours - round(hours * 2) / 2) * 3600.0 < 60.0:
+        text += " A difference of whole or half hours looks like a local time sent as UTC: check the client's time zone."
+    return text + " If the client's clock is the wrong one, correct it and send TIME_UTC again."
 
 
 class NexStarDriver(Device):
@@ -482,6 +516,8 @@ class NexStarDriver(Device):
             # The client's instant lies somewhere in its whole second: take the middle of it.
             self.clock_offset = -system_ahead + 0.5
         self.accept(update)
+        if abs(system_ahead) > CLOCKS_DISAGREE_S:
+            self.message(clock_disagreement(when.timestamp(), when.timestamp() + system_ahead), "WARNING")
         self.show_position()
         await self.satellites.refresh_quietly()
 

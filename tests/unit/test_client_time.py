@@ -41,3 +41,39 @@ async def test_a_client_time_that_disagrees_sets_the_clock_to_the_middle_of_its_
         await trio.sleep(10.0)
         assert driver.now_unix() == pytest.approx(math.floor(client_now) + 10.5, abs=1e-6)
         nursery.cancel_scope.cancel()
+
+
+def warnings_in(driver) -> list[str]:
+    return [line for line in driver.outbox.take().decode().split("<message") if "[WARNING]" in line]
+
+
+@pytest.mark.parametrize(
+    "shift_s, difference, zone_hint",
+    [(3 * 3600.0, "3 h 00 min 00 s ahead of", True), (-366 * 86400.0 - 125.0, "366 d 0 h 02 min 05 s behind", False)],
+)
+async def test_a_client_time_far_from_the_system_clock_is_announced(autojump_clock, shift_s, difference, zone_hint) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
+        system_now = driver.now_unix()
+        client_now = system_now + shift_s
+        driver.outbox.take()
+        await send_time(driver, client_now)
+        said = warnings_in(driver)
+        assert len(said) == 1, said
+        warning = said[0]
+        assert iso(client_now).replace("T", " ") + " UTC" in warning  # both times, in words
+        assert iso(system_now).replace("T", " ") + " UTC" in warning
+        assert difference in warning
+        assert "the driver uses the client" in warning
+        assert ("time zone" in warning) is zone_hint
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("shift_s", [-59.0, 3.0, 59.0])
+async def test_a_client_time_within_a_minute_is_taken_without_a_warning(autojump_clock, shift_s) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
+        driver.outbox.take()
+        await send_time(driver, driver.now_unix() + shift_s)
+        assert warnings_in(driver) == []
+        nursery.cancel_scope.cancel()
