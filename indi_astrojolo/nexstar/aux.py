@@ -130,6 +130,46 @@ AXIS_COMMANDS = frozenset({
 })  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class MoveRate:
+    """One of the nine fixed rates of MOVE_POS/MOVE_NEG (0x24/0x25), as the hand controller's keypad numbers them."""
+
+    level: int
+    deg_per_s: float
+    sidereal_multiple: int | None = None  # the slow rates are named as multiples of the sidereal rate
+
+    @property
+    def label(self) -> str:
+        """What the rate does, for TELESCOPE_SLEW_RATE: "3 (8x sidereal, 0.033 deg/s)", "7 (1 deg/s)", "9 (max, up to 4 deg/s)"."""
+        if self.sidereal_multiple is not None:
+            return f"{self.level} ({self.sidereal_multiple}x sidereal, {self.deg_per_s:.3f} deg/s)"
+        if self.level == 9:
+            return f"9 (max, up to {self.deg_per_s:g} deg/s)"
+        return f"{self.level} ({self.deg_per_s:g} deg/s)"
+
+
+def _sidereal_rate(level: int, multiple: int) -> MoveRate:
+    return MoveRate(level, multiple * SIDEREAL_ARCSEC_PER_S / 3600.0, multiple)
+
+
+# The one table of the fixed move rates (reference §5.3, the hand-controller manual): the labels of
+# TELESCOPE_SLEW_RATE, the limit margins of manual moves and the emulator's default speeds all come from it. Some
+# controllers were measured slower (the INDIGO/AVX progression, half these speeds or less), none faster, so these are
+# also the upper bounds a margin needs. Rate 9 is the controller's maximum (custom rate 9, 0x20): 4 °/s at most here
+# (3 °/s on GT models, 2.8 °/s measured on the seed's mount).
+MOVE_RATES = (
+    _sidereal_rate(1, 2),
+    _sidereal_rate(2, 4),
+    _sidereal_rate(3, 8),
+    _sidereal_rate(4, 16),
+    _sidereal_rate(5, 32),
+    MoveRate(6, 0.5),
+    MoveRate(7, 1.0),
+    MoveRate(8, 2.0),
+    MoveRate(9, 4.0),
+)
+
+
 class FocuserCommand(IntEnum):
     """Commands only the focuser (0x12) knows; it also takes GET_POSITION, GOTO_FAST, SLEW_DONE, MOVE_POS/NEG and
     GET_VERSION like a motor controller (reference §7.3)."""

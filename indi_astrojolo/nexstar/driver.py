@@ -113,6 +113,9 @@ class NexStarDriver(Device):
         self.satellites = SatelliteTracker(self)
         self.focuser = BusFocuser(self)
         self.polls = 0
+        slew_rates = self.props.switch("TELESCOPE_SLEW_RATE")
+        for rate in aux.MOVE_RATES:  # what each rate does, from the one table of them
+            slew_rates[f"{rate.level}x"].label = rate.label
         self.handlers.update(
             {
                 "GEOGRAPHIC_COORD": self._on_location,

@@ -27,9 +27,14 @@ from . import aux
 from .aux import Command, Device
 from .emulated_focuser import EmulatedFocuser, FocuserConfig
 
-# Fixed move rates 1–9 in degrees per second (the INDIGO/AVX progression, reference §5.3); rate 9 is the max rate.
+# Fixed move rates 1–9 in degrees per second. The default is the hand-controller manual's table, the driver's own
+# (aux.MOVE_RATES); the slower INDIGO/AVX progression measured on some controllers (reference §5.3) is the other
+# plausible behaviour, offered as a quirk (move_rates_deg_per_s=MEASURED_SLOWER_MOVE_RATES, --slower-move-rates).
 SIDEREAL_DEG_PER_S = aux.SIDEREAL_ARCSEC_PER_S / 3600.0
-DEFAULT_MOVE_RATES = (
+# Rate 9 is the controller's maximum rate: here the fast goto speed measured on the seed's mount, within the table's
+# 4 °/s.
+DEFAULT_MOVE_RATES = tuple(rate.deg_per_s for rate in aux.MOVE_RATES[:8]) + (2.8,)
+MEASURED_SLOWER_MOVE_RATES = (
     0.5 * SIDEREAL_DEG_PER_S,
     1 * SIDEREAL_DEG_PER_S,
     4 * SIDEREAL_DEG_PER_S,
@@ -676,6 +681,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--focuser-speed", type=float, metavar="STEPS_S", help="focuser speed in steps per second")
     parser.add_argument("--focuser-stops", nargs=2, type=int, metavar=("LOW", "HIGH"), help="focuser travel, raw steps")
     parser.add_argument("--focuser-uncalibrated", action="store_true", help="the focuser has no hard stops stored")
+    parser.add_argument(
+        "--slower-move-rates", action="store_true", help="move rates 1-9 as measured on some controllers (0.5x ... 64x, 1, 2.8 deg/s)"
+    )
     args, rest = parser.parse_known_args(argv)
     config = MountConfig(echo=not (args.no_echo or args.passthrough), gps=args.gps, passthrough=args.passthrough)
     if args.focuser:
@@ -684,6 +692,8 @@ def main(argv: list[str] | None = None) -> None:
             config.focuser.speed_steps_per_s = args.focuser_speed
         if args.focuser_stops:
             config.focuser.low_stop, config.focuser.high_stop = args.focuser_stops
+    if args.slower_move_rates:
+        config.move_rates_deg_per_s = MEASURED_SLOWER_MOVE_RATES
     if args.max_rate:
         config.max_rate_deg_per_s = args.max_rate
     if args.goto_speeds:

@@ -58,8 +58,7 @@ MANUAL_LIMIT_MARGIN = 0.75  # seconds of motion before a limit at which a manual
 MAX_PULSE_TICKS = 255  # one controller-timed guide pulse: at most 2.55 s
 PULSE_SEND_WINDOW_S = 0.5  # a pulse that cannot reach the controllers this soon is dropped: late, it would be wrong
 SIDEREAL_DEG_S = aux.SIDEREAL_ARCSEC_PER_S / 3600.0
-MOVE_DEG_S = (0.5 * SIDEREAL_DEG_S, SIDEREAL_DEG_S, 4 * SIDEREAL_DEG_S, 8 * SIDEREAL_DEG_S, 16 * SIDEREAL_DEG_S,
-              32 * SIDEREAL_DEG_S, 64 * SIDEREAL_DEG_S, 1.0, 4.0)  # fmt: skip  # upper bounds, for limit margins
+MOVE_DEG_S = tuple(rate.deg_per_s for rate in aux.MOVE_RATES)  # upper bounds of rates 1–9, for limit margins
 MODE_RATES = {"TRACK_SIDEREAL": aux.SIDEREAL_ARCSEC_PER_S, "TRACK_SOLAR": aux.SOLAR_ARCSEC_PER_S,
               "TRACK_LUNAR": aux.LUNAR_ARCSEC_PER_S}  # fmt: skip
 SPECIAL_RATES = {"TRACK_SIDEREAL": aux.SPECIAL_RATE_SIDEREAL, "TRACK_SOLAR": aux.SPECIAL_RATE_SOLAR,

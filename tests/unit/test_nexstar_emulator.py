@@ -16,6 +16,8 @@ from indi_astrojolo.nexstar import aux
 from indi_astrojolo.nexstar.aux import Command, Device, FocuserCommand
 from indi_astrojolo.nexstar.emulated_focuser import FocuserConfig
 from indi_astrojolo.nexstar.emulator import (
+    DEFAULT_MOVE_RATES,
+    MEASURED_SLOWER_MOVE_RATES,
     SECOND_MASTER_RATE_ARCSEC_PER_S,
     HandControllerRequests,
     MountConfig,
@@ -139,10 +141,10 @@ def test_move_rate_9_reaches_2_8_degrees_per_second() -> None:
 
 def test_move_negative_and_signed_alt_position() -> None:
     emu = NexStarEmulator()
-    reply(emu, Device.ALT, Command.MOVE_NEG, b"\x01")
+    reply(emu, Device.ALT, Command.MOVE_NEG, b"\x01")  # 2× sidereal
     emu.advance(10.0)
     steps = aux.decode_position(reply(emu, Device.ALT, Command.GET_POSITION).data, signed=True)
-    assert steps == pytest.approx(-0.5 * SIDEREAL_STEPS * 10.0, rel=0.01)
+    assert steps == pytest.approx(-2 * SIDEREAL_STEPS * 10.0, rel=0.01)
     assert position(emu, Device.ALT) == aux.STEPS_PER_TURN + steps  # below zero reads as 0xFFxxxx unsigned
 
 
@@ -159,13 +161,16 @@ def test_move_zero_stops() -> None:
     assert position(emu) == stopped
 
 
-def test_move_rates_follow_the_table() -> None:
-    emu = NexStarEmulator()
-    reply(emu, Device.AZM, Command.MOVE_POS, b"\x04")  # 8× sidereal
+@pytest.mark.parametrize(
+    "rates, multiple", [(DEFAULT_MOVE_RATES, 16), (MEASURED_SLOWER_MOVE_RATES, 8)], ids=["manual-table", "slower"]
+)
+def test_move_rates_follow_the_table(rates, multiple) -> None:
+    emu = NexStarEmulator(MountConfig(move_rates_deg_per_s=rates))
+    reply(emu, Device.AZM, Command.MOVE_POS, b"\x04")  # 16× sidereal on the manual's table, 8× measured on an AVX
     emu.advance(1.0)
     start = emu.axes[Device.AZM].moved_steps
     emu.advance(11.0)
-    assert (emu.axes[Device.AZM].moved_steps - start) / 10.0 == pytest.approx(8 * SIDEREAL_STEPS, rel=1e-3)
+    assert (emu.axes[Device.AZM].moved_steps - start) / 10.0 == pytest.approx(multiple * SIDEREAL_STEPS, rel=1e-3)
 
 
 def test_move_rate_above_9_is_ignored() -> None:
