@@ -113,6 +113,8 @@ class NexStarDriver(Device):
         self.satellites = SatelliteTracker(self)
         self.focuser = BusFocuser(self)
         self.polls = 0
+        if self.props.switch("PORT_TYPE")["PORT_HC_USB"].on:
+            self._show_port_speed()  # a saved config may pair the hand controller with another speed
         slew_rates = self.props.switch("TELESCOPE_SLEW_RATE")
         for rate in aux.MOVE_RATES:  # what each rate does, from the one table of them
             slew_rates[f"{rate.level}x"].label = rate.label
@@ -125,7 +127,8 @@ class NexStarDriver(Device):
                 "CORDWRAP": self._on_cordwrap,
                 "CORDWRAP_POS": self._on_cordwrap,
                 "MOTOR_BACKLASH": self._on_backlash,
-                "PORT_TYPE": self._on_connection_setting,
+                "PORT_TYPE": self._on_port_type,
+                "DEVICE_BAUD_RATE": self._on_baud_rate,
                 "MOUNT_GEOMETRY": self._on_connection_setting,
                 "SIMULATION_GOTO_SPEED": self._on_simulation_goto_speed,
             }
@@ -213,6 +216,30 @@ class NexStarDriver(Device):
 
     def baud_rate(self) -> int:
         return HC_BAUD if self.passthrough else super().baud_rate()
+
+    def _show_port_speed(self) -> None:
+        """DEVICE_BAUD_RATE shows the speed the chosen port type runs at: the hand controller's passthrough only
+        knows 9600; the AUX/PC port runs at 19200."""
+        port_speed = str(HC_BAUD if self.props.switch("PORT_TYPE")["PORT_HC_USB"].on else AUX_BAUD)
+        baud = self.props.switch("DEVICE_BAUD_RATE")
+        if baud.selected() != port_speed:
+            baud.select(port_speed)
+            self.update(baud.name, State.OK)
+
+    async def _on_port_type(self, update: Update) -> None:
+        changed = bool(update.changed())
+        await self._on_connection_setting(update)
+        if changed or update["PORT_HC_USB"]:
+            self._show_port_speed()
+
+    async def _on_baud_rate(self, update: Update) -> None:
+        chosen = next((name for name, on in update.values.items() if on), None)
+        if self.props.switch("PORT_TYPE")["PORT_HC_USB"].on and chosen not in (None, str(HC_BAUD)):
+            raise ValidationError(
+                f"the hand controller's passthrough runs at {HC_BAUD} baud only, not {chosen}; "
+                f"choose the AUX/PC port type for {AUX_BAUD}"
+            )
+        await self._on_connection_setting(update)
 
     async def open_serial(self, path: str, baud_rate: int) -> Transport:
         return await SerialTransport.open(path, baud_rate, select_line=not self.passthrough)

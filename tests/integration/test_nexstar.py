@@ -181,5 +181,7 @@ def test_over_wifi_tcp_with_split_packets(mount_factory) -> None:
 def test_through_the_hand_controller(mount_factory) -> None:
     mount = mount_factory("--passthrough")
     assert mount.values("MOUNT_INFO")["AZM_VERSION"] == "7.10.4109"
+    baud = mount.values("DEVICE_BAUD_RATE")  # the speed in use, not the AUX port's 19200
+    assert baud["9600"] is True and baud["19200"] is False
     assert mount.goto_horizontal(30.0, 20.0, track=False).state == "Idle"
     assert mount.axis(ALT) == pytest.approx(20.0, abs=0.05)
