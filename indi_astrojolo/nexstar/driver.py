@@ -55,6 +55,14 @@ CLIENT_TIME_AGREES_S = (-1.0, 2.5)
 CLOCKS_DISAGREE_S = 60.0
 
 
+# AZM commands that set the axis moving: the controller's cord-wrap settings are brought in line before the first of
+# them (never at connect, never before a stop, which carries zero data and must not wait).
+MOTION_COMMANDS = frozenset({
+    Command.GOTO_FAST, Command.GOTO_SLOW, Command.MOVE_POS, Command.MOVE_NEG, Command.SET_POS_GUIDERATE,
+    Command.SET_NEG_GUIDERATE, Command.AUX_GUIDE, Command.SEEK_INDEX,
+})  # fmt: skip
+
+
 class ConnectError(LinkError):
     pass
 
@@ -107,6 +115,10 @@ class NexStarDriver(Device):
         self.model = PointingModel()
         self.pointing: PointingStore | None = None
         self.clock_offset = 0.0  # seconds added to the system clock (from the client's TIME_UTC)
+        # What the azimuth controller holds for the cord wrap, (enabled, position steps); None where unknown (not
+        # read, or not readable). Written only before motion and only where it differs from what is wanted.
+        self.controller_cordwrap: tuple[bool | None, int | None] = (None, None)
+        self._cordwrap_write_failed: tuple[bool, int] | None = None  # said once, not at every tracking step
         self.trio_origin: float | None = None  # anchored inside trio (the driver object is built before trio runs)
         self.unix_origin = time.time()
         self.motion = MotionControl(self)
@@ -259,6 +271,8 @@ class NexStarDriver(Device):
         `send_by` (trio time): give the request up if it cannot be sent by then (RequestSession.request)."""
         if self.session is None:
             raise LinkError("not connected")
+        if dst == aux.Device.AZM and cmd in MOTION_COMMANDS and any(data):
+            await self._write_cordwrap_if_needed()
         packet = aux.request(dst, cmd, data)
         if self.passthrough:
             assert isinstance(self.framer, PassthroughFramer)
@@ -303,6 +317,7 @@ class NexStarDriver(Device):
                 await self._scan_bus()
                 await self.focuser.connect()
                 await self._read_settings()
+                await self._read_cordwrap()
                 await self.read_encoders()
                 self._load_pointing()
                 await self.motion.restore_park()
@@ -448,7 +463,6 @@ class NexStarDriver(Device):
             await self._read_gps()  # after the saved config is applied: a live fix wins over a saved site
         self.spawn_connected(self.motion.run, "tracking")
         self._show_pointing()
-        await self._apply_cordwrap()
         await self.satellites.refresh_quietly()
 
     async def before_disconnect(self) -> None:
@@ -547,7 +561,8 @@ class NexStarDriver(Device):
             self.clock_offset = -system_ahead + 0.5
         self.accept(update)
         if abs(system_ahead) > CLOCKS_DISAGREE_S:
-            self.message(clock_disagreement(when.timestamp(), when.timestamp() + system_ahead), "WARNING")
+            # measured from the middle of the client's whole second, like the clock offset
+            self.message(clock_disagreement(when.timestamp() + 0.5, when.timestamp() + system_ahead), "WARNING")
         self.show_position()
         await self.satellites.refresh_quietly()
 
@@ -557,21 +572,57 @@ class NexStarDriver(Device):
         self.accept(update)
 
     async def _on_cordwrap(self, update: Update) -> None:
-        self.accept(update)
-        await self._apply_cordwrap()
+        self.accept(update)  # the controller is told before the next motion (_write_cordwrap_if_needed)
 
-    async def _apply_cordwrap(self) -> None:
-        """Tell the azimuth controller too (it takes the long way itself where its firmware supports it)."""
-        if self.geometry() is not Geometry.ALTAZ or self.session is None:
+    async def _read_cordwrap(self) -> None:
+        """What the azimuth controller holds for the cord wrap (reads only: connecting writes no setting)."""
+        self.controller_cordwrap = (None, None)
+        self._cordwrap_write_failed = None
+        if self.geometry() is not Geometry.ALTAZ:
             return
+        enabled: bool | None = None
+        position: int | None = None
+        try:
+            enabled = aux.decode_flag((await self.transact(aux.Device.AZM, Command.POLL_CORDWRAP, timeout=SCAN_TIMEOUT, retries=1)).data)
+            reply = await self.transact(aux.Device.AZM, Command.GET_CORDWRAP_POS, timeout=SCAN_TIMEOUT, retries=1)
+            position = aux.decode_position(reply.data)
+        except LinkError:
+            pass  # an older controller may not report them: they are written before the first motion
+        self.controller_cordwrap = (enabled, position)
+
+    def wanted_cordwrap(self) -> tuple[bool, int] | None:
+        """(enabled, position in encoder steps) the azimuth controller should hold; None where it has no say."""
+        if self.geometry() is not Geometry.ALTAZ:
+            return None
         enabled = self.props.switch("CORDWRAP")["INDI_ENABLED"].on
         position = self.props.number("CORDWRAP_POS")["POSITION"].value
         steps = int(round(self.model.to_mount(AxisAngles(position, 0.0)).axis1 * aux.STEPS_PER_DEGREE))
+        return enabled, steps % aux.STEPS_PER_TURN
+
+    async def _write_cordwrap_if_needed(self) -> None:
+        """Before the azimuth axis is set moving, tell its controller the cord wrap where it differs (it then takes
+        the long way itself where its firmware supports it; the driver keeps to the cord wrap in any case)."""
+        wanted = self.wanted_cordwrap()
+        if wanted is None or wanted == self._cordwrap_write_failed:
+            return
+        enabled, steps = wanted
+        held_enabled, held_steps = self.controller_cordwrap
+        writes: list[tuple[int, bytes]] = []
+        if enabled and held_steps != steps:
+            writes.append((Command.SET_CORDWRAP_POS, aux.encode_position(steps)))
+        if held_enabled is not enabled:
+            writes.append((Command.ENABLE_CORDWRAP if enabled else Command.DISABLE_CORDWRAP, b""))
+        if not writes:
+            return
         try:
-            await self.transact(aux.Device.AZM, Command.SET_CORDWRAP_POS, aux.encode_position(steps))
-            await self.transact(aux.Device.AZM, Command.ENABLE_CORDWRAP if enabled else Command.DISABLE_CORDWRAP)
+            for cmd, data in writes:
+                await self.transact(aux.Device.AZM, cmd, data)
         except LinkError as exc:
+            self._cordwrap_write_failed = wanted
+            self.controller_cordwrap = (None, None)
             self.message(f"The azimuth controller did not take the cord-wrap setting: {exc}", "WARNING")
+            return
+        self.controller_cordwrap = (enabled, steps if enabled else held_steps)
 
     async def _on_backlash(self, update: Update) -> None:
         commands = {

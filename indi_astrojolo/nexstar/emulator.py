@@ -80,6 +80,8 @@ class MountConfig:
     # False: the AZM controller acknowledges the cord-wrap commands and ignores them (a CPC was seen to), so only the
     # driver keeps the axis from crossing the cord-wrap position.
     cordwrap_supported: bool = True
+    # True: the AZM controller cannot report its cord-wrap settings (0x3B/0x3C answered like an unknown command).
+    cordwrap_unreadable: bool = False
     focuser: FocuserConfig | None = None  # a Celestron focus motor (0x12) on the bus
 
 
@@ -404,6 +406,8 @@ class NexStarEmulator:
         if cmd == Command.SET_CORDWRAP_POS and len(data) == 3:
             axis.cordwrap_position = aux.decode_position(data)
             return ack()
+        if cmd in (Command.POLL_CORDWRAP, Command.GET_CORDWRAP_POS) and self.config.cordwrap_unreadable:
+            return AuxPacket(packet.dst, packet.src, aux.NOT_SUPPORTED, bytes([cmd])) if self.config.unsupported_reply else None
         if cmd == Command.POLL_CORDWRAP:
             return ack(b"\xff" if axis.cordwrap_enabled else b"\x00")
         if cmd == Command.GET_CORDWRAP_POS:
