@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 import erfa
 
 __all__ = [
+    "Ambient",
     "Horizontal",
     "Instant",
     "Site",
@@ -43,6 +44,8 @@ __all__ = [
     "j2000_to_apparent",
     "local_apparent_sidereal_time",
     "parallactic_angle",
+    "refraction_conditions",
+    "standard_pressure_hpa",
 ]
 
 # ERFA flags every date more than a few years past its release as a "dubious year" because future leap seconds are
@@ -81,6 +84,60 @@ class Weather:
     temperature_c: float = 10.0
     relative_humidity: float = 0.5  # 0..1
     wavelength_um: float = 0.55
+
+
+# The ICAO standard atmosphere (ISO 2533) below 11 km: sea-level pressure and temperature, and the lapse rate.
+STANDARD_PRESSURE_HPA = 1013.25
+_STANDARD_TEMPERATURE_K = 288.15
+_LAPSE_RATE_K_PER_M = 0.0065
+_BAROMETRIC_EXPONENT = 5.25588  # g·M / (R·L)
+# Refraction's temperature and humidity when no weather device says better: a night at a typical site.
+DEFAULT_TEMPERATURE_C = 10.0
+DEFAULT_HUMIDITY = 0.5
+
+
+def standard_pressure_hpa(elevation_m: float) -> float:
+    """Air pressure of the standard atmosphere at an elevation (hPa): 1013.25 at sea level, about 795 at 2000 m.
+
+    Refraction is proportional to pressure, so a site at altitude refracted with sea-level pressure is off by the
+    same fraction (about 20 % at 2000 m)."""
+    return STANDARD_PRESSURE_HPA * (1.0 - _LAPSE_RATE_K_PER_M * elevation_m / _STANDARD_TEMPERATURE_K) ** _BAROMETRIC_EXPONENT
+
+
+@dataclass(frozen=True, slots=True)
+class Ambient:
+    """What a weather device measured, for refraction; a quantity it does not measure is None."""
+
+    source: str  # the device it came from, for the user
+    temperature_c: float | None = None
+    pressure_hpa: float | None = None  # at the site (station pressure), not reduced to sea level
+    humidity_percent: float | None = None
+
+
+def refraction_conditions(elevation_m: float, ambient: Ambient | None = None) -> tuple[Weather, str]:
+    """The weather refraction is computed with, and where each value came from, in words.
+
+    Each value a weather device gives is used; the pressure it does not give is the standard atmosphere's at the
+    site's elevation, a temperature or humidity it does not give the defaults (10 °C, 50 %)."""
+    given = ambient or Ambient("")
+    weather = Weather(
+        pressure_hpa=standard_pressure_hpa(elevation_m) if given.pressure_hpa is None else given.pressure_hpa,
+        temperature_c=DEFAULT_TEMPERATURE_C if given.temperature_c is None else given.temperature_c,
+        relative_humidity=DEFAULT_HUMIDITY if given.humidity_percent is None else given.humidity_percent / 100.0,
+    )
+    measured = [name for name, value in (("temperature", given.temperature_c), ("pressure", given.pressure_hpa),
+                ("humidity", given.humidity_percent)) if value is not None]  # fmt: skip
+    assumed = []
+    if given.pressure_hpa is None:
+        assumed.append(f"pressure of the standard atmosphere at {elevation_m:g} m")
+    if given.temperature_c is None:
+        assumed.append(f"{DEFAULT_TEMPERATURE_C:g} °C")
+    if given.humidity_percent is None:
+        assumed.append(f"{DEFAULT_HUMIDITY * 100:g} % humidity")
+    parts = [f"weather device {given.source}: {', '.join(measured)}"] if measured else []
+    if assumed:
+        parts.append(("assumed: " if measured else "no weather device: ") + ", ".join(assumed))
+    return weather, "; ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)

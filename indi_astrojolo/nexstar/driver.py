@@ -53,6 +53,8 @@ CLIENT_TIME_AGREES_S = (-1.0, 2.5)
 # A client and the system clock further apart than this are not truncation or transit: one of them is wrong, and the
 # user is told which one the driver goes by.
 CLOCKS_DISAGREE_S = 60.0
+# A weather device's reading older than this no longer counts for refraction: the standard atmosphere stands in.
+AMBIENT_MAX_AGE_S = 600.0
 
 
 # AZM commands that set the axis moving: the controller's cord-wrap settings are brought in line before the first of
@@ -121,6 +123,8 @@ class NexStarDriver(Device):
         self._cordwrap_write_failed: tuple[bool, int] | None = None  # said once, not at every tracking step
         self.trio_origin: float | None = None  # anchored inside trio (the driver object is built before trio runs)
         self.unix_origin = time.time()
+        self.ambient: astro.Ambient | None = None  # the last reading of a weather device (set_ambient)
+        self.ambient_time = 0.0
         self.motion = MotionControl(self)
         self.satellites = SatelliteTracker(self)
         self.focuser = BusFocuser(self)
@@ -136,6 +140,7 @@ class NexStarDriver(Device):
                 "TIME_UTC": self._on_time,
                 "POINTING_CLEAR": self._on_pointing_clear,
                 "ALTITUDE_LIMITS": self._on_altitude_limits,
+                "ATMOSPHERIC_REFRACTION": self._on_refraction,
                 "CORDWRAP": self._on_cordwrap,
                 "CORDWRAP_POS": self._on_cordwrap,
                 "MOTOR_BACKLASH": self._on_backlash,
@@ -175,7 +180,50 @@ class NexStarDriver(Device):
         return Geometry.EQ_WEDGE if self.props.switch("MOUNT_GEOMETRY")["EQ_WEDGE"].on else Geometry.ALTAZ
 
     def weather(self) -> astro.Weather | None:
-        return astro.Weather() if self.props.switch("ATMOSPHERIC_REFRACTION")["INDI_ENABLED"].on else None
+        """The conditions refraction is computed with; None when refraction is off."""
+        return self.refraction()[0] if self.props.switch("ATMOSPHERIC_REFRACTION")["INDI_ENABLED"].on else None
+
+    def refraction(self) -> tuple[astro.Weather, str]:
+        """Refraction's temperature, pressure and humidity, and their source in words: a weather device's fresh
+        reading where it has one, otherwise the standard atmosphere at the site's elevation."""
+        elevation = self.props.number("GEOGRAPHIC_COORD")["ELEV"].value
+        fresh = self.ambient is not None and trio.current_time() - self.ambient_time <= AMBIENT_MAX_AGE_S
+        weather, source = astro.refraction_conditions(elevation, self.ambient if fresh else None)
+        if self.ambient is not None and not fresh:
+            source += f" (the last reading of {self.ambient.source} is over {AMBIENT_MAX_AGE_S / 60:g} min old)"
+        return weather, source
+
+    def set_ambient(self, ambient: astro.Ambient | None) -> None:
+        """A weather device's reading for refraction (None: it has gone). The hook a snooped weather device
+        (ACTIVE_WEATHER) feeds; readings older than AMBIENT_MAX_AGE_S are not used."""
+        self.ambient = ambient
+        self.ambient_time = trio.current_time()
+        self.show_refraction()
+
+    def show_refraction(self) -> None:
+        """REFRACTION_CONDITIONS and REFRACTION_SOURCE: what refraction uses now (sent only when it changes)."""
+        weather, source = self.refraction()
+        enabled = self.props.switch("ATMOSPHERIC_REFRACTION")["INDI_ENABLED"].on
+        if not enabled:
+            source = f"refraction is off; when on: {source}"
+        values = {
+            "TEMPERATURE": weather.temperature_c,
+            "PRESSURE": weather.pressure_hpa,
+            "HUMIDITY": weather.relative_humidity * 100.0,
+        }
+        state = State.OK if enabled and source.startswith("weather device") else State.IDLE
+        conditions, text = self.props.number("REFRACTION_CONDITIONS"), self.props.text("REFRACTION_SOURCE")
+        if conditions.values() == values and text["SOURCE"].value == source and conditions.state is state:
+            return
+        conditions.apply(values)
+        text["SOURCE"].value = source
+        self.update(conditions.name, state)
+        self.update(text.name, state)
+
+    async def _on_refraction(self, update: Update) -> None:
+        self.accept(update)
+        self.show_position()
+        self.show_refraction()
 
     # --- sky ⇄ axes ------------------------------------------------------------------------------------------
 
@@ -421,6 +469,7 @@ class NexStarDriver(Device):
         steps = self.props.number("TELESCOPE_ENCODER_STEPS")
         steps.apply({"AXIS_AZ": azm, "AXIS_ALT": alt % aux.STEPS_PER_TURN})
         self.update(steps.name, State.OK)
+        self.show_refraction()  # a weather reading may have grown stale
         self.show_position()
         await self.motion.on_poll()
         await self.focuser.poll()
@@ -463,6 +512,7 @@ class NexStarDriver(Device):
             await self._read_gps()  # after the saved config is applied: a live fix wins over a saved site
         self.spawn_connected(self.motion.run, "tracking")
         self._show_pointing()
+        self.show_refraction()
         await self.satellites.refresh_quietly()
 
     async def before_disconnect(self) -> None:
@@ -540,6 +590,7 @@ class NexStarDriver(Device):
         if self.motion.busy():
             raise ValidationError("the mount is moving; change the site when it is still")
         self.accept(update)
+        self.show_refraction()  # the standard atmosphere's pressure follows the elevation
         self.show_position()
         await self.motion.site_changed()
         await self.satellites.refresh_quietly()

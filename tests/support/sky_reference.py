@@ -16,8 +16,13 @@ from astropy.time import Time
 from astropy.utils import data as astropy_data
 from astropy.utils import iers
 
-DRIVER_WEATHER = dict(pressure=1013.25 * u.hPa, temperature=10.0 * u.deg_C, relative_humidity=0.5, obswl=0.55 * u.micron)
 ELEVATION_M = 300.0  # what nexstar_rig.start_mount sends
+# The driver refracts with the standard atmosphere's pressure at the site's elevation (ICAO: 1013.25 hPa, 288.15 K,
+# 6.5 K/km at sea level), 10 °C and 50 % when no weather device is snooped.
+STANDARD_PRESSURE_HPA = 1013.25 * (1.0 - 0.0065 * ELEVATION_M / 288.15) ** 5.25588
+DRIVER_WEATHER = dict(
+    pressure=STANDARD_PRESSURE_HPA * u.hPa, temperature=10.0 * u.deg_C, relative_humidity=0.5, obswl=0.55 * u.micron
+)
 
 
 def _zero_earth_orientation() -> ExitStack:
