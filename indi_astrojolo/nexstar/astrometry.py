@@ -7,13 +7,13 @@ instead; the two differ only by the equation of the origins, CIRS RA = apparent 
 shifts by EO and otherwise leaves all the astronomy to ERFA (precession-nutation, Earth rotation, diurnal aberration,
 refraction). Nothing here is hand-rolled.
 
-Two Earth-orientation quantities a driver cannot know are set to zero:
+Two Earth-orientation quantities a driver cannot look up:
 
-* UT1−UTC (dut1): |UT1−UTC| is kept below 0.9 s by the IERS, so treating UT1 as UTC shifts hour angles and
-  azimuths by at most 0.9 s of time (≈ 13.5″ of hour angle, less in azimuth away from the equator). Both directions
-  of every conversion make the same assumption, so round trips stay exact; only the absolute pointing carries it,
-  and a one- or two-star alignment on the mount absorbs it.
-* Polar motion (xp, yp): a few tenths of an arcsecond, far below what the mount can point.
+* UT1−UTC (dut1) travels with each instant (``Instant.dut1``, seconds; the driver's DUT1 property, zero unless the
+  user gives it). |UT1−UTC| is kept below 0.9 s by the IERS, so leaving it at zero shifts hour angles and azimuths by
+  at most 0.9 s of time (≈ 13.5″ of hour angle, less in azimuth away from the equator). Both directions of every
+  conversion use the same value, so round trips stay exact; a one- or two-star alignment on the mount absorbs it.
+* Polar motion (xp, yp) is set to zero: a few tenths of an arcsecond, far below what the mount can point.
 
 Angles cross this module's boundary in the units INDI uses (hours for RA and hour angle, degrees otherwise) and are
 converted to radians for ERFA. ERFA is called with plain floats and its numpy scalars are turned back into floats
@@ -150,18 +150,19 @@ class Instant:
 
     jd1: float
     jd2: float
+    dut1: float = 0.0  # UT1−UTC in seconds at this instant (IERS Bulletin A's DUT1), for the Earth's rotation
 
     @classmethod
-    def from_datetime(cls, when: datetime) -> Instant:
+    def from_datetime(cls, when: datetime, dut1: float = 0.0) -> Instant:
         if when.tzinfo is None or when.utcoffset() is None:
             raise ValueError("Instant.from_datetime needs a timezone-aware datetime")
         utc = when.astimezone(timezone.utc)
         seconds = utc.second + utc.microsecond / 1e6
         jd1, jd2 = erfa.dtf2d("UTC", utc.year, utc.month, utc.day, utc.hour, utc.minute, seconds)
-        return cls(float(jd1), float(jd2))
+        return cls(float(jd1), float(jd2), dut1)
 
     @classmethod
-    def from_unix(cls, seconds: float) -> Instant:
+    def from_unix(cls, seconds: float, dut1: float = 0.0) -> Instant:
         # Unix time counts 86400 s per day regardless of leap seconds, so split it into a calendar day and a time of
         # day and let dtf2d place that on ERFA's UTC scale exactly as from_datetime does. Splitting by hand (rather
         # than through datetime) keeps sub-microsecond precision.
@@ -170,11 +171,11 @@ class Instant:
         hour, remainder = divmod(second_of_day, 3600.0)
         minute, second = divmod(remainder, 60.0)
         jd1, jd2 = erfa.dtf2d("UTC", int(year), int(month), int(day), int(hour), int(minute), second)
-        return cls(float(jd1), float(jd2))
+        return cls(float(jd1), float(jd2), dut1)
 
     def plus(self, seconds: float) -> Instant:
         # jd1 carries the large day number; adding to the small part keeps full precision.
-        return Instant(self.jd1, self.jd2 + seconds / _SECONDS_PER_DAY)
+        return Instant(self.jd1, self.jd2 + seconds / _SECONDS_PER_DAY, self.dut1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +234,7 @@ def _observer(when: Instant, site: Site, weather: Weather | None):
     astrom = erfa.apio13(
         when.jd1,
         when.jd2,
-        0.0,  # UT1−UTC unknown to a driver: see the module docstring
+        when.dut1,  # UT1−UTC: see the module docstring
         _signed(math.radians(site.longitude)),
         math.radians(site.latitude),
         site.elevation,
@@ -352,8 +353,8 @@ def apparent_to_j2000(ra_hours: float, dec_degrees: float, when: Instant) -> tup
 
 
 def local_apparent_sidereal_time(when: Instant, site: Site) -> float:
-    """Local apparent sidereal time in hours 0..24 (UT1 taken as UTC)."""
-    ut1_1, ut1_2 = erfa.utcut1(when.jd1, when.jd2, 0.0)
+    """Local apparent sidereal time in hours 0..24 (UT1 = UTC + the instant's dut1)."""
+    ut1_1, ut1_2 = erfa.utcut1(when.jd1, when.jd2, when.dut1)
     tt1, tt2 = _terrestrial_time(when)
     greenwich = float(erfa.gst06a(ut1_1, ut1_2, tt1, tt2))
     return _hours(greenwich + math.radians(site.longitude))

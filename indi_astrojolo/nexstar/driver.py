@@ -141,6 +141,7 @@ class NexStarDriver(Device):
                 "POINTING_CLEAR": self._on_pointing_clear,
                 "ALTITUDE_LIMITS": self._on_altitude_limits,
                 "ATMOSPHERIC_REFRACTION": self._on_refraction,
+                "DUT1": self._on_dut1,
                 "CORDWRAP": self._on_cordwrap,
                 "CORDWRAP_POS": self._on_cordwrap,
                 "MOTOR_BACKLASH": self._on_backlash,
@@ -167,7 +168,7 @@ class NexStarDriver(Device):
         return self.unix_origin + (trio.current_time() - self.trio_origin) + self.clock_offset
 
     def instant(self, offset_s: float = 0.0) -> astro.Instant:
-        return astro.Instant.from_unix(self.now_unix() + offset_s)
+        return astro.Instant.from_unix(self.now_unix() + offset_s, self.props.number("DUT1")["DUT1"].value)
 
     def site(self) -> astro.Site:
         geo = self.props.number("GEOGRAPHIC_COORD")
@@ -219,6 +220,10 @@ class NexStarDriver(Device):
         text["SOURCE"].value = source
         self.update(conditions.name, state)
         self.update(text.name, state)
+
+    async def _on_dut1(self, update: Update) -> None:
+        self.accept(update)  # every later instant carries it (instant()); the position shown follows at once
+        self.show_position()
 
     async def _on_refraction(self, update: Update) -> None:
         self.accept(update)

@@ -210,6 +210,41 @@ def test_local_apparent_sidereal_time_matches_astropy(iso: str) -> None:
         assert abs(difference_seconds) <= 0.01
 
 
+@pytest.mark.usefixtures("zero_earth_orientation")
+@pytest.mark.parametrize("dut1", [-0.7, 0.45])
+def test_a_given_ut1_minus_utc_matches_astropy(dut1: float) -> None:
+    """UT1 = UTC + DUT1 turns the Earth by DUT1 seconds of time: astropy told the same (Time.delta_ut1_utc) agrees,
+    and leaving DUT1 out would miss by several arcseconds (so the comparison can tell)."""
+    site = SITES[4]
+    weather = Weather(pressure_hpa=990.0, temperature_c=4.0, relative_humidity=0.7, wavelength_um=0.6)
+    frame_weather = dict(pressure=990.0 * u.hPa, temperature=4.0 * u.deg_C, relative_humidity=0.7, obswl=0.6 * u.micron)
+    stars = sky_sample()
+    compared = 0
+    for iso in TIMES[1::2]:
+        obstime = astropy_time(iso)
+        obstime.delta_ut1_utc = dut1
+        reference = stars.transform_to(AltAz(obstime=obstime, location=location(site), **frame_weather))
+        hour_angles = stars.transform_to(HADec(obstime=obstime, location=location(site), **frame_weather))
+        apparent = stars.transform_to(TETE(obstime=obstime))
+        when = Instant.from_datetime(datetime.fromisoformat(iso).replace(tzinfo=timezone.utc), dut1)
+        assert when.plus(10.0).dut1 == dut1
+        last = obstime.sidereal_time("apparent", site.longitude * u.deg).hour
+        got_last = astrometry.local_apparent_sidereal_time(when, site)
+        assert abs(((got_last - last + 12.0) % 24.0 - 12.0) * 3600.0) <= 0.01
+        for index in np.nonzero(reference.alt.deg > 15.0)[0]:
+            ra, dec = apparent.ra.hour[index], apparent.dec.deg[index]
+            got = astrometry.apparent_to_horizontal(ra, dec, when, site, weather)
+            miss = arcsec_between(got.azimuth, got.altitude, reference.az.deg[index], reference.alt.deg[index])
+            assert miss <= REFERENCE_TOLERANCE, (iso, index, miss)
+            hour_angle, declination = astrometry.apparent_to_hour_angle(ra, dec, when, site, weather)
+            miss = arcsec_between(hour_angle * 15, declination, hour_angles.ha.deg[index], hour_angles.dec.deg[index])
+            assert miss <= REFERENCE_TOLERANCE, (iso, index, miss)
+            without = astrometry.apparent_to_hour_angle(ra, dec, instant(iso), site, weather)
+            assert abs(without[0] - hour_angle) * 15 * 3600 == pytest.approx(abs(dut1) * 15.04, rel=0.01)
+            compared += 1
+    assert compared > 50
+
+
 # --- round trips --------------------------------------------------------------------------------------------------
 
 unix_times = st.floats(min_value=946_684_800.0, max_value=2_240_524_800.0)  # 2000 … 2041
