@@ -59,9 +59,10 @@ AMBIENT_MAX_AGE_S = 600.0
 
 # AZM commands that set the axis moving: the controller's cord-wrap settings are brought in line before the first of
 # them (never at connect, never before a stop, which carries zero data and must not wait).
+# Guide pulses (AUX_GUIDE) are left out: they move a few arcseconds and must leave on time.
 MOTION_COMMANDS = frozenset({
     Command.GOTO_FAST, Command.GOTO_SLOW, Command.MOVE_POS, Command.MOVE_NEG, Command.SET_POS_GUIDERATE,
-    Command.SET_NEG_GUIDERATE, Command.AUX_GUIDE, Command.SEEK_INDEX,
+    Command.SET_NEG_GUIDERATE, Command.SEEK_INDEX,
 })  # fmt: skip
 
 
@@ -639,7 +640,8 @@ class NexStarDriver(Device):
         enabled: bool | None = None
         position: int | None = None
         try:
-            enabled = aux.decode_flag((await self.transact(aux.Device.AZM, Command.POLL_CORDWRAP, timeout=SCAN_TIMEOUT, retries=1)).data)
+            reply = await self.transact(aux.Device.AZM, Command.POLL_CORDWRAP, timeout=SCAN_TIMEOUT, retries=1)
+            enabled = aux.decode_flag(reply.data)
             reply = await self.transact(aux.Device.AZM, Command.GET_CORDWRAP_POS, timeout=SCAN_TIMEOUT, retries=1)
             position = aux.decode_position(reply.data)
         except LinkError:

@@ -12,7 +12,9 @@ from mount_sim import goto_and_track, request, start_mount, target_for_altitude
 
 # Every command a connect may send: questions only.
 READS = {"GET_VERSION", "GET_MODEL", "GET_POSITION", "GET_POS_BACKLASH", "GET_NEG_BACKLASH", "POLL_CORDWRAP",
-         "GET_CORDWRAP_POS", "SLEW_DONE"}  # fmt: skip
+         "GET_CORDWRAP_POS", "SLEW_DONE",
+         # the focuser's own questions, which the summary names by number
+         f"0x{aux.FocuserCommand.CALIBRATION_STATUS:02x}", f"0x{aux.FocuserCommand.GET_HARD_STOPS:02x}"}  # fmt: skip
 CORDWRAP_WRITES = {"SET_CORDWRAP_POS", "ENABLE_CORDWRAP", "DISABLE_CORDWRAP"}
 
 
@@ -42,9 +44,10 @@ async def goto_somewhere(driver) -> None:
     await goto_and_track(driver, ra, dec)
 
 
-async def test_connecting_sends_only_questions(autojump_clock) -> None:
+@pytest.mark.parametrize("focuser", [False, True], ids=["mount", "mount-and-focuser"])
+async def test_connecting_sends_only_questions(autojump_clock, focuser) -> None:
     async with trio.open_nursery() as nursery:
-        driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
+        driver = await start_mount(nursery, latitude=50.0, longitude=20.0, focuser=focuser)
         await trio.sleep(5.0)  # a few polls, the tracking task started, the config applied
         sent = {name for name, _, _ in commands(driver)}
         assert sent <= READS, f"connecting wrote {sorted(sent - READS)}"
