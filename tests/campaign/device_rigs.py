@@ -317,7 +317,9 @@ class NexStarRig(Rig):
     def horizontal_at(self, ra: float, dec: float, monotonic: float) -> tuple[float, float]:
         when = astro.Instant.from_unix(monotonic + self.wall_offset)
         site = astro.Site(self.latitude, self.longitude, 300.0)
-        place = astro.apparent_to_horizontal(ra, dec, when, site, astro.Weather())
+        # the driver refracts with the standard atmosphere's pressure at the site's elevation (no weather device here)
+        weather = astro.Weather(pressure_hpa=astro.standard_pressure_hpa(site.elevation))
+        place = astro.apparent_to_horizontal(ra, dec, when, site, weather)
         return place.azimuth, place.altitude
 
     def position_problems(self, since: float, staleness: float) -> list[str]:
