@@ -13,9 +13,11 @@ This module is imported by the driver process, so matplotlib is imported only in
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
+import stat
 import sys
 import time
 from dataclasses import dataclass, fields
@@ -108,6 +110,34 @@ def default_directory() -> Path:
     return Path.home() / "astrojolo" / "astrolink4"
 
 
+# Directories outside the home where the driver may still write its log, separated by ':'. Set by whoever starts the
+# driver; a client can only choose among them, never add one (DATA_LOG_DIR comes from the network).
+ALLOWED_DIRECTORIES_VARIABLE = "ASTROJOLO_DATA_DIRS"
+
+
+class DirectoryRefused(OSError):
+    """A log directory the driver will not write into; the message says why and what to do."""
+
+
+def allowed_roots(home: Path | None = None, environ: Mapping[str, str] | None = None) -> list[Path]:
+    """The user's home, then the absolute directories listed in ASTROJOLO_DATA_DIRS."""
+    listed = (os.environ if environ is None else environ).get(ALLOWED_DIRECTORIES_VARIABLE, "")
+    extra = [Path(part).expanduser() for part in listed.split(os.pathsep) if part.strip()]
+    return [Path.home() if home is None else home] + [path for path in extra if path.is_absolute()]
+
+
+def check_directory(directory: Path, roots: Sequence[Path]) -> None:
+    """Raise DirectoryRefused unless `directory`, its symlinks resolved, lies in one of `roots` (also resolved)."""
+    resolved = Path(directory).resolve()
+    if any(resolved.is_relative_to(root.resolve()) for root in roots):
+        return
+    where = f"{directory}" if resolved == Path(directory) else f"{directory} (which is {resolved})"
+    raise DirectoryRefused(
+        f"{where} is outside your home directory {roots[0]}; to log there, list it or a directory above it in "
+        f"{ALLOWED_DIRECTORIES_VARIABLE} in the driver's environment"
+    )
+
+
 def slug(text: str) -> str:
     """File-name-safe form of a device name: lowercase, runs of anything but letters and digits as one '-'."""
     cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
@@ -166,16 +196,44 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _inspect_tail(path: Path) -> tuple[bool, bool]:
-    """(starts with our header, ends with a newline) for an existing file; an empty file is (False, True)."""
-    with open(path, "rb") as handle:
-        head = handle.read(len(HEADER_LINE))
-        handle.seek(0, os.SEEK_END)
-        if handle.tell() == 0:
-            return False, True
-        handle.seek(-1, os.SEEK_END)
-        last = handle.read(1)
+def _inspect_tail(fd: int) -> tuple[bool, bool]:
+    """(starts with our header, ends with a newline) for an open file; an empty file is (False, True).
+
+    Read through the writer's own descriptor: opening the name again could reach another file (a symlink put there)."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return False, True
+    head = os.pread(fd, len(HEADER_LINE), 0)
+    last = os.pread(fd, 1, size - 1)
     return head == HEADER_LINE.encode("ascii"), last == b"\n"
+
+
+# Read-write so that the tail can be inspected through the same descriptor. O_NOFOLLOW: a symlink planted where
+# tonight's file goes (to ~/.bashrc, say) must not have rows appended to its target.
+_FILE_FLAGS = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_log_file(path: Path) -> tuple[int, bool]:
+    """A descriptor on the regular file at `path`, created if missing, and whether it was created by this call.
+
+    0o666: the process umask decides who may read the file, as for any file the user creates."""
+    while True:
+        try:
+            return os.open(path, _FILE_FLAGS | os.O_CREAT | os.O_EXCL, 0o666), True
+        except FileExistsError:
+            pass  # there already (or a symlink is): open what is there, without following a link
+        try:
+            fd = os.open(path, _FILE_FLAGS)
+        except FileNotFoundError:
+            continue  # removed between the two opens: create it after all
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise OSError(errno.ELOOP, "the log file is a symbolic link, which is not followed", str(path)) from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(errno.EINVAL, "the log file is not a regular file", str(path))
+        return fd, False
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -196,12 +254,16 @@ class SessionLog:
         *,
         fsync_interval: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        create_parents: bool = False,
     ) -> None:
+        """`directory` is created if missing, but only its last level unless `create_parents`: a mistyped path
+        fails instead of growing a tree of directories somewhere."""
         if fsync_interval < 0 or math.isnan(fsync_interval):
             raise ValueError(f"fsync_interval must be >= 0, got {fsync_interval}")
         self.directory = Path(directory)
         self.device = device
         self.fsync_interval = fsync_interval
+        self.create_parents = create_parents
         self.path: Path | None = None
         self.rows_written = 0
         self._clock = clock
@@ -228,7 +290,7 @@ class SessionLog:
             self._open(target)
         assert self._fd is not None and self.path is not None
         if self._check_tail:
-            _, ends_with_newline = _inspect_tail(self.path)
+            _, ends_with_newline = _inspect_tail(self._fd)
             self._prefix = b"" if ends_with_newline else b"\n"
             self._check_tail = False
         data = self._prefix + format_row(sample).encode("ascii")
@@ -281,18 +343,17 @@ class SessionLog:
         self._unsynced = False
 
     def _open(self, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        existed = target.exists()
-        fd = os.open(target, os.O_APPEND | os.O_CREAT | os.O_WRONLY, 0o644)
+        self._make_directory(target.parent)
+        fd, created = _open_log_file(target)
         try:
-            has_header, ends_with_newline = _inspect_tail(target)
+            has_header, ends_with_newline = _inspect_tail(fd)
             prefix = b"" if ends_with_newline else b"\n"
             if not has_header:
                 # A new file, one whose only line was torn, or one from a different column layout: a header line
                 # here makes read_csv take the following rows by these names.
                 _write_all(fd, prefix + HEADER_LINE.encode("ascii"))
                 prefix = b""
-            if not existed:
+            if created:
                 # The rows are fsynced later; the file's directory entry must be durable too.
                 _fsync_directory(target.parent)
         except BaseException:
@@ -304,6 +365,14 @@ class SessionLog:
         self._check_tail = False
         self._last_sync = self._clock()
         self._unsynced = not has_header
+
+    def _make_directory(self, directory: Path) -> None:
+        try:
+            directory.mkdir(parents=self.create_parents, exist_ok=True)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                errno.ENOENT, "the directory above it does not exist (only the last level is created)", str(directory)
+            ) from None
 
 
 # --- reading ----------------------------------------------------------------------------------------------------------

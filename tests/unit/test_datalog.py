@@ -381,11 +381,65 @@ def test_switching_files_syncs_the_old_one(tmp_path: Path, fsyncs: list[int]) ->
     assert len(fsyncs) == 2
 
 
-def test_directory_is_created(tmp_path: Path) -> None:
-    directory = tmp_path / "not" / "there" / "yet"
-    with SessionLog(directory) as log:
+def test_only_the_last_directory_level_is_created(tmp_path: Path) -> None:
+    with SessionLog(tmp_path / "nights") as log:
         path = log.append(sample())
-    assert path.parent == directory and path.is_file()
+    assert path.parent == tmp_path / "nights" and path.is_file()
+
+    typo = SessionLog(tmp_path / "not" / "there" / "yet")
+    with pytest.raises(FileNotFoundError, match="only the last level is created"):
+        typo.append(sample())
+    assert not (tmp_path / "not").exists()
+
+    # The driver's own default (~/astrojolo/astrolink4) may need its parent too.
+    with SessionLog(tmp_path / "astrojolo" / "astrolink4", create_parents=True) as log:
+        assert log.append(sample()).is_file()
+
+
+def test_a_symlink_in_place_of_the_file_is_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "bashrc"
+    victim.write_text("export PATH\n")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / FILE_NAME).symlink_to(victim)
+    log = SessionLog(tmp_path / "logs")
+    with pytest.raises(OSError, match="symbolic link"):
+        log.append(sample())
+    assert victim.read_text() == "export PATH\n"
+    assert log.path is None and log.rows_written == 0
+
+    (tmp_path / "logs" / FILE_NAME).unlink()
+    os.mkfifo(tmp_path / "logs" / FILE_NAME)
+    with pytest.raises(OSError, match="not a regular file"):
+        log.append(sample())
+
+
+@pytest.mark.parametrize("umask, expected", [(0o077, 0o600), (0o022, 0o644), (0o002, 0o664)])
+def test_the_file_follows_the_umask(tmp_path: Path, umask: int, expected: int) -> None:
+    previous = os.umask(umask)
+    try:
+        with SessionLog(tmp_path) as log:
+            path = log.append(sample())
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == expected
+
+
+def test_check_directory_keeps_the_log_in_the_home_or_an_allowed_directory(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shared = tmp_path / "shared"
+    for directory in (home, shared, tmp_path / "other"):
+        directory.mkdir()
+    (home / "escape").symlink_to(tmp_path / "other")
+    roots = datalog.allowed_roots(home, {datalog.ALLOWED_DIRECTORIES_VARIABLE: f"{shared}:relative:"})
+    assert roots == [home, shared]
+    for inside in (home, home / "astrojolo" / "astrolink4", shared / "nights", home / "astrojolo" / ".." / "x"):
+        datalog.check_directory(inside, roots)
+    # ../ after a symlink climbs from where the link points, as the kernel does: home/escape/.. is tmp_path.
+    outside_ones = (tmp_path / "other", home / "escape" / "logs", home / "escape" / ".." / "x", home / ".." / "x")
+    for outside in outside_ones + (Path("/etc"),):
+        with pytest.raises(datalog.DirectoryRefused, match="outside your home directory"):
+            datalog.check_directory(outside, roots)
+    assert datalog.allowed_roots(home, {}) == [home]
 
 
 def test_unwritable_directory_raises_oserror(tmp_path: Path) -> None:
