@@ -228,7 +228,8 @@ def _open_log_file(path: Path) -> tuple[int, bool]:
             continue  # removed between the two opens: create it after all
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                raise OSError(errno.ELOOP, "the log file is a symbolic link, which is not followed", str(path)) from None
+                refused = "the log file is a symbolic link, which is not followed"
+                raise OSError(errno.ELOOP, refused, str(path)) from None
             raise
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
@@ -850,6 +851,7 @@ class Panel:
 
 
 TEMPERATURES = ("temperature_1", "temperature_2")
+TEMPERATURES_AND_DEW_POINTS = ("temperature_1", "dew_point_1", "temperature_2", "dew_point_2")
 CHARTS: dict[str, tuple[str, tuple[Panel, ...]]] = {
     "focus": (
         "Focus: temperature and focuser position",
@@ -879,7 +881,7 @@ CHARTS: dict[str, tuple[str, tuple[Panel, ...]]] = {
         "Environment",
         (
             Panel(
-                Scale("temperature (°C)", ("temperature_1", "dew_point_1", "temperature_2", "dew_point_2"), min_span=4.0),
+                Scale("temperature (°C)", TEMPERATURES_AND_DEW_POINTS, min_span=4.0),
                 height=1.8,
             ),
             Panel(Scale("humidity (%)", ("humidity_1", "humidity_2"), limits=(0.0, 100.0)), height=1.0),
@@ -1099,7 +1101,7 @@ def summary_figure(summary: NightSummary, points: Sequence[Mapping[str, Any]]) -
         transform=text_axis.transAxes, linespacing=1.7,
     )  # fmt: skip
     panels = (
-        Scale("temperature (°C)", ("temperature_1", "dew_point_1", "temperature_2", "dew_point_2"), min_span=4.0),
+        Scale("temperature (°C)", TEMPERATURES_AND_DEW_POINTS, min_span=4.0),
         Scale("dew margin (°C)", ("dew_margin_1", "dew_margin_2"), min_span=4.0),
         Scale("focuser (steps)", ("position",), min_span=50.0),
         Scale("energy used (Wh)", ("energy_used_wh",), min_span=1.0, floor=0.0),

@@ -302,9 +302,7 @@ class AstroLink4Driver(Device):
             check_directory(directory, allowed_roots())
             # Our own default may need ~/astrojolo too; a directory the user typed gets only its last level created.
             chosen = bool(self.props.text("DATA_LOG_DIR")["DIRECTORY"].value.strip())
-            self.session_log = SessionLog(
-                directory, self.name, clock=trio.current_time, create_parents=not chosen
-            )
+            self.session_log = SessionLog(directory, self.name, clock=trio.current_time, create_parents=not chosen)
             self.poll_soon()  # the first sample now, and the period of the log (SESSION_SAMPLE_PERIOD) from there on
 
     def _log_sample(self, status: p.Status) -> None:
@@ -381,7 +379,9 @@ class AstroLink4Driver(Device):
             except DirectoryRefused as exc:
                 raise ValidationError(str(exc)) from None
             if not chosen.parent.is_dir():
-                raise ValidationError(f"{chosen.parent} does not exist: only the last level of the data directory is created")
+                raise ValidationError(
+                    f"{chosen.parent} does not exist: only the last level of the data directory is created"
+                )
         update.values["FILE"] = self.props.text("DATA_LOG_DIR")["FILE"].value  # shown, not set by clients
         self.device_accept_and_reopen(update)
 

@@ -61,7 +61,8 @@ async def test_rows_are_written_on_each_poll_and_synced_off_the_event_loop(autoj
         path = driver.session_log.path
         assert path is not None and path.parent == datalog.default_directory()
         assert 189 <= polls <= 191  # twice a second, although POLLING_PERIOD is 1000 ms
-        assert len(data_rows(path)) == driver.polls - 1  # every sample a row (the connect-time poll comes before the log)
+        # Every sample a row (the connect-time poll comes before the log opens).
+        assert len(data_rows(path)) == driver.polls - 1
         await three_flushed.wait()  # due every 30 s: at 30, 60 and 90 s
         nursery.cancel_scope.cancel()
     for fd in flushed[:3]:
@@ -139,7 +140,9 @@ async def set_directory(driver, directory: str) -> tuple[str, str]:
     return vector.state.value, vector["DIRECTORY"].value
 
 
-async def test_a_directory_outside_the_home_is_refused_and_changes_nothing(autojump_clock, tmp_path, monkeypatch) -> None:
+async def test_a_directory_outside_the_home_is_refused_and_changes_nothing(
+    autojump_clock, tmp_path, monkeypatch
+) -> None:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
