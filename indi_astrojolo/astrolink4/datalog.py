@@ -1,8 +1,8 @@
 """Session data log for the AstroLink 4: every status sample appended to a dated CSV file, and charts drawn from it.
 
 The vendor panel logs each status sample (two a second) to a file and charts temperature with focuser position,
-power, and the environment. The driver does the same with `SessionLog`; `astrolink4-charts` (`main`) turns a file
-into PNG charts afterwards.
+power, and the environment, averaging a few seconds of samples into each chart point. The driver does the same with
+`SessionLog`; `astrolink4-charts` (`main`) turns a file into PNG charts and a nightly summary afterwards.
 
 Nothing written is lost: the file is only ever appended to, each row goes out in one os.write on an O_APPEND
 descriptor (a killed process leaves whole rows), and a crash-torn last line is closed with a newline before the next
