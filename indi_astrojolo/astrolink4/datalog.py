@@ -1071,8 +1071,6 @@ def chart_figure(name: str, points: Sequence[Mapping[str, Any]], night: str) -> 
         if panel.right is not None and any(name in track.columns for name in panel.right.series):
             top = axis.twinx()
             handles += _draw_scale(top, panel.right, track)
-            for line in top.get_lines():
-                line.set_linestyle(":" if line.get_linestyle() == "--" else line.get_linestyle())
             top.yaxis.label.set_color(top.get_lines()[0].get_color())
             axis.yaxis.label.set_color(axis.get_lines()[0].get_color() if axis.get_lines() else "black")
         axis.grid(True, alpha=0.3)
