@@ -191,16 +191,30 @@ async def test_a_directory_outside_the_home_listed_in_the_environment_is_used(
         nursery.cancel_scope.cancel()
 
 
-async def test_a_saved_directory_no_longer_allowed_stops_the_log_on_connect(autojump_clock, tmp_path) -> None:
+async def test_a_directory_no_longer_allowed_stops_the_log_on_the_next_connect(
+    autojump_clock, tmp_path, monkeypatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    monkeypatch.setenv(datalog.ALLOWED_DIRECTORIES_VARIABLE, str(shared))
     async with trio.open_nursery() as nursery:
         driver = await start_astrolink(nursery)
+        state, _ = await set_directory(driver, str(shared / "astrolink"))
+        assert state == "Ok"
+        await trio.sleep(2.0)
         await driver.handle_request(astrolink_request("Switch", "CONNECTION", DISCONNECT=True))
-        # As a config file written by hand, or saved while ASTROJOLO_DATA_DIRS allowed it, would load it.
-        driver.props.text("DATA_LOG_DIR")["DIRECTORY"].value = "/var/tmp/astrolink"
+        # Set (and perhaps saved with the config) while ASTROJOLO_DATA_DIRS allowed it; the driver restarted without.
+        monkeypatch.delenv(datalog.ALLOWED_DIRECTORIES_VARIABLE)
+        rows_before = len(data_rows(next((shared / "astrolink").glob("*.csv"))))
         await driver.handle_request(astrolink_request("Switch", "CONNECTION", CONNECT=True))
         assert driver.connected
         assert driver.session_log is None
         assert driver.props["DATA_LOG"].state.value == "Alert"
-        await trio.sleep(2.0)
-        assert not Path("/var/tmp/astrolink").exists()
+        assert "outside your home directory" in driver.outbox.take().decode()
+        await trio.sleep(5.0)
+        assert len(data_rows(next((shared / "astrolink").glob("*.csv")))) == rows_before
+        assert 4 <= await polls_in(driver, 5.0) <= 6  # back to POLLING_PERIOD: no log to sample for
         nursery.cancel_scope.cancel()
