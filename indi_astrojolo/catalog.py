@@ -101,7 +101,7 @@ def install(data_dir: Path, link_dir: Path | None) -> list[str]:
             if link.exists() and not link.is_symlink():
                 raise SystemExit(f"{link} exists and is not a link: remove it or pass --no-links")
             links[link] = source
-    atomic_write_bytes(target, render())
+    atomic_write_bytes(target, render(), mode=0o644)  # read by KStars, perhaps as another user: not the umask's call
     done = [f"wrote {target}"]
     for link, source in links.items():
         link.parent.mkdir(parents=True, exist_ok=True)

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import glob
 import os
-import tempfile
+import secrets
 import time
 from pathlib import Path
 
 STALE_TEMPORARY_S = 60.0  # a temporary this old belongs to a writer that died mid-write (kill -9, a power cut)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
-    """Write to a temporary file in the same directory, fsync it, rename it over `path`, fsync the directory."""
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> None:
+    """Write to a temporary file in the same directory, fsync it, rename it over `path`, fsync the directory.
+
+    The file's permissions follow the process umask, as for any file the user creates (a config holding the site's
+    coordinates stays private under umask 077); `mode` sets them explicitly instead."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, temp_name = _create_temporary(target)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp_name, mode)
+        if mode is not None:
+            os.chmod(temp_name, mode)
         os.replace(temp_name, target)
     except BaseException:
         try:
@@ -35,6 +39,16 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int =
     finally:
         os.close(directory)
     _remove_stale_temporaries(target)
+
+
+def _create_temporary(target: Path) -> tuple[int, str]:
+    # Not tempfile.mkstemp: it creates mode 0600 whatever the umask. Asking for 0666 lets the kernel apply the umask.
+    while True:
+        name = str(target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), name
+        except FileExistsError:
+            continue  # another writer's temporary (or a leftover) has that name: draw another
 
 
 def _remove_stale_temporaries(target: Path) -> None:

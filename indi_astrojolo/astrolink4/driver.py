@@ -24,7 +24,7 @@ from ..link.session import LinkError, LinkTimeout, RequestSession, open_session
 from ..link.transports import Transport, memory_pair
 from . import protocol as p
 from .alerts import Alerts
-from .datalog import Sample, SessionLog, default_directory
+from .datalog import DirectoryRefused, Sample, SessionLog, allowed_roots, check_directory, default_directory
 from .dewheaters import DewHeaters
 from .focusing import Focusing
 from .power import Power
@@ -38,6 +38,9 @@ REPLY_TIMEOUT = 1.0
 RETRIES = 2
 HANDSHAKE_RETRY_DELAY = 2.0  # a unit that resets when the port opens may miss the first '#'
 LINK_STATISTICS_EVERY = 10  # polls
+# While the session log is on, the status is sampled at least this often: the vendor panel's "Actual data is always
+# sampled two times per second". A shorter POLLING_PERIOD is kept; nothing else is slowed down.
+SESSION_SAMPLE_PERIOD = 0.5  # seconds
 
 USB_ONLY = {"MOTOR_HOLD", "SKY_SENSOR", "CLOUD_THRESHOLDS", "SKY_CONDITION", "SKY_QUALITY", "SKY_QUALITY_CALIBRATION"}
 
@@ -184,6 +187,12 @@ class AstroLink4Driver(Device):
     def busy(self) -> bool:
         return self.focuser.moving
 
+    def polling_period(self) -> float:
+        period = super().polling_period()
+        if self.session_log is not None:
+            period = min(period, SESSION_SAMPLE_PERIOD)
+        return period
+
     async def poll(self) -> None:
         assert self.layout is not None
         status = p.parse_status(await self.command(p.status()), self.layout)
@@ -289,7 +298,12 @@ class AstroLink4Driver(Device):
             self.session_log.close()
             self.session_log = None
         if self.props.switch("DATA_LOG")["INDI_ENABLED"].on:
-            self.session_log = SessionLog(self.log_directory(), self.name, clock=trio.current_time)
+            directory = self.log_directory()
+            check_directory(directory, allowed_roots())
+            # Our own default may need ~/astrojolo too; a directory the user typed gets only its last level created.
+            chosen = bool(self.props.text("DATA_LOG_DIR")["DIRECTORY"].value.strip())
+            self.session_log = SessionLog(directory, self.name, clock=trio.current_time, create_parents=not chosen)
+            self.poll_soon()  # the first sample now, and the period of the log (SESSION_SAMPLE_PERIOD) from there on
 
     def _log_sample(self, status: p.Status) -> None:
         if self.session_log is None:
@@ -358,6 +372,16 @@ class AstroLink4Driver(Device):
         directory = update["DIRECTORY"].strip()
         if directory and not Path(directory).expanduser().is_absolute():
             raise ValidationError(f"the data directory must be an absolute path, not {directory!r}")
+        if directory:
+            chosen = Path(directory).expanduser()
+            try:
+                check_directory(chosen, allowed_roots())
+            except DirectoryRefused as exc:
+                raise ValidationError(str(exc)) from None
+            if not chosen.parent.is_dir():
+                raise ValidationError(
+                    f"{chosen.parent} does not exist: only the last level of the data directory is created"
+                )
         update.values["FILE"] = self.props.text("DATA_LOG_DIR")["FILE"].value  # shown, not set by clients
         self.device_accept_and_reopen(update)
 

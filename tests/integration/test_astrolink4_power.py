@@ -216,14 +216,19 @@ def test_mini_layout_hides_what_the_mini_does_not_have(astrolink_factory) -> Non
 
 def test_session_data_goes_to_a_dated_csv(astrolink_factory, tmp_path) -> None:
     rig = astrolink_factory()
-    directory = tmp_path / "sessions"
+    rig.wait_value("DATA_LOG_DIR", "FILE", bool)  # the default file is open: no update of it in between
+    outside = tmp_path / "outside-the-home"
+    refused = rig.set_and_settle("DATA_LOG_DIR", {"DIRECTORY": str(outside)}, kind="Text")
+    assert refused.state == "Alert" and refused.values["DIRECTORY"] == ""
+    assert not outside.exists()
+    directory = rig.server.home / "sessions"  # the driver's HOME
     rig.set_and_settle("DATA_LOG_DIR", {"DIRECTORY": str(directory)}, kind="Text")
     snapshot = rig.wait_value("DATA_LOG_DIR", "FILE", lambda v: bool(v) and str(directory) in v)
     path = snapshot.values["FILE"]
     time.sleep(2.5)
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) >= 2
+    assert len(rows) >= 4  # sampled twice a second while the log is on
     assert rows[-1]["voltage"] and float(rows[-1]["voltage"]) > 11
     assert rows[-1]["position"] == "0"
     rig.set_and_settle("DATA_LOG", ["INDI_DISABLED"], kind="Switch")

@@ -197,6 +197,9 @@ def test_two_different_clients_see_the_same_states_and_values(observatory) -> No
             ccdciel.wait_prop(device, "CONNECTION")
             ekos.wait_property(device, "CONNECTION")
             # no polls from here on: only the changes below (and the moves they start) alter anything
+            if device == ASTROLINK:  # its session log samples twice a second whatever POLLING_PERIOD says
+                ekos.set_switch(device, "DATA_LOG", ["INDI_DISABLED"])
+                ekos.wait_for(lambda: ekos.get(ASTROLINK, "DATA_LOG").values["INDI_DISABLED"], 10)
             ekos.set_number(device, "POLLING_PERIOD", {"PERIOD_MS": 600000})
             ekos.wait_for(lambda d=device: ekos.get(d, "POLLING_PERIOD").values["PERIOD_MS"] == 600000, 10)
         steps = [

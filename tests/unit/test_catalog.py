@@ -129,6 +129,16 @@ def test_install_writes_the_catalog_and_links_runnable_executables(tmp_path: Pat
     assert not any(link_dir.iterdir())
 
 
+def test_the_catalog_is_readable_by_everyone_whatever_the_umask(tmp_path: Path) -> None:
+    data_dir = tmp_path / "share" / "indi"
+    previous = os.umask(0o077)
+    try:
+        catalog.main(["install", "--data-dir", str(data_dir), "--no-links"])
+    finally:
+        os.umask(previous)
+    assert (data_dir / catalog.FILENAME).stat().st_mode & 0o777 == 0o644  # KStars may run as another user
+
+
 def test_install_leaves_a_file_of_the_same_name_alone(tmp_path: Path) -> None:
     link_dir = tmp_path / "bin"
     link_dir.mkdir()

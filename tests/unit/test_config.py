@@ -126,3 +126,24 @@ def test_temporaries_left_by_killed_writers_are_removed_by_a_later_write(tmp_pat
         os.utime(path, (an_hour_ago, an_hour_ago))
     atomic_write_bytes(target, b"new")
     assert sorted(os.listdir(tmp_path)) == sorted([target.name, live.name, other.name])
+
+
+@pytest.mark.parametrize("umask, expected", [(0o077, 0o600), (0o027, 0o640), (0o002, 0o664)])
+def test_a_config_holding_the_site_follows_the_umask(tmp_path, umask, expected) -> None:
+    site = next(v for v in load_vectors("nexstar_aux.xml", "NexStar AUX") if v.name == "GEOGRAPHIC_COORD")
+    path = tmp_path / "NexStar AUX_config.xml"
+    previous = os.umask(umask)
+    try:
+        config.write(path, [site])  # a new file
+        config.write(path, [site])  # and one replaced
+    finally:
+        os.umask(previous)
+    assert "GEOGRAPHIC_COORD" in path.read_text()
+    assert oct(os.stat(path).st_mode & 0o777) == oct(expected)
+    assert sorted(os.listdir(tmp_path)) == [path.name]
+
+
+def test_atomic_write_takes_an_explicit_mode(tmp_path) -> None:
+    target = tmp_path / "chart.png"
+    atomic_write_bytes(target, b"png", mode=0o640)
+    assert os.stat(target).st_mode & 0o777 == 0o640
