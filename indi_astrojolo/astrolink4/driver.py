@@ -70,6 +70,9 @@ class AstroLink4Driver(Device):
         self.alerts = Alerts(self)
         self.session_log: SessionLog | None = None
         self.polls = 0
+        # From opening the link until the saved config is replayed and the parts have caught up: a handler must not
+        # write to the device then (connecting reads; only DEW_STARTUP, where the user set it, writes, and says so).
+        self.connecting = False
         self.handlers.update(
             {
                 "BUZZER": self._on_buzzer,
@@ -120,6 +123,7 @@ class AstroLink4Driver(Device):
             LineFramer(max_line=256), self.open_transport, timeout=REPLY_TIMEOUT, retries=RETRIES, name=self.name
         ) as session:
             self.session = session
+            self.connecting = True
             try:
                 await self._identify()
                 await self.read_all_settings()
@@ -128,6 +132,7 @@ class AstroLink4Driver(Device):
                 yield
             finally:
                 self.session = None
+                self.connecting = False
 
     async def _identify(self) -> None:
         assert self.session is not None
@@ -167,6 +172,7 @@ class AstroLink4Driver(Device):
     async def on_connected(self) -> None:
         assert self.status is not None
         self.spawn_connected(self.sensors.weather.run, "weather updates")
+        self.connecting = False  # the saved config is in: from here on, requests act on the device
         await self.dew.on_connected()
         self.focusing.on_connected()
         try:

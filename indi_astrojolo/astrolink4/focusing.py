@@ -191,7 +191,18 @@ class Focusing:
         return bool(self.props.switch("COMP_ENABLE")["INDI_ENABLED"].on)
 
     async def _on_enable(self, update: Update) -> None:
-        if not update["INDI_ENABLED"] and self.props.switch("COMP_MODE")["FS_COMP_AUTO"].on:
+        auto = self.props.switch("COMP_MODE")["FS_COMP_AUTO"].on
+        if not update["INDI_ENABLED"] and auto and self.driver.connecting:
+            # The saved "disabled", replayed at connection, while the device compensates by itself: connecting
+            # changes nothing on the device, so the switch shows what the device does and the user decides.
+            self.driver.update(
+                update.vector.name,
+                State.ALERT,
+                "[WARNING] The saved configuration has compensation disabled, but the device compensates by itself "
+                "(AUTO mode); left as it is. Choose MANUAL or disable compensation to stop it.",
+            )
+            return
+        if not update["INDI_ENABLED"] and auto:
             await self.driver.settings.write("e", {p.E_AUTO: 0})  # a disabled compensation must not act by itself
             self.show_settings(self.driver.settings.blocks)
         self.driver.accept(update)

@@ -1,0 +1,146 @@
+"""AstroLink 4 settings that the user did not ask to change stay as they are: connecting, loading a config, the
+factory reset. The whole driver runs against its emulator on trio's fake clock; the emulator's command log says
+what reached the device."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+from lxml import etree
+
+from astrolink_sim import astrolink_request, start_astrolink
+from indi_astrojolo.indi.properties import State
+
+READS = ("#", "q", "u", "e", "n", "j", "f", "z", "p")
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("INDICONFIG", raising=False)
+
+
+def writes(commands: list[str]) -> list[str]:
+    """Every command that is not a read (settings block, status, identification)."""
+    return [command for command in commands if command.split(":")[0] not in READS]
+
+
+def messages(driver) -> list[str]:
+    """The messages sent to clients since the last call (message elements and messages on vectors)."""
+    root = etree.fromstring(b"<all>" + driver.outbox.take() + b"</all>")
+    return [element.get("message") for element in root.iter() if element.get("message")]
+
+
+async def send(driver, kind: str, name: str, **members) -> None:
+    await driver.handle_request(astrolink_request(kind, name, **members))
+
+
+async def reconnect(driver) -> int:
+    """Disconnect, then connect again; returns where the emulator's command log stood before connecting."""
+    await send(driver, "Switch", "CONNECTION", DISCONNECT=True)
+    assert not driver.connected
+    await trio.sleep(1.0)
+    mark = len(driver.simulator.commands)
+    messages(driver)
+    await send(driver, "Switch", "CONNECTION", CONNECT=True)
+    assert driver.connected, messages(driver)[-3:]
+    return mark
+
+
+async def heater_at_40_with_a_saved_config(driver) -> None:
+    await send(driver, "Number", "DEW_DUTY_CYCLES", DEW_CHANNEL_1=40)
+    await send(driver, "Switch", "DEW_CHANNELS", DEW_CHANNEL_1=True, DEW_CHANNEL_2=False)
+    await send(driver, "Switch", "DEW_MODE_2", DEW_HEAT=True)
+    assert driver.simulator.pwm_setting == [40, 0]
+    await send(driver, "Switch", "CONFIG_PROCESS", CONFIG_SAVE=True)
+
+
+# --- item 6: connecting and loading a config --------------------------------------------------------------------
+
+
+async def test_reconnecting_with_a_saved_config_sends_only_reads(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery)
+        emulator = driver.simulator
+        await heater_at_40_with_a_saved_config(driver)
+        await send(driver, "Switch", "COMP_ENABLE", INDI_DISABLED=True)
+        await send(driver, "Switch", "CONFIG_PROCESS", CONFIG_SAVE=True)
+        # meanwhile, with the driver away, the heater keeps its duty and the vendor panel turns automatic
+        # compensation on (compensation is disabled in the saved config)
+        await send(driver, "Switch", "CONNECTION", DISCONNECT=True)
+        emulator.pwm_setting = [35, 0]
+        emulator.e[3] = "1"
+        mark = len(emulator.commands)
+        await send(driver, "Switch", "CONNECTION", CONNECT=True)
+        assert driver.connected
+        await trio.sleep(5.0)
+        sent = emulator.commands[mark:]
+        assert "u" in sent and "q" in sent
+        assert writes(sent) == []
+        assert emulator.pwm_setting == [35, 0] and emulator.e[3] == "1"
+        assert driver.props.number("DEW_DUTY_CYCLES")["DEW_CHANNEL_1"].value == 35  # shown as the device runs it
+        assert driver.props.switch("COMP_ENABLE")["INDI_ENABLED"].on  # the device compensates: shown so
+        assert any("compensates by itself" in text for text in messages(driver))
+        nursery.cancel_scope.cancel()
+
+
+async def test_startup_duties_apply_only_where_set_and_are_announced(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery)
+        await heater_at_40_with_a_saved_config(driver)
+        await send(driver, "Number", "DEW_STARTUP", DEW_CHANNEL_1=30, DEW_CHANNEL_2=-1)
+        await send(driver, "Switch", "CONFIG_PROCESS", CONFIG_SAVE=True)
+        mark = await reconnect(driver)
+        await trio.sleep(3.0)
+        assert writes(driver.simulator.commands[mark:]) == ["B:0:30"]  # channel 2 is left as it is
+        assert driver.simulator.pwm_setting == [30, 0]
+        assert any("PWM A: startup duty applied, 40 % -> 30 %" in text for text in messages(driver))
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_startup_duty_is_not_sent_to_a_channel_in_another_mode(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery)
+        await heater_at_40_with_a_saved_config(driver)
+        await send(driver, "Number", "DEW_STARTUP", DEW_CHANNEL_2=50)
+        await send(driver, "Switch", "CONFIG_PROCESS", CONFIG_SAVE=True)
+        mark = await reconnect(driver)
+        await trio.sleep(3.0)
+        assert writes(driver.simulator.commands[mark:]) == []
+        assert any("PWM B: startup duty 50 % not applied" in text for text in messages(driver))
+        nursery.cancel_scope.cancel()
+
+
+async def test_loading_an_unchanged_config_changes_nothing_and_says_so(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery)
+        await heater_at_40_with_a_saved_config(driver)
+        mark = len(driver.simulator.commands)
+        messages(driver)
+        await send(driver, "Switch", "CONFIG_PROCESS", CONFIG_LOAD=True)
+        await trio.sleep(2.0)
+        assert writes(driver.simulator.commands[mark:]) == []
+        assert driver.simulator.pwm_setting == [40, 0]
+        assert any("nothing changed" in text for text in messages(driver))
+        nursery.cancel_scope.cancel()
+
+
+async def test_loading_a_config_changes_only_what_differs_and_says_what(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery)
+        await heater_at_40_with_a_saved_config(driver)
+        await send(driver, "Switch", "DEW_MODE_1", DEW_DEVICE=True)
+        await send(driver, "Text", "DEW_LABELS", DEW_CHANNEL_2="Guider")
+        await send(driver, "Switch", "CONFIG_PROCESS", CONFIG_SAVE=True)
+        await send(driver, "Switch", "DEW_MODE_1", DEW_MANUAL=True)  # back to 40 %
+        assert driver.simulator.pwm_setting == [40, 0]
+        mark = len(driver.simulator.commands)
+        messages(driver)
+        await send(driver, "Switch", "CONFIG_PROCESS", CONFIG_LOAD=True)
+        await trio.sleep(2.0)
+        assert writes(driver.simulator.commands[mark:]) == ["B:0:255"]
+        [loaded] = [text for text in messages(driver) if "Configuration loaded" in text]
+        assert "PWM A mode (Manual % off, Device automatic on)" in loaded
+        assert "Guider" not in loaded.split("changed:")[1]  # the labels were already as saved
+        assert driver.props["CONFIG_PROCESS"].state is State.OK
+        nursery.cancel_scope.cancel()
