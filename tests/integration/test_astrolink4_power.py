@@ -238,11 +238,15 @@ def test_buzzer_manual_controller_and_factory_defaults(astrolink) -> None:
     astrolink.set_and_settle("MANUAL_CONTROLLER", ["FS_MANUAL_OFF"], kind="Switch")
     assert astrolink.emulator.get("hand_controller") == 0 and "F:0" in astrolink.commands()
     astrolink.set_and_settle("OTHER_SETTINGS", {"SET_OVER_VOLT": 12.5})
+    u_before = astrolink.emulator.get("u")
+    snapshot = astrolink.set_and_settle("FACTORY_DEFAULTS", ["RESET"], kind="Switch", states=("Busy", "Alert"))
+    assert snapshot.state == "Busy"  # the first press asks for confirmation
+    assert astrolink.emulator.get("n") == ["1077", "125", "100", "100"]
     snapshot = astrolink.set_and_settle("FACTORY_DEFAULTS", ["RESET"], kind="Switch", states=("Ok", "Alert"))
     assert snapshot.state == "Ok"
-    assert astrolink.emulator.get("n") == ["1100", "140", "100", "100"]
-    assert astrolink.emulator.get("u")[0] == "25000"  # the maximum position is kept
-    assert astrolink.emulator.get("z") == ["400", "3"]
+    assert astrolink.emulator.get("n") == ["1077", "140", "100", "100"]  # the unit's ADC calibration is kept
+    assert astrolink.emulator.get("u") == u_before  # maximum, motor, outputs on at power-up: all kept
+    assert astrolink.emulator.get("z") == ["400", "2"]
     assert astrolink.values("OTHER_SETTINGS")["SET_OVER_VOLT"] == 14.0
 
 

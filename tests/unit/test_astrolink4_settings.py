@@ -144,3 +144,64 @@ async def test_loading_a_config_changes_only_what_differs_and_says_what(autojump
         assert "Guider" not in loaded.split("changed:")[1]  # the labels were already as saved
         assert driver.props["CONFIG_PROCESS"].state is State.OK
         nursery.cancel_scope.cancel()
+
+
+# --- item 7: the factory reset -------------------------------------------------------------------------------------
+
+
+async def changed_protection_on_a_calibrated_unit(driver) -> None:
+    emulator = driver.simulator
+    assert emulator.n[0] == "1077"  # this unit's ADC reference, as printed on its box
+    emulator.u[14] = "1"  # DC1 on at power-up
+    await send(driver, "Number", "OTHER_SETTINGS", SET_OVER_VOLT=12.5)
+    assert emulator.n == ["1077", "125", "100", "100"]
+
+
+async def test_factory_reset_asks_for_confirmation_and_changes_nothing_first(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery)
+        await changed_protection_on_a_calibrated_unit(driver)
+        mark = len(driver.simulator.commands)
+        messages(driver)
+        await send(driver, "Switch", "FACTORY_DEFAULTS", RESET=True)
+        assert writes(driver.simulator.commands[mark:]) == []
+        assert driver.props["FACTORY_DEFAULTS"].state is State.BUSY
+        [asked] = [text for text in messages(driver) if "Factory reset would set" in text]
+        assert "protection voltage 12.5 -> 14.0 V" in asked and "Press it again within 10 s" in asked
+        assert "current" not in asked.split("(kept")[0]  # only what would change is listed
+        await trio.sleep(11.0)  # not confirmed in time
+        assert driver.props["FACTORY_DEFAULTS"].state is State.IDLE
+        assert any("not confirmed; nothing changed" in text for text in messages(driver))
+        await send(driver, "Switch", "FACTORY_DEFAULTS", RESET=True)  # a new first press, not a confirmation
+        assert writes(driver.simulator.commands[mark:]) == []
+        assert driver.simulator.n == ["1077", "125", "100", "100"]
+        await send(driver, "Switch", "FACTORY_DEFAULTS", RESET=False)  # cancelled
+        await send(driver, "Switch", "FACTORY_DEFAULTS", RESET=True)
+        assert writes(driver.simulator.commands[mark:]) == []
+        nursery.cancel_scope.cancel()
+
+
+async def test_confirmed_factory_reset_keeps_the_calibration_and_power_on_defaults(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery)
+        emulator = driver.simulator
+        await changed_protection_on_a_calibrated_unit(driver)
+        u_before, e_before, z_before = list(emulator.u), list(emulator.e), list(emulator.z)
+        mark = len(emulator.commands)
+        await send(driver, "Switch", "FACTORY_DEFAULTS", RESET=True)
+        await trio.sleep(3.0)
+        messages(driver)
+        await send(driver, "Switch", "FACTORY_DEFAULTS", RESET=True)
+        assert writes(emulator.commands[mark:]) == ["N:1077:140:100:100:"]
+        assert emulator.n == ["1077", "140", "100", "100"]  # the ADC coefficient is the unit's own
+        assert (emulator.u, emulator.e, emulator.z) == (u_before, e_before, z_before)
+        assert emulator.u[14] == "1"  # DC1 still comes on at the next power-up
+        assert driver.props["FACTORY_DEFAULTS"].state is State.OK
+        [done] = [text for text in messages(driver) if "Factory defaults written" in text]
+        assert done.startswith("[INFO] Factory defaults written: protection voltage 12.5 -> 14.0 V (kept: the ADC")
+        assert driver.props.number("OTHER_SETTINGS")["SET_AREF_COEFF"].value == pytest.approx(1.077)
+        # pressed again: already at the factory values, nothing to confirm or write
+        await send(driver, "Switch", "FACTORY_DEFAULTS", RESET=True)
+        assert writes(emulator.commands[mark:]) == ["N:1077:140:100:100:"]
+        assert any("nothing changed" in text for text in messages(driver))
+        nursery.cancel_scope.cancel()
