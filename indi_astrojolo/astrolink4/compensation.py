@@ -190,6 +190,86 @@ def _warnings(points: Sequence[Point], robust_residuals: list[float], result: Fi
     return tuple(warnings)
 
 
+# --- the firmware's sign ----------------------------------------------------------------------------------------
+#
+# The manual contradicts itself. "When decreasing temperature requires the focuser position to decrease, then the
+# value will be positive" makes the pending correction (T_now - T_ref) x coefficient; its example "if you put here 35
+# and the temperature will drop 2C, then the focuser will move 70 steps (outwards)" makes it the opposite. Write the
+# firmware's rule as pending = sign x coefficient x (T_now - T_ref): sign +1 is the first reading (MANUAL_RULE),
+# -1 the example (MANUAL_EXAMPLE). Which one a unit follows is learnt from what it reports.
+
+MANUAL_RULE = 1  # a positive coefficient: colder makes the pending correction negative (inward)
+MANUAL_EXAMPLE = -1  # a positive coefficient: colder makes it positive (outward)
+
+# How far an observation may stray from a sign's prediction and still agree with it: the device rounds the pending
+# count (half a step at each end) and the temperature it uses is not quite the one it reports (resolution, noise).
+SIGN_TOLERANCE_STEPS = 2.0
+SIGN_TOLERANCE_DEGREES = 0.1  # °C, times the coefficient
+SIGN_CONFIRMATIONS = 3  # decisive observations in a row, all for the same sign
+
+
+def device_coefficient(slope: float, sign: int) -> float:
+    """The coefficient to write so the device moves `slope` steps per °C of change, as the points say."""
+    return slope * sign
+
+
+def describe_sign(sign: int) -> str:
+    direction = "inward (to smaller positions)" if sign == MANUAL_RULE else "outward (to larger positions)"
+    return f"with a positive coefficient the device moves the focuser {direction} as it gets colder"
+
+
+class SignLearner:
+    """Learns the firmware's sign from the status lines: the pending count, the temperature and the coefficient.
+
+    It follows position + pending, which changes by sign x coefficient x dT whether or not a compensation was applied
+    in between (applying moves the focuser by the pending count and starts it again from 0). Anything that fits
+    neither sign (a move the user asked for, a new coefficient, a reference reset by some other means) starts the
+    observation again from the present line. A sign is decided only when the two predictions are far apart
+    compared with the tolerance, and only after SIGN_CONFIRMATIONS such lines agree.
+    """
+
+    def __init__(self) -> None:
+        self.sign: int | None = None
+        self._anchor: tuple[float, float, float] | None = None  # temperature, position + pending, coefficient
+        self._votes: list[int] = []
+
+    def reset(self) -> None:
+        self.sign = None
+        self._anchor = None
+        self._votes = []
+
+    def observe(self, temperature: float | None, pending: int | None, position: int, coefficient: float, moving: bool) -> int | None:
+        """One status line; returns the sign once it is known."""
+        if self.sign is not None:
+            return self.sign
+        if temperature is None or pending is None or coefficient == 0 or moving:
+            self._anchor = None  # nothing to learn from now, and the next still line starts afresh
+            return None
+        total = position + pending
+        anchor = self._anchor
+        if anchor is None or anchor[2] != coefficient:
+            self._restart(temperature, total, coefficient)
+            return None
+        expected = coefficient * (temperature - anchor[0])  # the change a MANUAL_RULE device shows
+        change = total - anchor[1]
+        tolerance = SIGN_TOLERANCE_STEPS + abs(coefficient) * SIGN_TOLERANCE_DEGREES
+        fitting = [sign for sign in (MANUAL_RULE, MANUAL_EXAMPLE) if abs(change - sign * expected) <= tolerance]
+        if not fitting:
+            self._restart(temperature, total, coefficient)
+            return None
+        if len(fitting) == 1 and abs(expected) >= 2 * tolerance:
+            if self._votes and self._votes[-1] != fitting[0]:
+                self._votes = []
+            self._votes.append(fitting[0])
+            if len(self._votes) >= SIGN_CONFIRMATIONS:
+                self.sign = fitting[0]
+        return self.sign
+
+    def _restart(self, temperature: float, total: float, coefficient: float) -> None:
+        self._anchor = (temperature, total, coefficient)
+        self._votes = []
+
+
 # --- the points file -------------------------------------------------------------------------------------------
 
 

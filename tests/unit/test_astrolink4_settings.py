@@ -9,6 +9,7 @@ import trio
 from lxml import etree
 
 from astrolink_sim import astrolink_request, start_astrolink
+from indi_astrojolo.astrolink4.emulator import AstroLink4Emulator, EmulatorConfig, Environment
 from indi_astrojolo.indi.properties import State
 
 READS = ("#", "q", "u", "e", "n", "j", "f", "z", "p")
@@ -204,4 +205,114 @@ async def test_confirmed_factory_reset_keeps_the_calibration_and_power_on_defaul
         await send(driver, "Switch", "FACTORY_DEFAULTS", RESET=True)
         assert writes(emulator.commands[mark:]) == ["N:1077:140:100:100:"]
         assert any("nothing changed" in text for text in messages(driver))
+        nursery.cancel_scope.cancel()
+
+
+# --- item 8: the compensation sign, end to end ----------------------------------------------------------------------
+
+# Colder means further out: 12 steps out per degree colder (the fit's slope is -12 steps/°C).
+POINTS_COLDER_IS_FURTHER_OUT = [(12.0, 10000), (10.0, 10024), (8.0, 10048), (6.0, 10072)]
+
+
+class StillNight(Environment):
+    """The air stays at start_temperature exactly (tests change it by hand): pending counts are then exact."""
+
+    def temperature(self, hours: float) -> float:
+        return self.start_temperature
+
+
+def emulator_with_sign(sign: int) -> AstroLink4Emulator:
+    emulator = AstroLink4Emulator(EmulatorConfig(compensation_sign=sign))
+    emulator.environment = StillNight(start_temperature=12.0, noise=0.0)
+    emulator.compensation_reference = 12.0
+    return emulator
+
+
+async def with_points_at_10000(driver) -> None:
+    await send(driver, "Number", "FOCUS_SYNC", FOCUS_SYNC_VALUE=10000)
+    for temperature, position in POINTS_COLDER_IS_FURTHER_OUT:
+        await send(driver, "Number", "COMP_CALC_POINT", INDEX=0, TEMPERATURE=temperature, POSITION=position)
+    assert driver.props.number("COMP_CALC_RESULT")["COEFFICIENT"].value == pytest.approx(-12.0)
+    await trio.sleep(3.0)  # a few status lines at this temperature, for the driver to start from
+
+
+async def apply(driver) -> None:
+    await send(driver, "Switch", "COMP_CALC_ADD", APPLY=True)
+
+
+async def compensate_now(driver) -> int:
+    """COMP_NOW, then the position once the move is over."""
+    await send(driver, "Switch", "COMP_NOW", COMP_NOW=True)
+    await trio.sleep(3.0)
+    assert driver.simulator.position == driver.simulator.target
+    return driver.focuser.position
+
+
+async def two_degrees_colder_moves_24_steps_out(driver) -> None:
+    start = await compensate_now(driver)  # what built up before the coefficient was applied is taken up first
+    driver.simulator.environment.start_temperature -= 2.0
+    await trio.sleep(3.0)
+    assert driver.props.number("COMP_STEPS")["COMP_VALUE"].value == 24
+    assert await compensate_now(driver) == start + 24
+
+
+@pytest.mark.parametrize("firmware_sign", [1, -1], ids=["manual-rule", "manual-example"])
+async def test_apply_waits_for_the_learned_sign_then_moves_the_way_the_points_say(autojump_clock, firmware_sign) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery, emulator_with_sign(firmware_sign))
+        await with_points_at_10000(driver)
+        assert driver.props.text("COMP_SIGN_STATUS")["STATE"].value == "unknown"
+        mark = len(driver.simulator.commands)
+        messages(driver)
+        await apply(driver)  # no guess: the sign is not known and COMP_SIGN is not set
+        assert driver.props["COMP_CALC_ADD"].state is State.ALERT
+        assert writes(driver.simulator.commands[mark:]) == []
+        assert any("compensation sign is not known yet" in text for text in messages(driver))
+        # the device's own coefficient (12 steps/°C) and a degree of cooling show which way it counts
+        driver.simulator.environment.start_temperature -= 1.0
+        await trio.sleep(5.0)
+        assert driver.props.number("COMP_STEPS")["COMP_VALUE"].value == -12 * firmware_sign
+        status = driver.props.text("COMP_SIGN_STATUS")
+        assert status["STATE"].value == "learned"
+        assert ("inward" if firmware_sign == 1 else "outward") in status["RULE"].value
+        await apply(driver)
+        assert driver.props["COMP_CALC_ADD"].state is State.OK
+        assert driver.simulator.e[1] == str(-1200 * firmware_sign)
+        await two_degrees_colder_moves_24_steps_out(driver)
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("firmware_sign", [1, -1], ids=["manual-rule", "manual-example"])
+async def test_apply_uses_the_users_sign_setting_until_the_sign_is_learned(autojump_clock, firmware_sign) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery, emulator_with_sign(firmware_sign))
+        await with_points_at_10000(driver)
+        await send(driver, "Switch", "COMP_SIGN", **{"COLDER_INWARD" if firmware_sign == 1 else "COLDER_OUTWARD": True})
+        assert driver.props.text("COMP_SIGN_STATUS")["STATE"].value == "unknown"
+        messages(driver)
+        await apply(driver)
+        assert any("sign from your COMP_SIGN setting" in text for text in messages(driver))
+        assert driver.simulator.e[1] == str(-1200 * firmware_sign)
+        await two_degrees_colder_moves_24_steps_out(driver)
+        assert driver.props.text("COMP_SIGN_STATUS")["STATE"].value == "learned"  # and it agreed: no warning
+        assert driver.props["COMP_SIGN_STATUS"].state is State.OK
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_wrong_sign_setting_is_caught_once_the_sign_is_learned(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery, emulator_with_sign(-1))
+        await with_points_at_10000(driver)
+        await send(driver, "Switch", "COMP_SIGN", COLDER_INWARD=True)  # not what this firmware does
+        await apply(driver)
+        assert driver.simulator.e[1] == "-1200"
+        await trio.sleep(3.0)
+        messages(driver)
+        driver.simulator.environment.start_temperature -= 1.0
+        await trio.sleep(5.0)
+        assert driver.props["COMP_SIGN_STATUS"].state is State.ALERT
+        assert any("compensates the wrong way: press Apply again" in text for text in messages(driver))
+        await apply(driver)  # the learned sign now wins over the setting
+        assert driver.simulator.e[1] == "1200"
+        await two_degrees_colder_moves_24_steps_out(driver)
         nursery.cancel_scope.cancel()
