@@ -44,6 +44,12 @@ MAD_TO_SIGMA = 0.6745
 # Positions are whole steps, so rounding alone scatters residuals by up to half a step. Without this floor an almost
 # perfect set would have a tiny MAD and a point one step off would be called an outlier.
 MIN_RESIDUAL_SPREAD = 0.5  # steps
+# A point that stands out statistically is reported only if it also matters: leaving it in must move the fitted line,
+# somewhere over the points' temperature range, by more than this many times the scatter of the other points about
+# their own line. With a handful of tightly grouped points the MAD makes a point 6 steps off a 5 sigma "outlier"
+# although the fit's RMS residual is 2.5 steps and the line hardly moves; the warning then contradicted the numbers
+# shown beside it. A mistyped or misread point moves the line by many times the scatter.
+OUTLIER_INFLUENCE_FACTOR = 3.0
 
 FILE_FORMAT = "astrojolo-compensation-points"
 FILE_VERSION = 1
@@ -127,7 +133,7 @@ def fit(points: Sequence[Point]) -> Fit:
         residual_rms=math.sqrt(statistics.fmean(residual * residual for residual in residuals)),
         temperature_range=max(temperatures) - min(temperatures),
         count=len(points),
-        outliers=_outliers(robust_residuals),
+        outliers=_outliers(temperatures, positions, robust_residuals),
         warnings=(),
     )
     return replace(result, warnings=_warnings(points, robust_residuals, result))
@@ -153,16 +159,41 @@ def _theil_sen_residuals(temperatures: list[float], positions: list[int]) -> lis
     return [position - (intercept + slope * temperature) for temperature, position in zip(temperatures, positions)]
 
 
-def _outliers(residuals: list[float]) -> tuple[int, ...]:
+def _outliers(temperatures: list[float], positions: list[int], residuals: list[float]) -> tuple[int, ...]:
     if len(residuals) < OUTLIER_MIN_POINTS:
         return ()
     centre = statistics.median(residuals)
     spread = max(statistics.median(abs(residual - centre) for residual in residuals), MIN_RESIDUAL_SPREAD)
-    return tuple(
+    suspects = [
         number
         for number, residual in enumerate(residuals, start=1)
         if MAD_TO_SIGMA * abs(residual - centre) / spread > OUTLIER_Z_THRESHOLD
+    ]
+    clean = [i for i in range(len(residuals)) if i + 1 not in suspects]
+    if not suspects or len({temperatures[i] for i in clean}) < 2:
+        return tuple(suspects)
+    clean_line = _line([temperatures[i] for i in clean], [positions[i] for i in clean])
+    scatter = max(
+        math.sqrt(statistics.fmean((positions[i] - _at(clean_line, temperatures[i])) ** 2 for i in clean)),
+        MIN_RESIDUAL_SPREAD,
     )
+    ends = (min(temperatures), max(temperatures))
+    outliers = []
+    for number in suspects:
+        with_it = [*clean, number - 1]
+        line = _line([temperatures[i] for i in with_it], [positions[i] for i in with_it])
+        shift = max(abs(_at(line, t) - _at(clean_line, t)) for t in ends)  # lines differ most at an end
+        if shift > OUTLIER_INFLUENCE_FACTOR * scatter:
+            outliers.append(number)
+    return tuple(outliers)
+
+
+def _line(temperatures: list[float], positions: list[int]) -> tuple[float, float]:
+    return statistics.linear_regression(temperatures, positions)
+
+
+def _at(line: tuple[float, float], temperature: float) -> float:
+    return line[1] + line[0] * temperature
 
 
 def _warnings(points: Sequence[Point], robust_residuals: list[float], result: Fit) -> tuple[str, ...]:
@@ -174,12 +205,17 @@ def _warnings(points: Sequence[Point], robust_residuals: list[float], result: Fi
         warnings.append(
             f"the points' temperature range covers only {shown:.1f} °C; the manual recommends 5 to 10 °C"
         )
+    # One judgement (result.outliers) makes OUTLIERS, these warnings, the table's marks and the plot's crosses; the
+    # message gives the other points' own scatter, so it can be checked against the numbers shown beside it.
+    others = [residual for number, residual in enumerate(robust_residuals, 1) if number not in result.outliers]
+    centre = statistics.median(others)
+    scatter = math.sqrt(statistics.fmean((residual - centre) ** 2 for residual in others))
     for number in result.outliers:
         point = points[number - 1]
         warnings.append(
             f"point {number} ({point.temperature:.1f} °C, {point.position}) is far from the line "
-            f"the other points follow ({_signed(robust_residuals[number - 1], 0)} steps); "
-            "remove it if it was a mistake"
+            f"the other points follow ({_signed(robust_residuals[number - 1] - centre, 0)} steps), which they "
+            f"follow within {scatter:.1f} steps RMS; remove it if it was a mistake"
         )
     if result.r_squared < POOR_FIT_R_SQUARED:
         warnings.append(

@@ -316,3 +316,25 @@ async def test_a_wrong_sign_setting_is_caught_once_the_sign_is_learned(autojump_
         assert driver.simulator.e[1] == "1200"
         await two_degrees_colder_moves_24_steps_out(driver)
         nursery.cancel_scope.cancel()
+
+
+# --- item 9: the outlier warning agrees with OUTLIERS ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("sixth_point_error", "outliers"), [(-7, 0), (-150, 1)])
+async def test_the_calculators_outlier_warning_agrees_with_its_outlier_count(autojump_clock, sixth_point_error, outliers) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery)
+        for i, noise in enumerate([2, -1, 1, 0, -1, sixth_point_error, 1, 0]):
+            messages(driver)  # what the calculator says about the whole set is what counts
+            await send(driver, "Number", "COMP_CALC_POINT", INDEX=0, TEMPERATURE=10.0 + i, POSITION=10000 - 12 * i + noise)
+        result = driver.props.number("COMP_CALC_RESULT")
+        assert result["OUTLIERS"].value == outliers
+        warned = [text for text in messages(driver) if "far from the line" in text]
+        if outliers:
+            [warning] = warned
+            assert "point 6 (15.0 °C, 9790)" in warning and result.state is State.BUSY
+        else:
+            assert warned == [] and result.state is State.OK  # 6 steps off at an RMS of 2.5: no warning
+            assert result["RESIDUAL_RMS"].value == pytest.approx(2.5, abs=0.05)
+        nursery.cancel_scope.cancel()

@@ -605,3 +605,29 @@ def test_the_device_coefficient_makes_the_focuser_follow_the_points(sign: int) -
     written = c.device_coefficient(slope, sign)
     pending_after_two_degrees_colder = sign * written * -2.0
     assert pending_after_two_degrees_colder == pytest.approx(24.0)
+
+
+def test_a_point_six_steps_off_at_an_rms_of_two_and_a_half_is_no_outlier() -> None:
+    # The audit's case: the MAD of tightly grouped points made this a "5 sigma" outlier, and the warning told the
+    # user to remove a point that is 6 steps off while the fit's RMS residual was 2.5 and the line hardly moves.
+    points = [Point(10.0 + i, 10000 - 12 * i + n) for i, n in enumerate([2, -1, 1, 0, -1, -7, 1, 0])]
+    result = fit(points)
+    assert result.residual_rms == pytest.approx(2.5, abs=0.05)
+    assert abs(points[5].position - result.predict(points[5].temperature)) == pytest.approx(6, abs=0.2)
+    assert result.outliers == ()
+    assert not [w for w in result.warnings if "far from the line" in w]
+
+
+@pytest.mark.parametrize(("number", "error"), [(4, 150), (1, -120), (8, 200), (5, 400), (3, 0), (6, 7)])
+def test_warnings_table_and_outlier_count_tell_the_same_story(number: int, error: int) -> None:
+    points = eight_points_with_outlier(number, error)
+    result = fit(points)
+    warned = [int(w.split()[1]) for w in result.warnings if "far from the line" in w]
+    marked = [i for i, row in enumerate(c.render_table(points, result).splitlines()[1:], 1) if "outlier?" in row]
+    assert warned == marked == list(result.outliers)
+
+
+def test_the_outlier_message_says_how_closely_the_others_follow_the_line() -> None:
+    [message] = [w for w in fit(eight_points_with_outlier(4, 150)).warnings if "far from the line" in w]
+    scatter = float(re.search(r"within (\d+\.\d) steps RMS", message).group(1))  # type: ignore[union-attr]
+    assert 0.5 <= scatter <= 2.0  # the noise of the other seven points, not the 50-step RMS the mistake causes
