@@ -143,9 +143,11 @@ class Focusing:
             raise ValidationError("the focuser is moving; wait or abort before changing motor settings")
 
     async def _on_motor_settings(self, update: Update) -> None:
-        self._refuse_while_moving()
         driver = self.driver
         changed = update.changed()
+        if set(changed) - {"FS_STEP_SIZE"}:
+            # The step size is only stored for clients (mm readings); the device does not use it while moving.
+            self._refuse_while_moving()
         if "FS_CURRENT" in changed and not driver.usb:
             raise ValidationError("the AstroLink 4 mini has no motor current setting")
         u_changes = {}

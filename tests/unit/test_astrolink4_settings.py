@@ -338,3 +338,22 @@ async def test_the_calculators_outlier_warning_agrees_with_its_outlier_count(aut
             assert warned == [] and result.state is State.OK  # 6 steps off at an RMS of 2.5: no warning
             assert result["RESIDUAL_RMS"].value == pytest.approx(2.5, abs=0.05)
         nursery.cancel_scope.cancel()
+
+
+# --- item 12: the step size while the focuser moves -----------------------------------------------------------------
+
+
+async def test_step_size_may_change_while_the_focuser_moves_but_speed_may_not(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery)
+        await send(driver, "Number", "ABS_FOCUS_POSITION", FOCUS_ABSOLUTE_POSITION=5000)
+        await trio.sleep(1.0)
+        assert driver.focuser.moving
+        await send(driver, "Number", "FOCUSER_SETTINGS", FS_STEP_SIZE=3.5)
+        assert driver.props["FOCUSER_SETTINGS"].state is State.OK
+        assert driver.simulator.u[8] == "350"
+        await send(driver, "Number", "FOCUSER_SETTINGS", FS_SPEED=300)
+        assert driver.props["FOCUSER_SETTINGS"].state is State.ALERT
+        assert driver.simulator.u[1] == "220"  # the speed is refused while it moves
+        assert driver.focuser.moving  # and the move goes on
+        nursery.cancel_scope.cancel()
