@@ -258,37 +258,40 @@ class SignLearner:
     """Learns the firmware's sign from the status lines: the pending count, the temperature and the coefficient.
 
     It follows position + pending, which changes by sign x coefficient x dT whether or not a compensation was applied
-    in between (applying moves the focuser by the pending count and starts it again from 0). Anything that fits
-    neither sign (a move the user asked for, a new coefficient, a reference reset by some other means) starts the
-    observation again from the present line. A sign is decided only when the two predictions are far apart
-    compared with the tolerance, and only after SIGN_CONFIRMATIONS such lines agree.
+    in between (applying moves the focuser by the pending count and starts it again from 0). Any other change of
+    position (a move the user asked for, however short), a new coefficient, or a line that fits neither sign (the
+    reference reset by some other means) starts the observation again from the present line. A sign is decided only
+    when the two predictions are far apart compared with the tolerance, and only after SIGN_CONFIRMATIONS such lines
+    agree.
     """
 
     def __init__(self) -> None:
         self.sign: int | None = None
         self._anchor: tuple[float, float, float] | None = None  # temperature, position + pending, coefficient
         self._votes: list[int] = []
+        self._last: tuple[int, int] | None = None  # position and pending on the previous still line
 
     def reset(self) -> None:
         self.sign = None
         self._anchor = None
         self._votes = []
+        self._last = None
 
     def observe(self, temperature: float | None, pending: int | None, position: int, coefficient: float, moving: bool) -> int | None:
         """One status line; returns the sign once it is known."""
         if self.sign is not None:
             return self.sign
         if temperature is None or pending is None or coefficient == 0 or moving:
-            self._anchor = None  # nothing to learn from now, and the next still line starts afresh
+            self._anchor = self._last = None  # nothing to learn from now, and the next still line starts afresh
             return None
         total = position + pending
-        anchor = self._anchor
-        if anchor is None or anchor[2] != coefficient:
+        anchor, last, self._last = self._anchor, self._last, (position, pending)
+        tolerance = SIGN_TOLERANCE_STEPS + abs(coefficient) * SIGN_TOLERANCE_DEGREES
+        if anchor is None or anchor[2] != coefficient or (last is not None and not self._explained(last, position, pending, tolerance)):
             self._restart(temperature, total, coefficient)
             return None
         expected = coefficient * (temperature - anchor[0])  # the change a MANUAL_RULE device shows
         change = total - anchor[1]
-        tolerance = SIGN_TOLERANCE_STEPS + abs(coefficient) * SIGN_TOLERANCE_DEGREES
         fitting = [sign for sign in (MANUAL_RULE, MANUAL_EXAMPLE) if abs(change - sign * expected) <= tolerance]
         if not fitting:
             self._restart(temperature, total, coefficient)
@@ -300,6 +303,12 @@ class SignLearner:
             if len(self._votes) >= SIGN_CONFIRMATIONS:
                 self.sign = fitting[0]
         return self.sign
+
+    @staticmethod
+    def _explained(last: tuple[int, int], position: int, pending: int, tolerance: float) -> bool:
+        """Did the focuser stay put, or move only as a compensation does (by the pending count, which then restarts)?"""
+        moved = position - last[0]
+        return moved == 0 or (abs(moved - last[1]) <= tolerance and abs(pending) <= tolerance)
 
     def _restart(self, temperature: float, total: float, coefficient: float) -> None:
         self._anchor = (temperature, total, coefficient)

@@ -631,3 +631,15 @@ def test_the_outlier_message_says_how_closely_the_others_follow_the_line() -> No
     [message] = [w for w in fit(eight_points_with_outlier(4, 150)).warnings if "far from the line" in w]
     scatter = float(re.search(r"within (\d+\.\d) steps RMS", message).group(1))  # type: ignore[union-attr]
     assert 0.5 <= scatter <= 2.0  # the noise of the other seven points, not the 50-step RMS the mistake causes
+
+
+@pytest.mark.parametrize("sign", [c.MANUAL_RULE, c.MANUAL_EXAMPLE])
+def test_a_short_move_that_happens_to_mimic_the_other_sign_teaches_nothing(sign: int) -> None:
+    # 1 °C colder at 12 steps/°C, then an autofocus run ends exactly 24 steps away on the other side: position +
+    # pending then looks like the other sign's prediction. The move was not a compensation, so nothing is concluded.
+    learner = c.SignLearner()
+    lines = [(10.0, 0, 10000), (9.0, round(sign * -12.0), 10000), (9.0, round(sign * -12.0), 10000 + sign * 24)]
+    lines += [lines[-1]] * 5
+    for temperature, pending, position in lines:
+        learner.observe(temperature, pending, position, 12.0, moving=False)
+    assert learner.sign is None
