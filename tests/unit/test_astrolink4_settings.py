@@ -39,6 +39,10 @@ async def send(driver, kind: str, name: str, **members) -> None:
 async def reconnect(driver) -> int:
     """Disconnect, then connect again; returns where the emulator's command log stood before connecting."""
     await send(driver, "Switch", "CONNECTION", DISCONNECT=True)
+    return await reconnect_from_disconnected(driver)
+
+
+async def reconnect_from_disconnected(driver) -> int:
     assert not driver.connected
     await trio.sleep(1.0)
     mark = len(driver.simulator.commands)
@@ -109,6 +113,19 @@ async def test_a_startup_duty_is_not_sent_to_a_channel_in_another_mode(autojump_
         await trio.sleep(3.0)
         assert writes(driver.simulator.commands[mark:]) == []
         assert any("PWM B: startup duty 50 % not applied" in text for text in messages(driver))
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_heater_found_running_in_a_driver_mode_is_taken_over_with_a_message(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery)
+        await heater_at_40_with_a_saved_config(driver)  # PWM B saved in HEAT mode
+        await send(driver, "Switch", "CONNECTION", DISCONNECT=True)
+        driver.simulator.pwm_setting = [40, 30]  # PWM B heating when the driver comes back
+        mark = await reconnect_from_disconnected(driver)
+        assert any("PWM B is heating (30 %) in HEAT (by humidity) mode: the driver takes over" in text for text in messages(driver))
+        await trio.sleep(3.0)
+        assert [command for command in writes(driver.simulator.commands[mark:]) if command.startswith("B:0")] == []
         nursery.cancel_scope.cancel()
 
 
