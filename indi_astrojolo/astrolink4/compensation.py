@@ -44,6 +44,12 @@ MAD_TO_SIGMA = 0.6745
 # Positions are whole steps, so rounding alone scatters residuals by up to half a step. Without this floor an almost
 # perfect set would have a tiny MAD and a point one step off would be called an outlier.
 MIN_RESIDUAL_SPREAD = 0.5  # steps
+# A point that stands out statistically is reported only if it also matters: leaving it in must move the fitted line,
+# somewhere over the points' temperature range, by more than this many times the scatter of the other points about
+# their own line. With a handful of tightly grouped points the MAD makes a point 6 steps off a 5 sigma "outlier"
+# although the fit's RMS residual is 2.5 steps and the line hardly moves; the warning then contradicted the numbers
+# shown beside it. A mistyped or misread point moves the line by many times the scatter.
+OUTLIER_INFLUENCE_FACTOR = 3.0
 
 FILE_FORMAT = "astrojolo-compensation-points"
 FILE_VERSION = 1
@@ -127,7 +133,7 @@ def fit(points: Sequence[Point]) -> Fit:
         residual_rms=math.sqrt(statistics.fmean(residual * residual for residual in residuals)),
         temperature_range=max(temperatures) - min(temperatures),
         count=len(points),
-        outliers=_outliers(robust_residuals),
+        outliers=_outliers(temperatures, positions, robust_residuals),
         warnings=(),
     )
     return replace(result, warnings=_warnings(points, robust_residuals, result))
@@ -153,16 +159,41 @@ def _theil_sen_residuals(temperatures: list[float], positions: list[int]) -> lis
     return [position - (intercept + slope * temperature) for temperature, position in zip(temperatures, positions)]
 
 
-def _outliers(residuals: list[float]) -> tuple[int, ...]:
+def _outliers(temperatures: list[float], positions: list[int], residuals: list[float]) -> tuple[int, ...]:
     if len(residuals) < OUTLIER_MIN_POINTS:
         return ()
     centre = statistics.median(residuals)
     spread = max(statistics.median(abs(residual - centre) for residual in residuals), MIN_RESIDUAL_SPREAD)
-    return tuple(
+    suspects = [
         number
         for number, residual in enumerate(residuals, start=1)
         if MAD_TO_SIGMA * abs(residual - centre) / spread > OUTLIER_Z_THRESHOLD
+    ]
+    clean = [i for i in range(len(residuals)) if i + 1 not in suspects]
+    if not suspects or len({temperatures[i] for i in clean}) < 2:
+        return tuple(suspects)
+    clean_line = _line([temperatures[i] for i in clean], [positions[i] for i in clean])
+    scatter = max(
+        math.sqrt(statistics.fmean((positions[i] - _at(clean_line, temperatures[i])) ** 2 for i in clean)),
+        MIN_RESIDUAL_SPREAD,
     )
+    ends = (min(temperatures), max(temperatures))
+    outliers = []
+    for number in suspects:
+        with_it = [*clean, number - 1]
+        line = _line([temperatures[i] for i in with_it], [positions[i] for i in with_it])
+        shift = max(abs(_at(line, t) - _at(clean_line, t)) for t in ends)  # lines differ most at an end
+        if shift > OUTLIER_INFLUENCE_FACTOR * scatter:
+            outliers.append(number)
+    return tuple(outliers)
+
+
+def _line(temperatures: list[float], positions: list[int]) -> tuple[float, float]:
+    return statistics.linear_regression(temperatures, positions)
+
+
+def _at(line: tuple[float, float], temperature: float) -> float:
+    return line[1] + line[0] * temperature
 
 
 def _warnings(points: Sequence[Point], robust_residuals: list[float], result: Fit) -> tuple[str, ...]:
@@ -174,12 +205,17 @@ def _warnings(points: Sequence[Point], robust_residuals: list[float], result: Fi
         warnings.append(
             f"the points' temperature range covers only {shown:.1f} °C; the manual recommends 5 to 10 °C"
         )
+    # One judgement (result.outliers) makes OUTLIERS, these warnings, the table's marks and the plot's crosses; the
+    # message gives the other points' own scatter, so it can be checked against the numbers shown beside it.
+    others = [residual for number, residual in enumerate(robust_residuals, 1) if number not in result.outliers]
+    centre = statistics.median(others)
+    scatter = math.sqrt(statistics.fmean((residual - centre) ** 2 for residual in others))
     for number in result.outliers:
         point = points[number - 1]
         warnings.append(
             f"point {number} ({point.temperature:.1f} °C, {point.position}) is far from the line "
-            f"the other points follow ({_signed(robust_residuals[number - 1], 0)} steps); "
-            "remove it if it was a mistake"
+            f"the other points follow ({_signed(robust_residuals[number - 1] - centre, 0)} steps), which they "
+            f"follow within {scatter:.1f} steps RMS; remove it if it was a mistake"
         )
     if result.r_squared < POOR_FIT_R_SQUARED:
         warnings.append(
@@ -188,6 +224,95 @@ def _warnings(points: Sequence[Point], robust_residuals: list[float], result: Fi
             "new set with one filter only"
         )
     return tuple(warnings)
+
+
+# --- the firmware's sign ----------------------------------------------------------------------------------------
+#
+# The manual contradicts itself. "When decreasing temperature requires the focuser position to decrease, then the
+# value will be positive" makes the pending correction (T_now - T_ref) x coefficient; its example "if you put here 35
+# and the temperature will drop 2C, then the focuser will move 70 steps (outwards)" makes it the opposite. Write the
+# firmware's rule as pending = sign x coefficient x (T_now - T_ref): sign +1 is the first reading (MANUAL_RULE),
+# -1 the example (MANUAL_EXAMPLE). Which one a unit follows is learnt from what it reports.
+
+MANUAL_RULE = 1  # a positive coefficient: colder makes the pending correction negative (inward)
+MANUAL_EXAMPLE = -1  # a positive coefficient: colder makes it positive (outward)
+
+# How far an observation may stray from a sign's prediction and still agree with it: the device rounds the pending
+# count (half a step at each end) and the temperature it uses is not quite the one it reports (resolution, noise).
+SIGN_TOLERANCE_STEPS = 2.0
+SIGN_TOLERANCE_DEGREES = 0.1  # °C, times the coefficient
+SIGN_CONFIRMATIONS = 3  # decisive observations in a row, all for the same sign
+
+
+def device_coefficient(slope: float, sign: int) -> float:
+    """The coefficient to write so the device moves `slope` steps per °C of change, as the points say."""
+    return slope * sign
+
+
+def describe_sign(sign: int) -> str:
+    direction = "inward (to smaller positions)" if sign == MANUAL_RULE else "outward (to larger positions)"
+    return f"with a positive coefficient the device moves the focuser {direction} as it gets colder"
+
+
+class SignLearner:
+    """Learns the firmware's sign from the status lines: the pending count, the temperature and the coefficient.
+
+    It follows position + pending, which changes by sign x coefficient x dT whether or not a compensation was applied
+    in between (applying moves the focuser by the pending count and starts it again from 0). Any other change of
+    position (a move the user asked for, however short), a new coefficient, or a line that fits neither sign (the
+    reference reset by some other means) starts the observation again from the present line. A sign is decided only
+    when the two predictions are far apart compared with the tolerance, and only after SIGN_CONFIRMATIONS such lines
+    agree.
+    """
+
+    def __init__(self) -> None:
+        self.sign: int | None = None
+        self._anchor: tuple[float, float, float] | None = None  # temperature, position + pending, coefficient
+        self._votes: list[int] = []
+        self._last: tuple[int, int] | None = None  # position and pending on the previous still line
+
+    def reset(self) -> None:
+        self.sign = None
+        self._anchor = None
+        self._votes = []
+        self._last = None
+
+    def observe(self, temperature: float | None, pending: int | None, position: int, coefficient: float, moving: bool) -> int | None:
+        """One status line; returns the sign once it is known."""
+        if self.sign is not None:
+            return self.sign
+        if temperature is None or pending is None or coefficient == 0 or moving:
+            self._anchor = self._last = None  # nothing to learn from now, and the next still line starts afresh
+            return None
+        total = position + pending
+        anchor, last, self._last = self._anchor, self._last, (position, pending)
+        tolerance = SIGN_TOLERANCE_STEPS + abs(coefficient) * SIGN_TOLERANCE_DEGREES
+        if anchor is None or anchor[2] != coefficient or (last is not None and not self._explained(last, position, pending, tolerance)):
+            self._restart(temperature, total, coefficient)
+            return None
+        expected = coefficient * (temperature - anchor[0])  # the change a MANUAL_RULE device shows
+        change = total - anchor[1]
+        fitting = [sign for sign in (MANUAL_RULE, MANUAL_EXAMPLE) if abs(change - sign * expected) <= tolerance]
+        if not fitting:
+            self._restart(temperature, total, coefficient)
+            return None
+        if len(fitting) == 1 and abs(expected) >= 2 * tolerance:
+            if self._votes and self._votes[-1] != fitting[0]:
+                self._votes = []
+            self._votes.append(fitting[0])
+            if len(self._votes) >= SIGN_CONFIRMATIONS:
+                self.sign = fitting[0]
+        return self.sign
+
+    @staticmethod
+    def _explained(last: tuple[int, int], position: int, pending: int, tolerance: float) -> bool:
+        """Did the focuser stay put, or move only as a compensation does (by the pending count, which then restarts)?"""
+        moved = position - last[0]
+        return moved == 0 or (abs(moved - last[1]) <= tolerance and abs(pending) <= tolerance)
+
+    def _restart(self, temperature: float, total: float, coefficient: float) -> None:
+        self._anchor = (temperature, total, coefficient)
+        self._votes = []
 
 
 # --- the points file -------------------------------------------------------------------------------------------

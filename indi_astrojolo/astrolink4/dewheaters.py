@@ -134,6 +134,8 @@ class DewHeaters:
         self.driver.accept(update)
         self._sync_auto_dew_control()
         self.sensor_missing_reported[index] = False
+        if self.driver.connecting:
+            return  # the saved mode, replayed at connection: the heater keeps running as it is (on_connected)
         await self.apply(index)
 
     async def _on_labels(self, update: Update) -> None:
@@ -174,12 +176,30 @@ class DewHeaters:
         startup = self.props.number("DEW_STARTUP")
         for index, name in enumerate(CHANNELS):
             duty = int(startup[name].value)
-            if duty >= 0 and self.mode(index) == MANUAL:
-                # The user asked for this value at every connection; the protocol has no power-up setting for it.
-                self.manual_duty[index] = duty
-                channels[name].on = duty > 0
-                await self.apply(index)
+            if duty < 0:
+                continue  # not set: the heater is left as it is
+            label = self.props.text("DEW_LABELS")[name].value.strip() or name
+            mode = self.mode(index)
+            if mode != MANUAL:
+                mode_label = self.props.switch(MODE_PROPERTIES[index])[mode].label
+                self.driver.message(f"{label}: startup duty {duty} % not applied: the channel is in {mode_label} mode")
+                continue
+            if status.pwm[index] == duty:
+                self.driver.message(f"{label}: already at its startup duty of {duty} %")
+                continue
+            # The user asked for this value at every connection; the protocol has no power-up setting for it.
+            self.manual_duty[index] = duty
+            channels[name].on = duty > 0
+            await self.apply(index)
+            self.driver.message(f"{label}: startup duty applied, {status.pwm[index]} % -> {duty} % (DEW_STARTUP)")
         self.driver.update(channels.name, State.OK)
+        for index, name in enumerate(CHANNELS):
+            if self.channel_on(index) and self.mode(index) in DRIVER_MODES:
+                label = self.props.text("DEW_LABELS")[name].value.strip() or name
+                mode_label = self.props.switch(MODE_PROPERTIES[index])[self.mode(index)].label
+                self.driver.message(
+                    f"{label} is heating ({status.pwm[index]} %) in {mode_label} mode: the driver takes over its duty"
+                )
 
     def _computed_duty(self, index: int, status: p.Status | None, sensors: "Sensors", dt: float) -> int | None:
         mode = self.mode(index)

@@ -44,15 +44,27 @@ SESSION_SAMPLE_PERIOD = 0.5  # seconds
 
 USB_ONLY = {"MOTOR_HOLD", "SKY_SENSOR", "CLOUD_THRESHOLDS", "SKY_CONDITION", "SKY_QUALITY", "SKY_QUALITY_CALIBRATION"}
 
-# Written by FACTORY_DEFAULTS. The manual gives the protection values (14.0 V, 10.0 A, 100 ms) and the ideal ADC
-# reference (1.1 V); the motor values are the conservative ones the manual suggests for unipolar motors, hold torque
-# off (the manual asks for it before any motor change), compensation off. The maximum position is kept: resetting it
-# could let the focuser run into its end stop.
-FACTORY_U = {p.U_SPEED: 120, p.U_ACCELERATION: 240, p.U_REVERSED: 0, p.U_STEPPER_MODE: 0, p.U_STEP_SIZE: 500,
-             p.U_OUTPUT_1_DEFAULT: 0, p.U_OUTPUT_1_DEFAULT + 1: 0, p.U_OUTPUT_1_DEFAULT + 2: 0}  # fmt: skip
-FACTORY_E = {p.E_COEFFICIENT: 0, p.E_SENSOR: 0, p.E_AUTO: 0, p.E_THRESHOLD: 20}
-FACTORY_N = {p.N_AREF_COEFFICIENT: 1100, p.N_OVER_VOLTAGE: 140, p.N_OVER_CURRENT: 100, p.N_OVER_TIME: 100}
-FACTORY_Z = {p.Z_CURRENT: 400, p.Z_HOLD: p.Z_HOLD_OFF}
+# Written by FACTORY_DEFAULTS: the settings the manual gives factory values for, its "default protection settings"
+# (14.0 V, 10.0 A, 100 ms). Nothing else is touched. The ADC coefficient is this unit's calibration (the reference
+# voltage printed on its box), the outputs on at power-up are the user's wiring, and the motor, compensation and
+# maximum position depend on the focuser fitted; the manual gives no factory values for them.
+FACTORY_N = {p.N_OVER_VOLTAGE: 140, p.N_OVER_CURRENT: 100, p.N_OVER_TIME: 100}
+FACTORY_CONFIRM_SECONDS = 10.0  # a second press within this time confirms the reset
+FACTORY_KEPT = (
+    "kept: the ADC coefficient (this unit's calibration), the outputs on at power-up, the motor and compensation "
+    "settings and the maximum position"
+)
+
+
+def describe_protection_changes(current: p.SettingsBlock, changes: dict[int, int]) -> list[str]:
+    """The protection settings a write of `changes` to the n block would change, in words (old -> new)."""
+    units = {p.N_OVER_VOLTAGE: ("protection voltage", 10.0, "V", 1), p.N_OVER_CURRENT: ("protection current", 10.0, "A", 1),
+             p.N_OVER_TIME: ("protection sensitivity", 1.0, "ms", 0)}  # fmt: skip
+    words = []
+    for index, value in changes.items():
+        what, scale, unit, digits = units[index]
+        words.append(f"{what} {current.number(index) / scale:.{digits}f} -> {value / scale:.{digits}f} {unit}")
+    return words
 
 
 class AstroLink4Driver(Device):
@@ -73,6 +85,10 @@ class AstroLink4Driver(Device):
         self.alerts = Alerts(self)
         self.session_log: SessionLog | None = None
         self.polls = 0
+        # From opening the link until the saved config is replayed and the parts have caught up: a handler must not
+        # write to the device then (connecting reads; only DEW_STARTUP, where the user set it, writes, and says so).
+        self.connecting = False
+        self._factory_armed_until: float | None = None  # a first FACTORY_DEFAULTS press waits for its confirmation
         self.handlers.update(
             {
                 "BUZZER": self._on_buzzer,
@@ -123,6 +139,7 @@ class AstroLink4Driver(Device):
             LineFramer(max_line=256), self.open_transport, timeout=REPLY_TIMEOUT, retries=RETRIES, name=self.name
         ) as session:
             self.session = session
+            self.connecting = True
             try:
                 await self._identify()
                 await self.read_all_settings()
@@ -131,6 +148,7 @@ class AstroLink4Driver(Device):
                 yield
             finally:
                 self.session = None
+                self.connecting = False
 
     async def _identify(self) -> None:
         assert self.session is not None
@@ -170,6 +188,7 @@ class AstroLink4Driver(Device):
     async def on_connected(self) -> None:
         assert self.status is not None
         self.spawn_connected(self.sensors.weather.run, "weather updates")
+        self.connecting = False  # the saved config is in: from here on, requests act on the device
         await self.dew.on_connected()
         self.focusing.on_connected()
         try:
@@ -178,6 +197,7 @@ class AstroLink4Driver(Device):
             self.update("DATA_LOG", State.ALERT, f"[ERROR] Session log cannot be opened: {exc}")
 
     async def on_disconnected(self) -> None:
+        self._factory_armed_until = None  # a confirmation belongs to the connection it was asked in
         if self.session_log is not None:
             self.session_log.close()
             self.session_log = None
@@ -271,21 +291,44 @@ class AstroLink4Driver(Device):
         self.update(update.vector.name, State.OK)
 
     async def _on_factory_defaults(self, update: Update) -> None:
+        """Destructive, so it takes two presses: the first says what would change, a second within
+        FACTORY_CONFIRM_SECONDS writes it. Only the fields that differ from the factory values are written."""
         vector = update.vector
         vector.apply({"RESET": False})
+        armed, self._factory_armed_until = self._factory_armed_until, None
         if not update["RESET"]:
-            self.update(vector.name, State.IDLE)
+            self.update(vector.name, State.IDLE, "Factory reset cancelled; nothing changed" if armed else None)
             return
-        if self.focuser.moving:
-            raise ValidationError("the focuser is moving; wait or abort before resetting the settings")
+        current = await self.settings.read("n")
+        changes = {index: value for index, value in FACTORY_N.items() if current.number(index) != value}
+        if not changes:
+            self.update(vector.name, State.OK, f"The protection settings are at their factory values; nothing changed ({FACTORY_KEPT})")
+            return
+        if armed is None or trio.current_time() > armed:
+            deadline = trio.current_time() + FACTORY_CONFIRM_SECONDS
+            self._factory_armed_until = deadline
+            self.spawn_connected(lambda: self._factory_reset_expires(deadline), "factory reset confirmation")
+            self.update(
+                vector.name,
+                State.BUSY,
+                f"[WARNING] Factory reset would set {'; '.join(describe_protection_changes(current, changes))} "
+                f"({FACTORY_KEPT}). Press it again within {FACTORY_CONFIRM_SECONDS:.0f} s to confirm.",
+            )
+            return
         self.update(vector.name, State.BUSY)
-        await self.settings.write("u", FACTORY_U)
-        await self.settings.write("e", FACTORY_E)
-        await self.settings.write("n", FACTORY_N)
-        if self.usb:
-            await self.settings.write("z", FACTORY_Z)
+        await self.settings.write("n", changes)
         self.show_settings()
-        self.update(vector.name, State.OK, "Factory defaults written (the maximum focuser position was kept)")
+        self.update(
+            vector.name,
+            State.OK,
+            f"Factory defaults written: {'; '.join(describe_protection_changes(current, changes))} ({FACTORY_KEPT})",
+        )
+
+    async def _factory_reset_expires(self, deadline: float) -> None:
+        await trio.sleep_until(deadline)
+        if self._factory_armed_until == deadline:
+            self._factory_armed_until = None
+            self.update("FACTORY_DEFAULTS", State.IDLE, "Factory reset not confirmed; nothing changed")
 
     # --- session data ----------------------------------------------------------------------------------------
 

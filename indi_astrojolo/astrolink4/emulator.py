@@ -87,8 +87,10 @@ class EmulatorConfig:
     output_current: tuple[float, float, float] = (0.8, 0.5, 0.3)
     heater_current: tuple[float, float] = (1.2, 0.8)  # at 100 % duty
     stepper_current_factor: float = 1.0  # × the configured motor current while moving
-    # The manual: "When decreasing temperature requires the focuser position to decrease, then the value will be
-    # positive", i.e. pending = (T_now - T_ref) x coefficient. The firmware's own sign is unconfirmed; -1 flips it.
+    # The manual gives both signs (compensation.py): +1 follows its rule "When decreasing temperature requires the
+    # focuser position to decrease, then the value will be positive", i.e. pending = (T_now - T_ref) x coefficient;
+    # -1 follows its example "35 ... the temperature will drop 2C, then the focuser will move 70 steps (outwards)".
+    # The firmware's own sign is unconfirmed, so the driver must work with both. Applying moves by the pending count.
     compensation_sign: int = 1
     seed: int = 1
 
@@ -510,12 +512,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--short-status", action="store_true", help="cut the status line while moving")
     parser.add_argument("--no-sky", action="store_true", help="no sky temperature sensor")
     parser.add_argument("--no-sensor2", action="store_true", help="no second temperature/humidity sensor")
+    parser.add_argument(
+        "--compensation-sign",
+        choices=("rule", "example"),
+        default="rule",
+        help="firmware sign of the pending compensation: the manual's rule (a positive coefficient moves inward as it "
+        "gets colder, the default) or the manual's example (outward)",
+    )
     args, rest = parser.parse_known_args(argv)
     config = EmulatorConfig.mini() if args.mini else EmulatorConfig()
     config.line_ending = "\r\n" if args.crlf else "\n"
     config.short_status_while_moving = args.short_status
     config.sky_sensor = config.sky_sensor and not args.no_sky
     config.sensor2 = not args.no_sensor2
+    config.compensation_sign = 1 if args.compensation_sign == "rule" else -1
     run_emulator_cli(rest, lambda now: AstroLink4Emulator(config, now), serve, "AstroLink 4")
 
 

@@ -11,12 +11,25 @@ from typing import TYPE_CHECKING, Mapping
 
 from ..indi.properties import State, Update, ValidationError
 from . import protocol as p
-from .compensation import FitError, Point, PointStore, StoreError, default_path, fit
+from .compensation import (
+    MANUAL_EXAMPLE,
+    MANUAL_RULE,
+    FitError,
+    Point,
+    PointStore,
+    SignLearner,
+    StoreError,
+    default_path,
+    describe_sign,
+    device_coefficient,
+    fit,
+)
 
 if TYPE_CHECKING:
     from .driver import AstroLink4Driver
 
 MODE_MEMBERS = ("FS_MODE_UNI", "FS_MODE_BI", "FS_MODE_MICRO_L", "FS_MODE_MICRO_H")
+SIGN_SETTINGS = {"COLDER_INWARD": MANUAL_RULE, "COLDER_OUTWARD": MANUAL_EXAMPLE}  # COMP_SIGN members
 
 # Sent before the settings they are about are shown, so a client that sees the new setting has the warning too.
 MOTOR_WARNING = (
@@ -51,8 +64,11 @@ class Focusing:
         self.driver = driver
         self.props = driver.props
         self.store: PointStore | None = None
+        self.sign_learner = SignLearner()
+        self.applied_sign: int | None = None  # the device sign the calculator's last Apply assumed
         driver.handlers.update(
             {
+                "COMP_SIGN": self._on_sign_setting,
                 "FOCUSER_SETTINGS": self._on_motor_settings,
                 "FOCUSER_MODE": self._on_mode,
                 "MOTOR_HOLD": self._on_hold,
@@ -117,6 +133,8 @@ class Focusing:
             if pending["COMP_VALUE"].value != status.compensation_pending or pending.state is State.IDLE:
                 pending["COMP_VALUE"].value = status.compensation_pending
                 driver.update(pending.name, State.OK)
+        if status.complete:
+            self._learn_sign(status)
 
     # --- motor -----------------------------------------------------------------------------------------------
 
@@ -125,9 +143,11 @@ class Focusing:
             raise ValidationError("the focuser is moving; wait or abort before changing motor settings")
 
     async def _on_motor_settings(self, update: Update) -> None:
-        self._refuse_while_moving()
         driver = self.driver
         changed = update.changed()
+        if set(changed) - {"FS_STEP_SIZE"}:
+            # The step size is only stored for clients (mm readings); the device does not use it while moving.
+            self._refuse_while_moving()
         if "FS_CURRENT" in changed and not driver.usb:
             raise ValidationError("the AstroLink 4 mini has no motor current setting")
         u_changes = {}
@@ -191,7 +211,18 @@ class Focusing:
         return bool(self.props.switch("COMP_ENABLE")["INDI_ENABLED"].on)
 
     async def _on_enable(self, update: Update) -> None:
-        if not update["INDI_ENABLED"] and self.props.switch("COMP_MODE")["FS_COMP_AUTO"].on:
+        auto = self.props.switch("COMP_MODE")["FS_COMP_AUTO"].on
+        if not update["INDI_ENABLED"] and auto and self.driver.connecting:
+            # The saved "disabled", replayed at connection, while the device compensates by itself: connecting
+            # changes nothing on the device, so the switch shows what the device does and the user decides.
+            self.driver.update(
+                update.vector.name,
+                State.ALERT,
+                "[WARNING] The saved configuration has compensation disabled, but the device compensates by itself "
+                "(AUTO mode); left as it is. Choose MANUAL or disable compensation to stop it.",
+            )
+            return
+        if not update["INDI_ENABLED"] and auto:
             await self.driver.settings.write("e", {p.E_AUTO: 0})  # a disabled compensation must not act by itself
             self.show_settings(self.driver.settings.blocks)
         self.driver.accept(update)
@@ -240,6 +271,68 @@ class Focusing:
     async def _on_compensate_if_over(self, update: Update) -> None:
         message = await self._compensate(int(round(update["THRESHOLD"])))
         self.driver.accept(update, message=message)
+
+    # --- the firmware's sign ----------------------------------------------------------------------------------
+
+    def device_sign(self) -> tuple[int | None, str]:
+        """The device's sign and where it comes from: learnt from the device, else the user's COMP_SIGN setting."""
+        if self.sign_learner.sign is not None:
+            return self.sign_learner.sign, "learned from the device"
+        setting = self.props.switch("COMP_SIGN").selected()
+        if setting in SIGN_SETTINGS:
+            return SIGN_SETTINGS[setting], "from your COMP_SIGN setting"
+        return None, "unknown"
+
+    def _compensation_temperature(self, status: p.Status) -> float | None:
+        sensors = self.driver.sensors
+        if self.props.switch("COMP_SENSOR")["SENSOR_2"].on:
+            return sensors.sensor2_temperature(status)
+        return sensors.sensor1_temperature(status)
+
+    def _learn_sign(self, status: p.Status) -> None:
+        if self.sign_learner.sign is not None:
+            return
+        sign = self.sign_learner.observe(
+            self._compensation_temperature(status),
+            status.compensation_pending,
+            status.position,
+            self.props.number("COMP_SETTINGS")["FS_COMPENSATION"].value,
+            moving=status.moving or self.driver.focuser.moving,
+        )
+        if sign is None:
+            return
+        warnings = []
+        setting = SIGN_SETTINGS.get(self.props.switch("COMP_SIGN").selected() or "")
+        if setting is not None and setting != sign:
+            warnings.append("this is not what COMP_SIGN says; the learned sign is used from now on")
+        if self.applied_sign is not None and self.applied_sign != sign:
+            warnings.append(
+                "the coefficient the calculator applied assumed the other sign, so the device compensates the wrong "
+                "way: press Apply again"
+            )
+        self.show_sign()
+        message = f"Compensation sign learned: {describe_sign(sign)}"
+        if warnings:
+            message = f"[WARNING] {message}; " + "; ".join(warnings)
+        self.driver.update("COMP_SIGN_STATUS", State.ALERT if warnings else State.OK, message)
+
+    def show_sign(self) -> None:
+        status = self.props.text("COMP_SIGN_STATUS")
+        sign, source = self.device_sign()
+        if self.sign_learner.sign is not None:
+            status.apply({"STATE": "learned", "RULE": describe_sign(sign)})  # type: ignore[arg-type]
+            state = State.OK
+        else:
+            rule = "not learned yet: the driver learns it once the temperature changes with a non-zero coefficient"
+            if sign is not None:
+                rule += f"; meanwhile your setting: {describe_sign(sign)}"
+            status.apply({"STATE": "unknown", "RULE": rule})
+            state = State.IDLE
+        self.driver.update(status.name, state)
+
+    async def _on_sign_setting(self, update: Update) -> None:
+        self.driver.accept(update)
+        self.show_sign()
 
     # --- calculator ------------------------------------------------------------------------------------------
 
@@ -294,6 +387,10 @@ class Focusing:
         driver.update(result.name, State.BUSY if calculated.warnings else State.OK, message)
 
     def on_connected(self) -> None:
+        # Another unit (and firmware) may be behind the same port: its sign is learnt again.
+        self.sign_learner.reset()
+        self.applied_sign = None
+        self.show_sign()
         try:
             self.show_calculator()
         except ValidationError as exc:
@@ -316,9 +413,22 @@ class Focusing:
                 message = "All calculator points removed"
             elif action == "APPLY":
                 calculated = fit(store.points)
-                await self.driver.settings.write("e", {p.E_COEFFICIENT: round(calculated.coefficient * 100)})
+                sign, source = self.device_sign()
+                if sign is None:
+                    raise ValidationError(
+                        "the device's compensation sign is not known yet, so the coefficient could move the focuser "
+                        "the wrong way. Choose it in COMP_SIGN, or let the driver learn it: with any non-zero "
+                        "coefficient in COMP_SETTINGS it is learnt as the temperature changes"
+                    )
+                coefficient = device_coefficient(calculated.coefficient, sign)
+                await self.driver.settings.write("e", {p.E_COEFFICIENT: round(coefficient * 100)})
+                self.applied_sign = sign
                 self.show_settings(self.driver.settings.blocks)
-                message = f"Coefficient {calculated.coefficient:.2f} steps/C written to the device"
+                way = "outward" if calculated.coefficient < 0 else "inward"
+                message = (
+                    f"Coefficient {coefficient:.2f} steps/C written to the device (sign {source}): as the points say, "
+                    f"the focuser moves {way} by {abs(calculated.coefficient):.2f} steps per degree colder"
+                )
             else:
                 self.driver.update(update.vector.name, State.IDLE)
                 return

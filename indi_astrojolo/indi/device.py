@@ -422,18 +422,22 @@ class Device:
         await trio.to_thread.run_sync(config.write_default_once, path, default_document)
         await trio.to_thread.run_sync(config.write, path, vectors)
 
-    async def load_config(self, *, initial: bool = False, path: Any = None) -> int:
-        """Replay saved requests for the properties defined now; returns how many were applied."""
+    async def load_config(self, *, initial: bool = False, path: Any = None) -> list[str]:
+        """Replay saved requests for the properties defined now; returns what each one changed, in words.
+
+        A load the user asks for (not the one at connection) skips every saved property that already has its saved
+        values: loading a config changes only what differs, so a handler with a side effect on the device (a heater
+        duty sent again) does not run for nothing."""
         path = path or self.config_file()
         try:
             requests = await trio.to_thread.run_sync(config.read, path)
         except config.ConfigError as exc:
             if not initial:
                 raise ValidationError(str(exc)) from None
-            return 0
+            return []
         if initial:
             await trio.to_thread.run_sync(config.write_default_once, self.config_file(), self.default_config)
-        applied = 0
+        applied: list[str] = []
         for request in requests:
             name = request.name or ""
             if name not in self.props.defined or not self.props[name].save:
@@ -441,11 +445,35 @@ class Device:
             if initial and name in self._pre_connection:
                 continue  # applied at start-up already
             request = NewVector(request.kind, self.name, name, request.members, None)
+            vector = self.props[name]
+            change = self._described_change(vector, request)
+            if not initial and change == "":
+                continue
             await self.handle_request(request, from_config=True)
-            applied += 1
+            refused = vector.state is State.ALERT
+            applied.append(f"{vector.label} ({'refused' if refused else change or 'as saved'})")
         if initial:
             self.update("CONFIG_PROCESS", State.OK)
         return applied
+
+    @staticmethod
+    def _described_change(vector: Vector, request: NewVector) -> str | None:
+        """What a saved request would change, in words; "" for nothing; None if it is invalid (its handling says why)."""
+        try:
+            changed = vector.validate(request).changed()
+        except ValidationError:
+            return None
+        current = vector.values()
+        words = []
+        for member, value in changed.items():
+            label = vector[member].label or member
+            if isinstance(value, bool):
+                words.append(f"{label} {'on' if value else 'off'}")
+            elif isinstance(value, float):
+                words.append(f"{label} {current[member]:g} -> {value:g}")
+            else:
+                words.append(f"{label} {current[member]!r} -> {value!r}")
+        return ", ".join(words)
 
     async def _on_config_process(self, update: Update) -> None:
         vector = update.vector
@@ -456,16 +484,22 @@ class Device:
             await self.save_config()
             self.update(vector.name, State.OK, f"Configuration saved to {path}")
         elif action == "CONFIG_LOAD":
-            count = await self.load_config()
-            self.update(vector.name, State.OK, f"Configuration loaded ({count} properties)")
+            changes = await self.load_config()
+            self.update(vector.name, State.OK, self._loaded_message("Configuration", changes))
         elif action == "CONFIG_DEFAULT":
-            count = await self.load_config(path=config.default_path(path))
-            self.update(vector.name, State.OK, f"Default configuration loaded ({count} properties)")
+            changes = await self.load_config(path=config.default_path(path))
+            self.update(vector.name, State.OK, self._loaded_message("Default configuration", changes))
         elif action == "CONFIG_PURGE":
             removed = await trio.to_thread.run_sync(config.purge, path)
             self.update(vector.name, State.OK, f"Configuration {'purged' if removed else 'was already empty'}")
         else:
             self.update(vector.name, State.IDLE)
+
+    @staticmethod
+    def _loaded_message(what: str, changes: list[str]) -> str:
+        if not changes:
+            return f"{what} loaded: every saved setting already had its saved value; nothing changed"
+        return f"{what} loaded; changed: " + "; ".join(changes)
 
     # --- shutdown --------------------------------------------------------------------------------------------
 

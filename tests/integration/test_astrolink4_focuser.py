@@ -247,6 +247,9 @@ def test_compensation_calculator_keeps_points_and_applies_the_fit(astrolink) -> 
     assert astrolink.set_and_settle("COMP_CALC_POINT", {"INDEX": 1, "TEMPERATURE": 4.0, "POSITION": 14900}).state == "Ok"
     astrolink.set_number("COMP_CALC_DELETE", {"INDEX": 1})
     astrolink.wait_value("COMP_CALC_RESULT", "POINTS", lambda v: v == 3)
+    # the emulator follows the manual's rule (a positive coefficient moves inward as it cools), so the device's
+    # coefficient is the points' slope; the driver may also have learnt that by now
+    astrolink.set_and_settle("COMP_SIGN", ["COLDER_INWARD"], kind="Switch")
     assert astrolink.set_and_settle("COMP_CALC_ADD", ["APPLY"], kind="Switch").state == "Ok"
     coefficient = astrolink.values("COMP_CALC_RESULT")["COEFFICIENT"]
     assert env.get("e")[1] == str(round(coefficient * 100))

@@ -243,11 +243,15 @@ def test_buzzer_manual_controller_and_factory_defaults(astrolink) -> None:
     astrolink.set_and_settle("MANUAL_CONTROLLER", ["FS_MANUAL_OFF"], kind="Switch")
     assert astrolink.emulator.get("hand_controller") == 0 and "F:0" in astrolink.commands()
     astrolink.set_and_settle("OTHER_SETTINGS", {"SET_OVER_VOLT": 12.5})
+    u_before = astrolink.emulator.get("u")
+    snapshot = astrolink.set_and_settle("FACTORY_DEFAULTS", ["RESET"], kind="Switch", states=("Busy", "Alert"))
+    assert snapshot.state == "Busy"  # the first press asks for confirmation
+    assert astrolink.emulator.get("n") == ["1077", "125", "100", "100"]
     snapshot = astrolink.set_and_settle("FACTORY_DEFAULTS", ["RESET"], kind="Switch", states=("Ok", "Alert"))
     assert snapshot.state == "Ok"
-    assert astrolink.emulator.get("n") == ["1100", "140", "100", "100"]
-    assert astrolink.emulator.get("u")[0] == "25000"  # the maximum position is kept
-    assert astrolink.emulator.get("z") == ["400", "3"]
+    assert astrolink.emulator.get("n") == ["1077", "140", "100", "100"]  # the unit's ADC calibration is kept
+    assert astrolink.emulator.get("u") == u_before  # maximum, motor, outputs on at power-up: all kept
+    assert astrolink.emulator.get("z") == ["400", "2"]
     assert astrolink.values("OTHER_SETTINGS")["SET_OVER_VOLT"] == 14.0
 
 
@@ -267,3 +271,23 @@ def test_config_keeps_labels_and_driver_settings(astrolink_factory) -> None:
     rig.wait_value("CLOUD_THRESHOLDS", "CLEAR", lambda v: v == 24)
     rig.wait_value("FOCUS_BACKLASH_STEPS", "FOCUS_BACKLASH_VALUE", lambda v: v == -30)
     assert rig.wait_state("CONFIG_PROCESS", "Ok")
+
+
+def test_reconnect_and_config_load_leave_running_heaters_alone(astrolink_factory) -> None:
+    """Under a real indiserver: a heater at 40 %, the config saved; reconnecting and loading the config send no
+    writes at all (the emulator's command log), and the heater keeps its duty."""
+    rig = astrolink_factory()
+    rig.set_number("DEW_DUTY_CYCLES", {"DEW_CHANNEL_1": 40})
+    rig.set_and_settle("DEW_CHANNELS", {"DEW_CHANNEL_1": True}, kind="Switch")
+    rig.set_and_settle("CONFIG_PROCESS", ["CONFIG_SAVE"], kind="Switch")
+    rig.set_and_settle("CONNECTION", ["DISCONNECT"], kind="Switch", states=("Idle",))
+    mark = len(rig.commands())
+    start = len(rig.client.messages)
+    rig.client.connect_device(rig.device)
+    rig.wait_state("CONFIG_PROCESS", "Ok")
+    rig.set_and_settle("CONFIG_PROCESS", ["CONFIG_LOAD"], kind="Switch")
+    assert "nothing changed" in rig.client.wait_message(rig.device, "Configuration loaded", start=start)
+    sent = rig.commands_since(mark)
+    reads = ("#", "q", "u", "e", "n", "j", "f", "z")
+    assert "u" in sent and [command for command in sent if command.split(":")[0] not in reads] == []
+    assert rig.emulator.get("pwm_setting") == [40, 0]

@@ -518,3 +518,128 @@ def test_main_damaged_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["--file", str(path), "--add", "1", "2"]) == 2
     assert "damaged" in capsys.readouterr().err
     assert path.read_text() == "{oops"
+
+
+# --- the firmware's sign --------------------------------------------------------------------------------------------
+
+
+def status_lines(sign: int, coefficient: float, temperatures, position: int = 10000, reference: float | None = None):
+    """(temperature, pending, position) as a device with this sign reports them while the air changes."""
+    reference = temperatures[0] if reference is None else reference
+    return [(t, round(sign * coefficient * (t - reference)), position) for t in temperatures]
+
+
+def learn(lines, coefficient: float) -> int | None:
+    learner = c.SignLearner()
+    for temperature, pending, position in lines:
+        learner.observe(temperature, pending, position, coefficient, moving=False)
+    return learner.sign
+
+
+def cooling(start: float, drop: float, lines: int = 60) -> list[float]:
+    return [start - drop * i / (lines - 1) for i in range(lines)]
+
+
+@pytest.mark.parametrize("sign", [c.MANUAL_RULE, c.MANUAL_EXAMPLE])
+@pytest.mark.parametrize("coefficient", [12.0, -35.0, 2.5])
+def test_the_sign_is_learnt_from_the_pending_count_as_it_cools(sign: int, coefficient: float) -> None:
+    drop = 3.0 * (c.SIGN_TOLERANCE_STEPS + abs(coefficient) * c.SIGN_TOLERANCE_DEGREES) / abs(coefficient)
+    assert learn(status_lines(sign, coefficient, cooling(10.0, drop)), coefficient) == sign
+
+
+@pytest.mark.parametrize("sign", [c.MANUAL_RULE, c.MANUAL_EXAMPLE])
+def test_a_small_change_teaches_nothing(sign: int) -> None:
+    # 0.4 °C at 12 steps/°C: about 5 steps, within what rounding and sensor noise can do
+    assert learn(status_lines(sign, 12.0, cooling(10.0, 0.4)), 12.0) is None
+
+
+def test_nothing_is_learnt_without_a_coefficient() -> None:
+    assert learn(status_lines(1, 0.0, cooling(10.0, 5.0)), 0.0) is None
+
+
+@pytest.mark.parametrize("sign", [c.MANUAL_RULE, c.MANUAL_EXAMPLE])
+def test_compensations_applied_on_the_way_do_not_mislead_it(sign: int) -> None:
+    # AUTO mode with a 5-step threshold: the device moves by the pending count and starts counting from 0 again
+    learner, position, reference = c.SignLearner(), 10000, 10.0
+    for temperature in cooling(10.0, 2.0, 80):
+        pending = round(sign * 12.0 * (temperature - reference))
+        if abs(pending) >= 5:
+            position, reference, pending = position + pending, temperature, 0
+        learner.observe(temperature, pending, position, 12.0, moving=False)
+    assert learner.sign == sign
+
+
+def test_a_move_the_user_asked_for_starts_the_observation_again() -> None:
+    learner = c.SignLearner()
+    # a move outward by 30 steps while it cooled by 0.5 °C would fit the "outward" sign (+6) only by accident: the
+    # change of 30 fits neither sign, so nothing is concluded from it
+    for temperature, pending, position in [(10.0, 0, 10000), (9.5, -6, 10030), (9.5, -6, 10030), (9.5, -6, 10030)]:
+        learner.observe(temperature, pending, position, 12.0, moving=False)
+    assert learner.sign is None
+
+
+def test_status_lines_while_moving_are_not_used() -> None:
+    learner = c.SignLearner()
+    for temperature, pending, position in status_lines(-1, 12.0, cooling(10.0, 2.0)):
+        learner.observe(temperature, pending, position, 12.0, moving=True)
+    assert learner.sign is None
+
+
+@pytest.mark.parametrize("sign", [c.MANUAL_RULE, c.MANUAL_EXAMPLE])
+def test_noisy_temperatures_do_not_make_it_decide_wrongly(sign: int) -> None:
+    import random
+
+    noise = random.Random(7)
+    for _ in range(50):
+        temperatures = [t + noise.uniform(-0.05, 0.05) for t in cooling(10.0, 2.0)]
+        # the device rounds from its own, slightly different, reading
+        lines = [(t + noise.uniform(-0.05, 0.05), pending, position) for t, pending, position in status_lines(sign, 12.0, temperatures, reference=10.0)]
+        assert learn(lines, 12.0) in (sign, None)
+    assert learn(status_lines(sign, 12.0, cooling(10.0, 2.0)), 12.0) == sign
+
+
+@pytest.mark.parametrize("sign", [c.MANUAL_RULE, c.MANUAL_EXAMPLE])
+def test_the_device_coefficient_makes_the_focuser_follow_the_points(sign: int) -> None:
+    # points where colder means further out: slope -12 steps/°C
+    slope = c.fit([c.Point(12.0, 10000), c.Point(10.0, 10024), c.Point(8.0, 10048)]).coefficient
+    written = c.device_coefficient(slope, sign)
+    pending_after_two_degrees_colder = sign * written * -2.0
+    assert pending_after_two_degrees_colder == pytest.approx(24.0)
+
+
+def test_a_point_six_steps_off_at_an_rms_of_two_and_a_half_is_no_outlier() -> None:
+    # The audit's case: the MAD of tightly grouped points made this a "5 sigma" outlier, and the warning told the
+    # user to remove a point that is 6 steps off while the fit's RMS residual was 2.5 and the line hardly moves.
+    points = [Point(10.0 + i, 10000 - 12 * i + n) for i, n in enumerate([2, -1, 1, 0, -1, -7, 1, 0])]
+    result = fit(points)
+    assert result.residual_rms == pytest.approx(2.5, abs=0.05)
+    assert abs(points[5].position - result.predict(points[5].temperature)) == pytest.approx(6, abs=0.2)
+    assert result.outliers == ()
+    assert not [w for w in result.warnings if "far from the line" in w]
+
+
+@pytest.mark.parametrize(("number", "error"), [(4, 150), (1, -120), (8, 200), (5, 400), (3, 0), (6, 7)])
+def test_warnings_table_and_outlier_count_tell_the_same_story(number: int, error: int) -> None:
+    points = eight_points_with_outlier(number, error)
+    result = fit(points)
+    warned = [int(w.split()[1]) for w in result.warnings if "far from the line" in w]
+    marked = [i for i, row in enumerate(c.render_table(points, result).splitlines()[1:], 1) if "outlier?" in row]
+    assert warned == marked == list(result.outliers)
+
+
+def test_the_outlier_message_says_how_closely_the_others_follow_the_line() -> None:
+    [message] = [w for w in fit(eight_points_with_outlier(4, 150)).warnings if "far from the line" in w]
+    scatter = float(re.search(r"within (\d+\.\d) steps RMS", message).group(1))  # type: ignore[union-attr]
+    assert 0.5 <= scatter <= 2.0  # the noise of the other seven points, not the 50-step RMS the mistake causes
+
+
+@pytest.mark.parametrize("sign", [c.MANUAL_RULE, c.MANUAL_EXAMPLE])
+def test_a_short_move_that_happens_to_mimic_the_other_sign_teaches_nothing(sign: int) -> None:
+    # 1 °C colder at 12 steps/°C, then an autofocus run ends exactly 24 steps away on the other side: position +
+    # pending then looks like the other sign's prediction. The move was not a compensation, so nothing is concluded.
+    learner = c.SignLearner()
+    lines = [(10.0, 0, 10000), (9.0, round(sign * -12.0), 10000), (9.0, round(sign * -12.0), 10000 + sign * 24)]
+    lines += [lines[-1]] * 5
+    for temperature, pending, position in lines:
+        learner.observe(temperature, pending, position, 12.0, moving=False)
+    assert learner.sign is None
