@@ -8,6 +8,7 @@ import dataclasses
 import trio
 
 from indi_astrojolo.astrolink4.driver import AstroLink4Driver
+from indi_astrojolo.astrolink4.emulator import AstroLink4Emulator, EmulatorConfig
 from indi_astrojolo.astrolink4.main import SPEC
 from indi_astrojolo.indi.outbox import Outbox
 from indi_astrojolo.indi.spec import prepare_properties
@@ -19,9 +20,13 @@ def astrolink_request(kind: str, name: str, **members: object):
     return dataclasses.replace(request(kind, name, **members), device="AstroLink 4 USB")
 
 
-async def start_astrolink(nursery: trio.Nursery):
+async def start_astrolink(nursery: trio.Nursery, config: "EmulatorConfig | None" = None):
+    """The driver, connected to its simulated device: by default an AstroLink 4 USB; `config` describes another
+    (a mini, another serial speed, absent sensors)."""
     driver = AstroLink4Driver(SPEC, prepare_properties(SPEC), Outbox())
     driver.runtime_nursery = nursery
+    if config is not None:
+        driver.simulator = AstroLink4Emulator(config, now=trio.current_time())
     await driver.handle_request(astrolink_request("Switch", "SIMULATION", ENABLE=True))
     await driver.handle_request(astrolink_request("Switch", "CONNECTION", CONNECT=True))
     assert driver.connected, driver.outbox.take()[-600:]
