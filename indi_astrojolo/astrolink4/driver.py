@@ -226,6 +226,7 @@ class AstroLink4Driver(Device):
     async def on_connected(self) -> None:
         assert self.status is not None
         self.spawn_connected(self.sensors.run, "weather updates")
+        self.sensors.weather.announce()
         await self.dew.on_connected()
         self.focusing.on_connected()
         try:

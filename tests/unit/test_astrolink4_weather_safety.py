@@ -248,3 +248,16 @@ async def test_weather_update_0_means_no_periodic_updates(autojump_clock) -> Non
         assert weather_publications(sent(driver)) == 1
         assert_unsafe(driver)
         nursery.cancel_scope.cancel()
+
+
+async def test_a_sky_sensor_absent_at_connect_is_unsafe_from_the_start_and_said(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_astrolink(nursery, EmulatorConfig(sky_sensor=False))
+        text = " | ".join(messages(sent(driver)))
+        assert_unsafe(driver)
+        assert "Unsafe, weather unknown: Cloud cover (Sky temperature sensor is not connected)" in text
+        assert state(driver, "WEATHER_CLOUD_COVER") is State.IDLE and state(driver, "WEATHER_PARAMETERS") is State.IDLE
+        await trio.sleep(POLL)
+        assert "Sky temperature sensor is not connected" in " | ".join(messages(sent(driver)))
+        assert_unsafe(driver)
+        nursery.cancel_scope.cancel()

@@ -198,6 +198,13 @@ class Weather:
         self.device.update(status.name, overall, self._overall_message(overall, previous))
         self._show_safety(overall)
 
+    def announce(self) -> None:
+        """Say why the weather is not safe once the properties are defined: the first publication, made while
+        connecting, reached no client."""
+        overall = self.overall()
+        if overall is not State.OK:
+            self.device.update("WEATHER_STATUS", overall, self._overall_message(overall, State.IDLE))
+
     def _show_safety(self, overall: State) -> None:
         if SAFETY_STATUS not in self.props:
             return
