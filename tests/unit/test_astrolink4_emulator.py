@@ -861,6 +861,7 @@ def test_serve_reads_the_speed_the_driver_set_on_a_pty() -> None:
         port.baudrate = 38400
         assert _pty_baud(stream) == 38400
         port.close()
+        stream.close()
     finally:
         pty.close()
 
