@@ -848,6 +848,8 @@ async def test_serve_at_a_wrong_speed_never_answers_a_command(autojump_clock: tr
 
 
 def test_serve_reads_the_speed_the_driver_set_on_a_pty() -> None:
+    import types
+
     import serial
 
     from indi_astrojolo.astrolink4.emulator import _pty_baud
@@ -856,12 +858,12 @@ def test_serve_reads_the_speed_the_driver_set_on_a_pty() -> None:
     pty = Pty.open()
     try:
         port = serial.Serial(pty.path, 115200)
-        stream = pty.stream()
-        assert _pty_baud(stream) == 115200
+        master = types.SimpleNamespace(fileno=lambda: pty.master)  # the emulator's side, as serve() holds it
+        assert _pty_baud(master) == 115200
         port.baudrate = 38400
-        assert _pty_baud(stream) == 38400
+        assert _pty_baud(master) == 38400
         port.close()
-        stream.close()
+        assert _pty_baud(types.SimpleNamespace()) is None  # not a terminal: a socket, a memory stream
     finally:
         pty.close()
 
