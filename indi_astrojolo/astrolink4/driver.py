@@ -42,7 +42,19 @@ LINK_STATISTICS_EVERY = 10  # polls
 # sampled two times per second". A shorter POLLING_PERIOD is kept; nothing else is slowed down.
 SESSION_SAMPLE_PERIOD = 0.5  # seconds
 
-USB_ONLY = {"MOTOR_HOLD", "SKY_SENSOR", "CLOUD_THRESHOLDS", "SKY_CONDITION", "SKY_QUALITY", "SKY_QUALITY_CALIBRATION"}
+USB_ONLY = {"MOTOR_HOLD", "SKY_SENSOR", "CLOUD_THRESHOLDS", "SKY_CONDITION", "SKY_QUALITY", "SKY_QUALITY_CALIBRATION",
+            "WEATHER_SKY_TEMPERATURE", "WEATHER_CLOUD_COVER", "WEATHER_SKY_BRIGHTNESS"}  # fmt: skip
+# Elements for hardware the mini does not have: no motor current (z), no 1/32 microstepping, a sensor 2 that is a
+# temperature probe only. (Its weather parameters are chosen by Sensors.connecting.)
+MINI_ABSENT_MEMBERS = {
+    "FOCUSER_SETTINGS": ("FS_CURRENT",),
+    "FOCUSER_MODE": ("FS_MODE_MICRO_H",),
+    "MOTOR_PRESET": ("PRESET_MICRO_32",),
+    "SENSOR_2": ("HUM_2", "DEW_2"),
+}
+# The family's speeds: the USB talks at 38400 baud, the mini at 115200. With one of these selected in
+# DEVICE_BAUD_RATE, connecting tries it first (the last that worked, or the default) and then the other.
+FAMILY_BAUD_RATES = (p.BAUD_USB, p.BAUD_MINI)
 
 # Written by FACTORY_DEFAULTS: the settings the manual gives factory values for, its "default protection settings"
 # (14.0 V, 10.0 A, 100 ms). Nothing else is touched. The ADC coefficient is this unit's calibration (the reference
@@ -89,6 +101,8 @@ class AstroLink4Driver(Device):
         # write to the device then (connecting reads; only DEW_STARTUP, where the user set it, writes, and says so).
         self.connecting = False
         self._factory_armed_until: float | None = None  # a first FACTORY_DEFAULTS press waits for its confirmation
+        self.trial_baud: int | None = None  # the speed being tried while looking for the device
+        self._full_members = {name: dict(self.props[name].members) for name in MINI_ABSENT_MEMBERS}
         self.handlers.update(
             {
                 "BUZZER": self._on_buzzer,
@@ -109,6 +123,12 @@ class AstroLink4Driver(Device):
             names = [name for name in names if name not in USB_ONLY]
         return names
 
+    def _fit_to_family(self) -> None:
+        """Offer only what the connected model has: the mini loses the elements of hardware it lacks."""
+        for name, full in self._full_members.items():
+            absent = MINI_ABSENT_MEMBERS[name] if self.layout is p.Layout.MINI else ()
+            self.props[name].members = {member: value for member, value in full.items() if member not in absent}
+
     # --- link ------------------------------------------------------------------------------------------------
 
     async def open_simulator(self) -> Transport:
@@ -118,8 +138,22 @@ class AstroLink4Driver(Device):
             self.simulator = AstroLink4Emulator(EmulatorConfig(), now=trio.current_time())
         transport, device_side = memory_pair("simulated AstroLink 4")
         assert self.connection_nursery is not None
-        self.connection_nursery.start_soon(serve, self.simulator, device_side)
+        # The emulated serial line runs at the speed chosen, as a real one would (TCP has no speed).
+        baud = None if self.props.switch("CONNECTION_MODE").selected() == "CONNECTION_TCP" else self.baud_rate()
+        self.connection_nursery.start_soon(lambda: serve(self.simulator, device_side, baud=baud))
         return transport
+
+    def baud_rate(self) -> int:
+        return self.trial_baud or super().baud_rate()
+
+    def _baud_candidates(self) -> list[int | None]:
+        """The speeds to look for the device at: None for a link without one (TCP)."""
+        if self.props.switch("CONNECTION_MODE").selected() == "CONNECTION_TCP":
+            return [None]
+        selected = super().baud_rate()
+        if selected not in FAMILY_BAUD_RATES:
+            return [selected]  # a speed the user chose on purpose
+        return [selected] + [baud for baud in FAMILY_BAUD_RATES if baud != selected]
 
     async def command(self, text: str) -> str:
         """One transaction: a command line out, its reply line back."""
@@ -135,30 +169,55 @@ class AstroLink4Driver(Device):
 
     @asynccontextmanager
     async def open_device(self) -> AsyncIterator[None]:
-        async with open_session(
-            LineFramer(max_line=256), self.open_transport, timeout=REPLY_TIMEOUT, retries=RETRIES, name=self.name
-        ) as session:
-            self.session = session
-            self.connecting = True
-            try:
-                await self._identify()
-                await self.read_all_settings()
-                self.status = None
-                await self.poll()
-                yield
-            finally:
-                self.session = None
-                self.connecting = False
-
-    async def _identify(self) -> None:
-        assert self.session is not None
+        candidates = self._baud_candidates()
+        self.trial_baud = candidates[0]
         try:
-            reply = await self.session.request(b"#\n", p.reply_matcher("#"), retries=0)
-        except LinkTimeout:
-            await trio.sleep(HANDSHAKE_RETRY_DELAY)
-            reply = await self.session.request(b"#\n", p.reply_matcher("#"), retries=0)
+            async with open_session(
+                LineFramer(max_line=256), self.open_transport, timeout=REPLY_TIMEOUT, retries=RETRIES, name=self.name
+            ) as session:
+                self.session = session
+                self.connecting = True
+                try:
+                    await self._identify(candidates)
+                    await self.read_all_settings()
+                    self.status = None
+                    await self.poll()
+                    yield
+                finally:
+                    self.session = None
+                    self.connecting = False
+        finally:
+            self.trial_baud = None
+
+    async def _handshake(self, candidates: list[int | None]) -> Line:
+        """Find the device: each speed once at once; then, for a unit that resets when its port opens and misses the
+        first '#', each again after a pause. The speed that answered is shown in DEVICE_BAUD_RATE."""
+        assert self.session is not None
+        attempts = [(baud, 0.0) for baud in candidates] + [(baud, HANDSHAKE_RETRY_DELAY) for baud in candidates]
+        for baud, pause in attempts:
+            if baud != self.trial_baud:
+                self.trial_baud = baud
+                await self.session.reconnect()  # the port opened again at the other speed
+            await trio.sleep(pause)
+            try:
+                reply = await self.session.request(b"#\n", p.reply_matcher("#"), retries=0)
+            except LinkTimeout:
+                continue
+            if baud is not None and baud != super().baud_rate():
+                self.props.switch("DEVICE_BAUD_RATE").select(str(baud))
+                self.update("DEVICE_BAUD_RATE", State.OK, f"The device answered at {baud} baud")
+            return reply
+        port = self.props.text("DEVICE_PORT")["PORT"].value.strip()
+        speeds = " or ".join(str(baud) for baud in candidates if baud is not None)
+        where = f"{port} at {speeds} baud" if speeds else "the network address"
+        raise LinkTimeout(f"no AstroLink 4 answered on {where}: no reply to the identification request '#'")
+
+    async def _identify(self, candidates: list[int | None]) -> None:
+        reply = await self._handshake(candidates)
         self.identity = p.parse_identity(reply.text)
         self.layout = p.detect_layout(await self.command(p.status()))
+        self._fit_to_family()
+        self.sensors.connecting(self.layout)
         info = self.props.text("DEVICE_INFO")
         info["MODEL"].value = self.layout.model
         info["IDENTITY"].value = self.identity
@@ -187,7 +246,8 @@ class AstroLink4Driver(Device):
 
     async def on_connected(self) -> None:
         assert self.status is not None
-        self.spawn_connected(self.sensors.weather.run, "weather updates")
+        self.spawn_connected(self.sensors.run, "weather updates")
+        self.sensors.weather.announce()
         self.connecting = False  # the saved config is in: from here on, requests act on the device
         await self.dew.on_connected()
         self.focusing.on_connected()
@@ -243,12 +303,12 @@ class AstroLink4Driver(Device):
     def poll_failed(self, error: Exception) -> None:
         # The values on screen are no longer live: say so rather than let them look current. Each is said once
         # per outage (when its property goes Alert), not on every poll that fails while the device stays away.
-        for name in ("POWER_SENSORS", "SENSOR_1", "SENSOR_2", "SKY_SENSOR"):
-            if name in self.props.defined:
-                self.update(name, State.ALERT)
+        if "POWER_SENSORS" in self.props.defined:
+            self.update("POWER_SENSORS", State.ALERT)
         if self.focuser.moving:
             self._alert_once("ABS_FOCUS_POSITION", "[ERROR] The focuser position is unknown: no answer")
-        self._alert_once("WEATHER_STATUS", "[ERROR] No readings from the device: weather unknown")
+        # Every reading goes Idle and the weather Alert ("weather unknown"), said once per outage.
+        self.sensors.device_silent()
 
     async def on_recovered(self) -> None:
         # A write whose answer was lost, a refused request, the vendor panel or a power cycle: the settings on screen

@@ -93,10 +93,22 @@ class EmulatorConfig:
     # The firmware's own sign is unconfirmed, so the driver must work with both. Applying moves by the pending count.
     compensation_sign: int = 1
     seed: int = 1
+    # The serial speed the device talks at (the USB 38400, the mini 115200); None answers at any speed, as behind a
+    # TCP bridge. At another speed it never understands a command: it stays silent, or with `wrong_baud_noise` the
+    # driver receives noise.
+    baud: int | None = p.BAUD_USB
+    wrong_baud_noise: bool = False
+    # How an unplugged or failed sensor shows: by default its present flag goes to 0 and its fields hold filler
+    # (sky sensor 1037.50, T/H sensors 0.00). With `absent_flag_kept` the flag stays 1 and only the filler tells;
+    # with `absent_filler` "nan" the fields read nan, as an Arduino prints a failed float reading.
+    absent_flag_kept: bool = False
+    absent_filler: str = "zeros"  # or "nan"
 
     @classmethod
     def mini(cls) -> "EmulatorConfig":
-        return cls(layout=Layout.MINI, identity="#:AstroLink4mini", sky_sensor=False, sky_brightness_sensor=False)
+        return cls(
+            layout=Layout.MINI, identity="#:AstroLink4mini", sky_sensor=False, sky_brightness_sensor=False, baud=p.BAUD_MINI
+        )
 
 
 class AstroLink4Emulator:
@@ -306,8 +318,12 @@ class AstroLink4Emulator:
             measured = temperature + jitter()
             fields += ["1", f"{measured:.2f}", f"{humidity:.2f}", f"{dew_point(measured, humidity):.2f}"]
         else:
-            fields += ["0", "0.00", "0.00", "0.00"]
-        fields += ["1" if cfg.sensor2 else "0", f"{self.sensor2_temperature():.2f}" if cfg.sensor2 and cfg.layout is Layout.MINI else "0.00"]
+            fields += [self._absent_flag()] + [self._filler("0.00")] * 3
+        if cfg.layout is Layout.MINI:
+            probe = f"{self.sensor2_temperature():.2f}" if cfg.sensor2 else self._filler("0.00")
+        else:
+            probe = "0.00"
+        fields += ["1" if cfg.sensor2 else self._absent_flag(), probe]
         fields += [str(self.pwm_duty(0)), str(self.pwm_duty(1))]
         fields += ["1" if on else "0" for on in self.outputs]
         fields += [f"{self.input_voltage():.2f}", "5.00", f"{self.amp_hours:.2f}", f"{self.watt_hours:.2f}"]
@@ -318,17 +334,27 @@ class AstroLink4Emulator:
         if cfg.sky_sensor:
             fields += ["1", f"{self.sky_temperature() + jitter():.2f}", f"{temperature:.2f}"]
         else:
-            fields += ["0", NO_SENSOR_JUNK, NO_SENSOR_JUNK]
+            fields += [self._absent_flag(), self._filler(NO_SENSOR_JUNK), self._filler(NO_SENSOR_JUNK)]
         if cfg.sensor2:
             t2, h2 = self.sensor2_temperature(), min(100.0, humidity + 4.0)
             fields += ["1", f"{t2:.2f}", f"{h2:.2f}", f"{dew_point(t2, h2):.2f}"]
         else:
-            fields += ["0", "0.00", "0.00", "0.00"]
+            fields += [self._absent_flag()] + [self._filler("0.00")] * 3
         if cfg.sky_brightness_sensor:
             fields += ["1", f"{self.environment.sky_brightness + jitter():.2f}"]
         else:
-            fields += ["0", "0.00"]
+            fields += [self._absent_flag(), self._filler("0.00")]
         return fields
+
+    def _absent_flag(self) -> str:
+        return "1" if self.config.absent_flag_kept else "0"
+
+    def _filler(self, zeros: str) -> str:
+        return "nan" if self.config.absent_filler == "nan" else zeros
+
+    def understands(self, baud: int | None) -> bool:
+        """Whether bytes sent at `baud` (None: a link without a speed) reach the device as sent."""
+        return baud is None or self.config.baud is None or baud == self.config.baud
 
     def reported_positions_since(self, index: int) -> list[tuple[float, int]]:
         return self.reported_positions[index:]
@@ -452,8 +478,33 @@ class AstroLink4Emulator:
 # --- serving the model on a byte stream ----------------------------------------------------------------------------
 
 
-async def serve(emulator: AstroLink4Emulator, stream: "object") -> None:
+def _pty_baud(stream: "object") -> int | None:
+    """The speed the driver set on the other end of a pty (Linux reports the slave's settings on the master), or
+    None for a stream that is not a terminal."""
+    import os
+    import termios
+
+    fileno = getattr(stream, "fileno", None)
+    if fileno is None:
+        return None
+    try:
+        fd = fileno()
+        if not os.isatty(fd):
+            return None
+        speed = termios.tcgetattr(fd)[5]
+    except (OSError, termios.error):
+        return None
+    return next((baud for baud in TERMIOS_SPEEDS if getattr(termios, f"B{baud}", None) == speed), None)
+
+
+TERMIOS_SPEEDS = (9600, 19200, 38400, 57600, 115200, 230400)
+
+
+async def serve(emulator: AstroLink4Emulator, stream: "object", baud: int | None = None) -> None:
     """Answer commands arriving on a trio stream until it closes.
+
+    `baud` is the speed of the emulated serial line (None: on a pty, the speed the driver set on it; otherwise no
+    speed, as over TCP); bytes at a speed the device does not talk are never understood.
 
     Replies leave through a queue in order, each at its due time, so a late reply (the `late_reply_s` fault) arrives
     after the driver has timed out and sent its next command, as from a slow device."""
@@ -475,6 +526,14 @@ async def serve(emulator: AstroLink4Emulator, stream: "object") -> None:
             data = await stream.receive_some(4096)  # type: ignore[attr-defined]
             if not data:
                 return
+            line_baud = baud if baud is not None else _pty_baud(stream)
+            if not emulator.understands(line_baud):
+                emulator.commands.append(f"<{len(data)} bytes at {line_baud} baud, not understood>")
+                framer.reset()
+                if emulator.config.wrong_baud_noise:
+                    noise = bytes(emulator.random.randrange(0, 256) for _ in range(len(data)))
+                    outgoing.send_nowait((trio.current_time(), noise))
+                continue
             for item in framer.feed(data):
                 if not isinstance(item, Line):
                     continue
@@ -519,8 +578,16 @@ def main(argv: list[str] | None = None) -> None:
         help="firmware sign of the pending compensation: the manual's rule (a positive coefficient moves inward as it "
         "gets colder, the default) or the manual's example (outward)",
     )
+    parser.add_argument("--baud", type=int, help="the speed the device talks at (default: 38400 USB, 115200 mini)")
+    parser.add_argument("--any-baud", action="store_true", help="answer at any speed the port is set to")
+    parser.add_argument("--wrong-baud-noise", action="store_true", help="at a wrong speed, send noise back")
     args, rest = parser.parse_known_args(argv)
     config = EmulatorConfig.mini() if args.mini else EmulatorConfig()
+    if args.baud:
+        config.baud = args.baud
+    if args.any_baud:
+        config.baud = None
+    config.wrong_baud_noise = args.wrong_baud_noise
     config.line_ending = "\r\n" if args.crlf else "\n"
     config.short_status_while_moving = args.short_status
     config.sky_sensor = config.sky_sensor and not args.no_sky

@@ -53,6 +53,14 @@ Q_SKY_BRIGHTNESS = 31
 
 Q_SHORT_MAX_ELEMENTS = 5  # firmware may cut the line to position/to-go/current while moving
 
+# A sensor whose present flag is set can still be gone: the flag may lag an unplugged sensor, and the firmware fills
+# the fields of a sensor it cannot read. These readings are fillers, never measurements (reference §4.2, §6):
+SKY_FILLER_FROM = 1000.0  # °C; an absent MLX sky sensor reads 1037.50 (raw 0xFFFF x 0.02 - 273.15)
+PLAUSIBLE_AIR_TEMPERATURE = (-60.0, 85.0)  # °C; a DS18B20-type probe reads -127 (and 85 at reset) when it fails
+PLAUSIBLE_SKY_TEMPERATURE = (-100.0, 100.0)
+PLAUSIBLE_HUMIDITY = (0.0, 105.0)  # %; a little over 100 is a saturated sensor, not a failed one
+PLAUSIBLE_SKY_BRIGHTNESS = (0.01, 30.0)  # mag/arcsec²; an absent sensor reads 0.00
+
 # --- u/U: general and focuser settings (17 values) --------------------------------------------------------------
 U_MAX_POSITION = 1
 U_SPEED = 2
@@ -225,6 +233,19 @@ def _number(fields: list[str], index: int, what: str) -> float:
     return value
 
 
+def _reading(fields: list[str], index: int, what: str, plausible: tuple[float, float]) -> float | None:
+    """A sensor field: its value, or None for a filler (nan, or outside what the sensor can measure). Text that is
+    no number at all is still a ProtocolError: that is a garbled line, not a sensor."""
+    try:
+        value = float(fields[index])
+    except (IndexError, ValueError):
+        raise ProtocolError(f"field {index} ({what}) is {fields[index] if index < len(fields) else 'missing'!r}") from None
+    low, high = plausible
+    if not math.isfinite(value) or not low <= value <= high or value >= SKY_FILLER_FROM:
+        return None
+    return value
+
+
 def _integer(fields: list[str], index: int, what: str) -> int:
     value = _number(fields, index, what)
     if value != int(value):
@@ -309,14 +330,17 @@ def parse_status(text: str, layout: Layout) -> Status:
     if len(fields) != layout.value:
         raise ProtocolError(f"status line has {len(fields)} elements, the {layout.model} sends {layout.value}")
 
-    def climate(present: int, first: int) -> Climate | None:
-        if _integer(fields, present, "sensor present") <= 0:
+    def climate(present: int, first: int, which: str = "") -> Climate | None:
+        if _integer(fields, present, f"{which or 'sensor '}present") <= 0:
             return None
-        return Climate(
-            _number(fields, first, "temperature"),
-            _number(fields, first + 1, "humidity"),
-            _number(fields, first + 2, "dew point"),
-        )
+        temperature = _reading(fields, first, f"{which}temperature", PLAUSIBLE_AIR_TEMPERATURE)
+        humidity = _reading(fields, first + 1, f"{which}humidity", PLAUSIBLE_HUMIDITY)
+        dew = _reading(fields, first + 2, f"{which}dew point", PLAUSIBLE_AIR_TEMPERATURE)
+        if temperature is None or humidity is None or dew is None:
+            return None
+        if temperature == humidity == dew == 0.0:
+            return None  # the all-zero filler of a sensor the device cannot read (0 % humidity is no air on Earth)
+        return Climate(temperature, humidity, dew)
 
     # The flag is parsed as a number like every other field: a garbled flag ("x", "1.5") used to read as an
     # over-current trip instead of a ProtocolError. An empty flag still means no trip.
@@ -342,7 +366,7 @@ def parse_status(text: str, layout: Layout) -> Status:
     if layout is Layout.MINI:
         sensor2 = None
         if _integer(fields, Q_SENSOR2_PRESENT, "sensor 2 present") > 0:
-            sensor2 = _number(fields, Q_SENSOR2_TEMPERATURE, "sensor 2 temperature")
+            sensor2 = _reading(fields, Q_SENSOR2_TEMPERATURE, "sensor 2 temperature", PLAUSIBLE_AIR_TEMPERATURE)
         return Status(
             sensor2_temperature=sensor2,
             regulated_voltage=_number(fields, Q_REGULATED_VOLTAGE, "regulated voltage"),
@@ -351,19 +375,16 @@ def parse_status(text: str, layout: Layout) -> Status:
         )
     sky = None
     if _integer(fields, Q_SKY_PRESENT, "sky sensor present") > 0:
-        sky = SkySensor(_number(fields, Q_SKY_TEMPERATURE, "sky temperature"), _number(fields, Q_SKY_AMBIENT, "sky ambient"))
+        sky_temperature = _reading(fields, Q_SKY_TEMPERATURE, "sky temperature", PLAUSIBLE_SKY_TEMPERATURE)
+        sky_ambient = _reading(fields, Q_SKY_AMBIENT, "sky ambient", PLAUSIBLE_SKY_TEMPERATURE)
+        if sky_temperature is not None and sky_ambient is not None:
+            sky = SkySensor(sky_temperature, sky_ambient)
     # The C++ USB driver, used with real units, gates the extended sensor 2 (fields 27-29) by field 8; field 26 is
     # only inferred to be its presence flag, so it is not trusted to hide a sensor.
-    sensor2 = None
-    if _integer(fields, Q_SENSOR2_PRESENT, "sensor 2 present") > 0:
-        sensor2 = Climate(
-            _number(fields, Q_EXT_SENSOR2_TEMPERATURE, "sensor 2 temperature"),
-            _number(fields, Q_EXT_SENSOR2_HUMIDITY, "sensor 2 humidity"),
-            _number(fields, Q_EXT_SENSOR2_DEW_POINT, "sensor 2 dew point"),
-        )
+    sensor2 = climate(Q_SENSOR2_PRESENT, Q_EXT_SENSOR2_TEMPERATURE, "sensor 2 ")
     brightness = None
     if _integer(fields, Q_SKY_BRIGHTNESS_PRESENT, "sky brightness present") > 0:
-        brightness = _number(fields, Q_SKY_BRIGHTNESS, "sky brightness")
+        brightness = _reading(fields, Q_SKY_BRIGHTNESS, "sky brightness", PLAUSIBLE_SKY_BRIGHTNESS)
     return Status(sensor2=sensor2, sky=sky, sky_brightness=brightness, **common)  # type: ignore[arg-type]
 
 

@@ -1,15 +1,19 @@
 """Sensors and weather: temperature/humidity sensors 1 and 2, the sky temperature (clouds) and sky brightness sensors,
 and the INDI Weather interface built on them.
 
-A sensor the status line marks absent is shown as absent (Idle, with a message when it comes or goes), never with
-the junk the device puts in its fields.
+A sensor the status line marks absent, or whose fields hold the device's filler values, is shown as absent (Idle,
+with a message when it comes or goes), never with the junk the device puts in its fields. Readings also stop being
+live when the device stops sending them: at once when a poll fails, and when no complete status line has arrived for
+STALE_POLLS polling periods (at least STALE_MINIMUM_S), e.g. while firmware sends short lines during a long move.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..indi.interfaces.weather import Weather
+import trio
+
+from ..indi.interfaces.weather import Reading, Weather
 from ..indi.properties import State, Update, ValidationError
 from . import protocol as p
 from .environment import CloudThresholds, cloud_cover, sky_condition
@@ -28,6 +32,10 @@ WEATHER_PARAMETERS = [
 CRITICAL = ["WEATHER_HUMIDITY", "WEATHER_CLOUD_COVER"]
 SENSOR_NAMES = {"SENSOR_1": "Sensor 1", "SENSOR_2": "Sensor 2", "SKY_SENSOR": "Sky temperature sensor",
                 "SKY_QUALITY": "Sky brightness sensor"}  # fmt: skip
+SKY_PARAMETERS = ["WEATHER_SKY_TEMPERATURE", "WEATHER_CLOUD_COVER", "WEATHER_SKY_BRIGHTNESS"]  # the USB's sensors only
+STALE_POLLS = 3
+STALE_MINIMUM_S = 5.0
+SILENT = "no readings from the device"
 
 
 class Sensors:
@@ -36,6 +44,8 @@ class Sensors:
         self.props = driver.props
         self.weather = Weather(driver, WEATHER_PARAMETERS, CRITICAL)
         self.present: dict[str, bool | None] = {name: None for name in SENSOR_NAMES}
+        self.last_fresh: float | None = None  # trio time of the last complete status line
+        self.stale = False
         driver.handlers.update({"CLOUD_THRESHOLDS": self._on_thresholds, "SKY_QUALITY_CALIBRATION": self._on_calibration})
 
     # --- readings other parts use ----------------------------------------------------------------------------
@@ -75,6 +85,76 @@ class Sensors:
             return None
         calibration = self.props.number("SKY_QUALITY_CALIBRATION")
         return (status.sky_brightness - calibration["OFFSET"].value) * calibration["COEFFICIENT"].value
+
+    def _missing(self, *names: str) -> str:
+        sensors = [SENSOR_NAMES[name] for name in names]
+        return f"{' and '.join(sensors)} {'is' if len(sensors) == 1 else 'are'} not connected"
+
+    def weather_readings(self, status: p.Status) -> dict[str, Reading]:
+        """Each weather parameter's reading and the sensor it comes from (or why there is none). Humidity and dew
+        point fall back to sensor 2 (the USB's extended sensor) when sensor 1 is gone; Weather says so."""
+        s1, s2 = status.sensor1, status.sensor2
+        climate_sources = ("SENSOR_1", "SENSOR_2") if status.layout is p.Layout.USB else ("SENSOR_1",)
+
+        def climate(attribute: str) -> Reading:
+            if s1 is not None:
+                return Reading(getattr(s1, attribute), SENSOR_NAMES["SENSOR_1"])
+            if s2 is not None:
+                return Reading(getattr(s2, attribute), SENSOR_NAMES["SENSOR_2"])
+            return Reading(None, self._missing(*climate_sources))
+
+        sky_source = SENSOR_NAMES["SKY_SENSOR"]
+        no_sky = self._missing("SKY_SENSOR")
+        cover = self.cloud_cover(status)
+        return {
+            "WEATHER_TEMPERATURE": Reading(s1.temperature, SENSOR_NAMES["SENSOR_1"]) if s1 else Reading(None, self._missing("SENSOR_1")),
+            "WEATHER_HUMIDITY": climate("humidity"),
+            "WEATHER_DEWPOINT": climate("dew_point"),
+            "WEATHER_SKY_TEMPERATURE": Reading(status.sky.sky_temperature, sky_source) if status.sky else Reading(None, no_sky),
+            "WEATHER_CLOUD_COVER": Reading(cover, sky_source) if cover is not None else Reading(None, no_sky),
+            "WEATHER_SKY_BRIGHTNESS": (
+                Reading(brightness, SENSOR_NAMES["SKY_QUALITY"])
+                if (brightness := self.sky_brightness(status)) is not None
+                else Reading(None, self._missing("SKY_QUALITY"))
+            ),
+        }
+
+    # --- lifetime ----------------------------------------------------------------------------------------------
+
+    def connecting(self, layout: p.Layout) -> None:
+        """A new connection: forget what the last one saw, and offer only the parameters this device can have."""
+        self.present = {name: None for name in SENSOR_NAMES}
+        self.last_fresh = None
+        self.stale = False
+        names = WEATHER_PARAMETERS if layout is p.Layout.USB else [n for n in WEATHER_PARAMETERS if n not in SKY_PARAMETERS]
+        self.weather.use_parameters(names)
+        self.weather.readings = {name: Reading(None, "no reading yet") for name in self.weather.parameters}
+
+    def stale_after(self) -> float:
+        return max(STALE_POLLS * self.driver.polling_period(), STALE_MINIMUM_S)
+
+    async def run(self) -> None:
+        """The weather's periodic publication, and the watch on how fresh the readings are."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.weather.run)
+            while True:
+                await trio.sleep(0.5)
+                if self.last_fresh is None or self.stale:
+                    continue
+                age = trio.current_time() - self.last_fresh
+                if age > self.stale_after():
+                    self.readings_lost(f"no complete status from the device for {age:.0f} s")
+
+    def device_silent(self) -> None:
+        """A poll failed: nothing on screen is live any more."""
+        self.readings_lost(SILENT)
+
+    def readings_lost(self, reason: str) -> None:
+        self.stale = True
+        for name in ("SENSOR_1", "SENSOR_2", "SKY_SENSOR", "SKY_QUALITY", "SKY_CONDITION", "FOCUS_TEMPERATURE"):
+            if name in self.props.defined and self.props[name].state is not State.IDLE:
+                self.driver.update(name, State.IDLE)
+        self.weather.lose_all(reason)
 
     # --- status ----------------------------------------------------------------------------------------------
 
@@ -118,25 +198,23 @@ class Sensors:
                 self.driver.update(condition.name, State.OK)
         else:
             self._show("SKY_SENSOR", None)
+            if "SKY_CONDITION" in self.props.defined and self.props["SKY_CONDITION"].state is not State.IDLE:
+                self.driver.update("SKY_CONDITION", State.IDLE)
         brightness = self.sky_brightness(status)
         raw = status.sky_brightness
         self._show("SKY_QUALITY", {"SKY_BRIGHTNESS": brightness, "SKY_BRIGHTNESS_RAW": raw} if brightness is not None and raw is not None else None)
         temperature = self.compensation_temperature()
+        focus = self.props.number("FOCUS_TEMPERATURE")
         if temperature is not None:
-            focus = self.props.number("FOCUS_TEMPERATURE")
             focus["TEMPERATURE"].value = temperature
             self.driver.update(focus.name, State.OK)
-        self.weather.set_values(
-            {
-                "WEATHER_TEMPERATURE": s1.temperature if s1 else None,
-                "WEATHER_HUMIDITY": self.humidity(status),
-                "WEATHER_DEWPOINT": s1.dew_point if s1 else (status.sensor2.dew_point if status.sensor2 else None),
-                "WEATHER_SKY_TEMPERATURE": status.sky.sky_temperature if status.sky else None,
-                "WEATHER_CLOUD_COVER": cover,
-                "WEATHER_SKY_BRIGHTNESS": brightness,
-            }
-        )
-        if self.props.light("WEATHER_STATUS").state is State.IDLE or self.driver.polls == 1:
+        elif focus.state is not State.IDLE:
+            self.driver.update(focus.name, State.IDLE)  # the chosen sensor is gone: its last value is not live
+        first = self.last_fresh is None
+        self.last_fresh = trio.current_time()
+        self.stale = False
+        self.weather.set_readings(self.weather_readings(status))
+        if first:
             self.weather.publish()  # the first readings are shown at once, then every WEATHER_UPDATE period
 
     # --- requests --------------------------------------------------------------------------------------------

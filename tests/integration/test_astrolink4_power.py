@@ -201,6 +201,10 @@ def test_absent_sensors_read_as_absent_never_as_junk(astrolink_factory) -> None:
     weather = rig.values("WEATHER_PARAMETERS")
     assert weather["WEATHER_SKY_TEMPERATURE"] != pytest.approx(1037.5)
     assert rig.values("WEATHER_STATUS")["WEATHER_CLOUD_COVER"] == "Idle"
+    # Clouds unknown: unsafe, in WEATHER_STATUS and SAFETY_STATUS alike, and the parameters are not all live.
+    assert rig.wait_state("WEATHER_STATUS", "Alert").state == "Alert"
+    assert rig.wait_state("SAFETY_STATUS", "Alert").values == {"SAFETY": "Alert"}
+    assert rig.client.get(rig.device, "WEATHER_PARAMETERS").state == "Idle"
 
 
 def test_mini_layout_hides_what_the_mini_does_not_have(astrolink_factory) -> None:
@@ -209,9 +213,21 @@ def test_mini_layout_hides_what_the_mini_does_not_have(astrolink_factory) -> Non
     assert rig.client.get(rig.device, "MOTOR_HOLD") is None
     assert rig.client.get(rig.device, "SKY_SENSOR") is None
     assert "z" not in rig.commands()
-    temperature = rig.wait_state("SENSOR_2", "Ok").values["TEMP_2"]
-    assert temperature == pytest.approx(rig.values("SENSOR_1")["TEMP_1"] - 0.6, abs=0.2)
-    assert rig.set_and_settle("FOCUSER_SETTINGS", {"FS_CURRENT": 800}).state == "Alert"
+    sensor2 = rig.wait_state("SENSOR_2", "Ok").values
+    assert sensor2["TEMP_2"] == pytest.approx(rig.values("SENSOR_1")["TEMP_1"] - 0.6, abs=0.2)
+    assert set(sensor2) == {"TEMP_2"}  # the mini's sensor 2 is a temperature probe: no humidity, no dew point
+    # Settings the mini lacks are not offered: no motor current, no 1/32 microstepping.
+    assert "FS_CURRENT" not in rig.values("FOCUSER_SETTINGS")
+    assert "FS_MODE_MICRO_H" not in rig.values("FOCUSER_MODE")
+    assert "PRESET_MICRO_32" not in rig.values("MOTOR_PRESET")
+    # No sky readings at all (never 0.00 in Ok): the weather is its sensor 1, judged on humidity.
+    weather = rig.wait_state("WEATHER_PARAMETERS", "Ok").values
+    assert set(weather) == {"WEATHER_TEMPERATURE", "WEATHER_HUMIDITY", "WEATHER_DEWPOINT"}
+    assert set(rig.wait_state("WEATHER_STATUS", "Ok").values) == {"WEATHER_HUMIDITY"}
+    assert rig.wait_state("SAFETY_STATUS", "Ok").values == {"SAFETY": "Ok"}
+    assert rig.client.get(rig.device, "WEATHER_CLOUD_COVER") is None
+    # Found at 115200 baud although the default (38400) was selected, and shown.
+    assert rig.values("DEVICE_BAUD_RATE")["115200"] is True
 
 
 def test_session_data_goes_to_a_dated_csv(astrolink_factory, tmp_path) -> None:

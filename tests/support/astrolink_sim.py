@@ -8,7 +8,7 @@ import dataclasses
 import trio
 
 from indi_astrojolo.astrolink4.driver import AstroLink4Driver
-from indi_astrojolo.astrolink4.emulator import AstroLink4Emulator
+from indi_astrojolo.astrolink4.emulator import AstroLink4Emulator, EmulatorConfig
 from indi_astrojolo.astrolink4.main import SPEC
 from indi_astrojolo.indi.outbox import Outbox
 from indi_astrojolo.indi.spec import prepare_properties
@@ -20,11 +20,14 @@ def astrolink_request(kind: str, name: str, **members: object):
     return dataclasses.replace(request(kind, name, **members), device="AstroLink 4 USB")
 
 
-async def start_astrolink(nursery: trio.Nursery, emulator: AstroLink4Emulator | None = None):
-    """Connected to its simulator: `emulator` if given (a configured one), else the driver's default."""
+async def start_astrolink(nursery: trio.Nursery, device: "AstroLink4Emulator | EmulatorConfig | None" = None):
+    """The driver, connected to its simulated device: by default an AstroLink 4 USB; `device` is a configured emulator
+    or the configuration of one (a mini, another serial speed, absent sensors, another firmware sign)."""
     driver = AstroLink4Driver(SPEC, prepare_properties(SPEC), Outbox())
     driver.runtime_nursery = nursery
-    driver.simulator = emulator
+    if isinstance(device, EmulatorConfig):
+        device = AstroLink4Emulator(device, now=trio.current_time())
+    driver.simulator = device
     await driver.handle_request(astrolink_request("Switch", "SIMULATION", ENABLE=True))
     await driver.handle_request(astrolink_request("Switch", "CONNECTION", CONNECT=True))
     assert driver.connected, driver.outbox.take()[-600:]

@@ -817,3 +817,70 @@ def test_a_move_reports_nothing_left_to_go_only_once_its_last_step_is_made(start
         if emu.position != target:
             assert to_go != 0, f"nothing to go reported at {emu.position} (still moving at {emu.velocity:.2f} steps/s)"
     assert q(emu, t + 0.1)[1:3] == [str(target), "0"]
+
+
+# --- serial speed and absent sensors -------------------------------------------------------------------------------
+
+
+def test_each_model_talks_at_its_own_speed() -> None:
+    assert EmulatorConfig().baud == 38400 and EmulatorConfig.mini().baud == 115200
+    usb = AstroLink4Emulator()
+    assert usb.understands(38400) and not usb.understands(115200)
+    assert usb.understands(None)  # a link without a speed (TCP)
+    assert AstroLink4Emulator(EmulatorConfig(baud=None)).understands(9600)
+
+
+@pytest.mark.parametrize("noise", [False, True])
+async def test_serve_at_a_wrong_speed_never_answers_a_command(autojump_clock: trio.testing.MockClock, noise: bool) -> None:
+    emu = AstroLink4Emulator(EmulatorConfig(wrong_baud_noise=noise), now=trio.current_time())
+    client_side, device_side = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lambda: serve(emu, device_side, baud=115200))
+        await client_side.send_all(b"#\n")
+        received = b""
+        with trio.move_on_after(1.0):
+            while True:
+                received += await client_side.receive_some(4096)
+        assert b"AstroLink" not in received
+        assert bool(received) is noise
+        assert emu.commands == ["<2 bytes at 115200 baud, not understood>"]
+        await client_side.aclose()
+
+
+def test_serve_reads_the_speed_the_driver_set_on_a_pty() -> None:
+    import types
+
+    import serial
+
+    from indi_astrojolo.astrolink4.emulator import _pty_baud
+    from indi_astrojolo.link.transports import Pty
+
+    pty = Pty.open()
+    try:
+        port = serial.Serial(pty.path, 115200)
+        master = types.SimpleNamespace(fileno=lambda: pty.master)  # the emulator's side, as serve() holds it
+        assert _pty_baud(master) == 115200
+        port.baudrate = 38400
+        assert _pty_baud(master) == 38400
+        port.close()
+        assert _pty_baud(types.SimpleNamespace()) is None  # not a terminal: a socket, a memory stream
+    finally:
+        pty.close()
+
+
+@pytest.mark.parametrize(
+    "absent, expected",
+    [({}, ("0", "0.00")), ({"absent_flag_kept": True}, ("1", "0.00")), ({"absent_filler": "nan"}, ("0", "nan"))],
+)
+def test_an_unplugged_climate_sensor_shows_as_configured(absent: dict, expected: tuple[str, str]) -> None:
+    emu = AstroLink4Emulator(EmulatorConfig(sensor1=False, **absent))
+    fields = q(emu, 0.0)
+    assert (fields[4], fields[5]) == expected
+    assert p.parse_status(":".join(fields), Layout.USB).sensor1 is None  # whichever way, the parser sees it gone
+
+
+def test_an_unplugged_sky_sensor_with_its_flag_kept_reads_as_absent() -> None:
+    emu = AstroLink4Emulator(EmulatorConfig(sky_sensor=False, absent_flag_kept=True))
+    fields = q(emu, 0.0)
+    assert fields[23:26] == ["1", "1037.50", "1037.50"]
+    assert p.parse_status(":".join(fields), Layout.USB).sky is None

@@ -360,12 +360,49 @@ class TestParseStatus:
         assert p.parse_status(join(fields), Layout.USB).sky is None
 
     @pytest.mark.parametrize("bad", ["nan", "NaN", "inf", "-inf", "1e999"])
-    @pytest.mark.parametrize("index", [3, 5, 15])
+    @pytest.mark.parametrize("index", [3, 15])
     def test_non_finite_values_are_errors(self, bad: str, index: int) -> None:
         fields = usb_fields()
         fields[index] = bad
         with pytest.raises(ProtocolError, match=f"field {index}"):
             p.parse_status(join(fields), Layout.USB)
+
+    @pytest.mark.parametrize("bad", ["nan", "NaN", "inf", "-inf", "1e999"])
+    def test_a_non_finite_sensor_reading_is_a_sensor_that_cannot_be_read(self, bad: str) -> None:
+        # An Arduino prints a failed float reading as "nan": that sensor is gone, the rest of the line is live.
+        fields = usb_fields()
+        fields[5] = bad
+        status = p.parse_status(join(fields), Layout.USB)
+        assert status.sensor1 is None and status.input_voltage == 12.05
+
+    @pytest.mark.parametrize(
+        "index, filler, gone",
+        [
+            (5, "-127.00", "sensor1"),  # a DS18B20-type probe that fails
+            (6, "120.00", "sensor1"),
+            (24, "1037.50", "sky"),  # the sky sensor's filler with its present flag still set
+            (25, "1037.50", "sky"),
+            (31, "0.00", "sky_brightness"),
+        ],
+    )
+    def test_filler_readings_with_the_present_flag_set_read_as_absent(self, index: int, filler: str, gone: str) -> None:
+        fields = usb_fields()
+        fields[4] = fields[23] = fields[30] = "1"
+        fields[24], fields[25], fields[31] = "-10.00", "12.00", "20.50"
+        assert getattr(p.parse_status(join(fields), Layout.USB), gone) is not None
+        fields[index] = filler
+        assert getattr(p.parse_status(join(fields), Layout.USB), gone) is None
+
+    def test_the_all_zero_filler_of_a_climate_sensor_reads_as_absent(self) -> None:
+        fields = usb_fields()
+        fields[4], fields[5], fields[6], fields[7] = "1", "0.00", "0.00", "0.00"
+        fields[8], fields[27], fields[28], fields[29] = "1", "0.00", "0.00", "0.00"
+        status = p.parse_status(join(fields), Layout.USB)
+        assert status.sensor1 is None and status.sensor2 is None
+        fields[5] = "0.00"
+        fields[6] = "85.00"  # freezing, humid: a real reading
+        fields[7] = "-2.30"
+        assert p.parse_status(join(fields), Layout.USB).sensor1 == Climate(0.0, 85.0, -2.3)
 
     @pytest.mark.parametrize("index", [1, 2, 10, 20])
     def test_integer_fields_reject_fractions(self, index: int) -> None:
@@ -386,12 +423,22 @@ two_dp = st.integers(min_value=-99999, max_value=99999).map(lambda n: n / 100)
 positive_two_dp = st.integers(min_value=0, max_value=99999).map(lambda n: n / 100)
 
 
+def hundredths(low: float, high: float) -> st.SearchStrategy[float]:
+    return st.integers(min_value=round(low * 100), max_value=round(high * 100)).map(lambda n: n / 100)
+
+
+# What sensors can measure: readings outside these ranges are the device's fillers (tested apart below).
+air = hundredths(*p.PLAUSIBLE_AIR_TEMPERATURE)
+humidity = hundredths(0.01, 100.0)  # 0.00 % with 0.00 °C and 0.00 dew point is the all-zero filler
+sky_temperature = hundredths(*p.PLAUSIBLE_SKY_TEMPERATURE)
+
+
 @st.composite
 def usb_status(draw: st.DrawFn) -> p.Status:
     def climate() -> Climate | None:
         if not draw(st.booleans()):
             return None
-        return Climate(draw(two_dp), draw(positive_two_dp), draw(two_dp))
+        return Climate(draw(air), draw(humidity), draw(air))
 
     protection = draw(
         st.one_of(
@@ -399,7 +446,7 @@ def usb_status(draw: st.DrawFn) -> p.Status:
             st.builds(ProtectionTrip, st.sampled_from(["over-voltage", "over-current"]), positive_two_dp),
         )
     )
-    sky = draw(st.one_of(st.none(), st.builds(SkySensor, two_dp, two_dp)))
+    sky = draw(st.one_of(st.none(), st.builds(SkySensor, sky_temperature, sky_temperature)))
     return p.Status(
         layout=Layout.USB,
         position=draw(st.integers(0, 10**6)),
@@ -415,7 +462,7 @@ def usb_status(draw: st.DrawFn) -> p.Status:
         compensation_pending=draw(st.integers(-5000, 5000)),
         protection=protection,
         sky=sky,
-        sky_brightness=draw(st.one_of(st.none(), positive_two_dp)),
+        sky_brightness=draw(st.one_of(st.none(), hundredths(*p.PLAUSIBLE_SKY_BRIGHTNESS))),
     )
 
 
