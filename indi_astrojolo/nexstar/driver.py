@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, AsyncIterator
 
 import trio
 
-from ..files import indi_home
+from ..files import StoreProblem, indi_home
 from ..indi.device import Device
 from ..indi.properties import State, Update, ValidationError
 from ..link.framing import AuxFramer, AuxPacket, PassthroughFramer
@@ -404,8 +404,8 @@ class NexStarDriver(Device):
     def _load_pointing(self) -> None:
         try:
             self.pointing = PointingStore.load(self._pointing_path())
-        except ValueError as exc:
-            self.message(str(exc), "ERROR")
+        except StoreProblem as problem:
+            self.message(f"Pointing model file {problem}. Connected without it: sync again to rebuild it", "WARNING")
             self.pointing = PointingStore(self._pointing_path())
         self.model = fit_model(self.pointing.points)
 
