@@ -96,9 +96,10 @@ def _readable_elements(data: bytes) -> tuple[list[etree._Element], str | None, i
     depth = 0
     try:
         strict.feed(data)
-        strict.close()
     except etree.XMLSyntaxError:
         pass
+    # Only the events of what was fed: at close() the parser also ends, as if whole, the elements the damage left
+    # open, and those are exactly the ones not to trust.
     for event, _ in strict.read_events():
         depth += 1 if event == "start" else -1
         if event == "end" and depth == 1:
