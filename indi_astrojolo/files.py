@@ -201,7 +201,7 @@ def load_document(
     except FileTooLarge as exc:
         _damaged(target, str(exc), keep_aside)
     except OSError as exc:
-        raise StoreProblem(target, file_error(exc)) from None
+        raise StoreProblem(target, f"it cannot be read ({exc.strerror or exc})") from None
     if data is None:
         return None
     try:

@@ -119,14 +119,14 @@ def test_a_directory_in_place_of_the_file_is_reported_and_left_alone(tmp_path) -
     path = tmp_path / "store.json"
     path.mkdir()
     (path / "inside").write_text("user data")
-    with pytest.raises(StoreProblem, match=r"cannot read .*store.json: Is a directory"):
+    with pytest.raises(StoreProblem, match=r"store.json: it cannot be read \(Is a directory\)"):
         load_document(path, KIND, 1, parse)
     assert (path / "inside").read_text() == "user data" and damaged_copies(path) == []
 
 
 def test_the_state_directory_being_a_plain_file_is_reported(tmp_path) -> None:
     indi = write(tmp_path / ".indi", "not a directory")
-    with pytest.raises(StoreProblem, match=r"cannot read .*\.indi/store.json: Not a directory"):
+    with pytest.raises(StoreProblem, match=r"\.indi/store.json: it cannot be read \(Not a directory\)"):
         load_document(indi / "store.json", KIND, 1, parse)
     assert indi.read_text() == "not a directory"
     with pytest.raises(NotADirectoryError) as caught:
