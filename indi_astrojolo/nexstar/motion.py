@@ -714,7 +714,7 @@ class MotionControl:
         default = self.default_park()
         position.apply({"PARK_AZ": default.axis1, "PARK_ALT": default.axis2})
         try:
-            record = await trio.to_thread.run_sync(ParkRecord.load, self._park_path())
+            record = ParkRecord.load(self._park_path())  # a few bytes, bounded: read in place, as before
         except StoreProblem as problem:
             # Whether the mount was parked, and so whether its encoders count from the right place, is unknown.
             self.parked = False

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,6 +28,9 @@ from indi_astrojolo.indi.xmlstream import GetProperties
 from indi_astrojolo.nexstar.driver import NexStarDriver
 from indi_astrojolo.nexstar.main import SPEC
 from indi_astrojolo.nexstar.motion import Phase
+
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -223,7 +229,7 @@ POINTING_DAMAGE = [
     ("a string for a number", {"format": "astrojolo-pointing-model", "version": 1, "points": [{"sky1": "1", "sky2": 2, "mount1": 3, "mount2": 4}]}),
     ("points not a list", {"format": "astrojolo-pointing-model", "version": 1, "points": {"sky1": 1}}),
     ("a missing field", {"format": "astrojolo-pointing-model", "version": 1, "points": [{"sky1": 1, "sky2": 2, "mount1": 3}]}),
-    ("an unknown field", {"format": "astrojolo-pointing-model", "version": 1, "points": [{"sky1": 1, "sky2": 2, "mount1": 3, "mount2": 4, "label": 5}]}),
+    ("a label that is not text", {"format": "astrojolo-pointing-model", "version": 1, "points": [{"sky1": 1, "sky2": 2, "mount1": 3, "mount2": 4, "label": 5}]}),
 ]
 
 
@@ -351,3 +357,33 @@ async def test_a_connection_that_fails_part_way_leaves_nothing_behind(autojump_c
         await driver.handle_request(astrolink_request("Switch", "CONNECTION", CONNECT=True))
         assert driver.connected and connection.state.value == "Ok"
         nursery.cancel_scope.cancel()
+
+
+# --- start-up ----------------------------------------------------------------------------------------------------------
+
+
+def test_a_huge_config_does_not_hold_up_the_first_get_properties(tmp_path) -> None:
+    """The driver process as indiserver starts it: a 100 MB config is kept aside unread (it used to be read and
+    parsed before the first answer, 9 s), the definitions are sent and the warning follows them."""
+    path = config_file(tmp_path)
+    path.parent.mkdir()
+    with open(path, "wb") as handle:
+        handle.truncate(100 * 1024 * 1024)
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env.pop("INDICONFIG", None)
+    env.pop("INDIDEV", None)
+    process = subprocess.run(
+        [sys.executable, "-c", "from indi_astrojolo.nexstar.main import main; main()"],
+        input=b'<getProperties version="1.7"/>\n',
+        capture_output=True,
+        env=env,
+        timeout=120,  # a hang guard only: what is checked is that the file was never read
+    )
+    answer = process.stdout.decode()
+    assert process.returncode == 0, process.stderr[-800:]
+    assert 'name="CONNECTION"' in answer
+    warning = answer.index("[WARNING] The saved configuration was not applied:")
+    assert warning > answer.index('name="CONNECTION"')  # said after the definitions, not instead of them
+    assert "104,857,600 bytes, more than the 1,048,576" in answer[warning:]
+    assert b"104,857,600 bytes" in process.stderr  # and in indiserver's log
+    assert not path.exists() and len(kept_aside(path)) == 1
