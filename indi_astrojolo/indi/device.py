@@ -206,7 +206,7 @@ class Device:
             self.catch_up_owed = True
             self.refuse(vector, f"{vector.label}: {exc}")
         except OSError as exc:  # a full disk, a read-only or missing directory: said as such, never "internal error"
-            self.refuse(vector, f"{vector.label}: {file_error(exc, 'write')}")
+            self.refuse(vector, f"{vector.label}: {describe(exc)}")
         except Exception as exc:  # a bug must cost one request, never the driver
             self.log.error("handler for %s failed: %s", name, "".join(traceback.format_exception(exc))[-900:])
             self.refuse(vector, f"{vector.label}: internal error ({describe(exc)})")
