@@ -178,6 +178,12 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 18:  # beyond any count, step or time a store holds (and beyond a float's precision)
+        raise DocumentError(f"{text[:30]} is too large a number")
+    return int(text)
+
+
 def load_document(
     path: str | os.PathLike[str],
     kind: str,
@@ -205,12 +211,14 @@ def load_document(
     if data is None:
         return None
     try:
-        document = json.loads(data.decode("utf-8"), parse_constant=_no_constants, parse_float=_finite_float)
+        document = json.loads(
+            data.decode("utf-8"), parse_constant=_no_constants, parse_float=_finite_float, parse_int=_bounded_int
+        )
     except UnicodeDecodeError:
         _damaged(target, "not UTF-8 text", keep_aside)
     except DocumentError as exc:
         _damaged(target, str(exc), keep_aside)
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSONDecodeError, and the interpreter's own limits on numbers
         _damaged(target, f"not valid JSON ({exc})", keep_aside)
     except RecursionError:
         _damaged(target, "nested too deeply", keep_aside)

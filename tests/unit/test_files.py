@@ -58,6 +58,7 @@ def test_no_file_is_none_not_a_problem(tmp_path) -> None:
         ("{\"format\": ", "not valid JSON"),
         (b"\xff\xfe garbage", "not UTF-8"),
         ("[1, 2]", f"not a {KIND} file"),
+        ("[" * 100_000, "nested too deeply"),
         (json.dumps({**GOOD, "format": "other"}), f"not a {KIND} file"),
         (json.dumps({**GOOD, "version": 2}), "version 2 is not supported"),
         (json.dumps({k: v for k, v in GOOD.items() if k != "angle"}), '"angle" is missing'),
@@ -88,7 +89,7 @@ def test_each_kind_of_damage_is_named_and_the_file_kept_aside(tmp_path, content,
     assert f"kept aside as {problem.kept_aside.name}" in str(problem)
 
 
-@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e999", "-1e400"])
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e999", "-1e400", "1" + "0" * 400, "9" * 5000])
 def test_nan_and_infinity_never_get_in(tmp_path, constant) -> None:
     path = write(tmp_path / "store.json", json.dumps(GOOD).replace("12.5", constant))
     with pytest.raises(StoreProblem, match="damaged"):
