@@ -131,6 +131,12 @@ def file_error(exc: OSError, doing: str = "read") -> str:
     return f"cannot {doing} {where}: {reason}" if where else f"cannot {doing}: {reason}"
 
 
+class FileTooLarge(Exception):
+    def __init__(self, path: Path, size: int, limit: int) -> None:
+        self.path, self.size, self.limit = path, size, limit
+        super().__init__(f"{size:,} bytes, more than the {limit:,} such a file can be")
+
+
 def read_bounded(path: Path, limit: int) -> bytes | None:
     """A regular file's bytes, or None when there is none. Never blocks on a FIFO and never reads more than
     `limit` bytes: a file over the limit raises FileTooLarge before anything is read."""
@@ -159,12 +165,6 @@ def read_bounded(path: Path, limit: int) -> bytes | None:
         return data
     finally:
         os.close(fd)
-
-
-class FileTooLarge(Exception):
-    def __init__(self, path: Path, size: int, limit: int) -> None:
-        self.path, self.size, self.limit = path, size, limit
-        super().__init__(f"{size:,} bytes, more than the {limit:,} such a file can be")
 
 
 def _no_constants(name: str) -> float:
