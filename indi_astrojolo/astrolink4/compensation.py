@@ -21,7 +21,7 @@ from itertools import combinations
 from pathlib import Path
 
 from ..errors import describe
-from ..files import atomic_write_bytes, atomic_write_text, indi_home
+from ..files import DocumentError, Fields, StoreProblem, atomic_write_bytes, atomic_write_text, indi_home, load_document
 
 MIN_TEMPERATURE = -60.0  # °C; beyond what a focuser sensor reports outdoors, so likely a typo or a dead sensor
 MAX_TEMPERATURE = 60.0
@@ -422,44 +422,23 @@ def _dump(points: Sequence[Point]) -> str:
 
 
 def _load(path: Path) -> list[Point]:
+    # The file is edited by hand and from the command line as well as by the driver: a damaged one is reported and
+    # left where it is for the user to fix (nothing is written over it, since every change re-reads it first).
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    except (OSError, UnicodeDecodeError) as error:
-        raise StoreError(f"cannot read {path}: {error}") from error
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise StoreError(
-            f"{path} is damaged (not valid JSON: {error}); it was left as it is, fix or move it"
-        ) from error
-    try:
-        return _points_from(document)
-    except ValueError as error:
-        raise StoreError(f"{path} is damaged ({error}); it was left as it is, fix or move it") from error
+        return load_document(path, FILE_FORMAT, FILE_VERSION, _points_from, keep_aside=False) or []
+    except StoreProblem as problem:
+        raise StoreError(str(problem)) from problem
 
 
-def _points_from(document: object) -> list[Point]:
-    if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
-        raise ValueError(f"it is not a {FILE_FORMAT} file")
-    version = document.get("version")
-    if version != FILE_VERSION:
-        raise ValueError(f"version {version!r} is not supported, only {FILE_VERSION}")
-    entries = document.get("points")
-    if not isinstance(entries, list):
-        raise ValueError('"points" is not a list')
+def _points_from(document: Fields) -> list[Point]:
     points = []
-    for number, entry in enumerate(entries, start=1):
-        if not isinstance(entry, dict) or "temperature" not in entry or "position" not in entry:
-            raise ValueError(f"point {number} needs a temperature and a position")
-        position = entry["position"]
-        if isinstance(position, float) and position.is_integer():
-            position = int(position)  # a hand edit may write 15000.0; that is still a whole number of steps
+    for entry in document.entries("points", "point"):
         try:
-            points.append(Point(entry["temperature"], position))
+            points.append(Point(entry.number("temperature"), entry.integer("position", 0, MAX_POSITION)))
+        except DocumentError:
+            raise
         except ValueError as error:
-            raise ValueError(f"point {number}: {error}") from error
+            raise DocumentError(f"{entry.where}: {error}") from error
     return points
 
 

@@ -46,6 +46,7 @@ class Faults:
     truncate: bool = False  # every reply longer than a bare acknowledgement loses its second half
     oversize: bool = False  # every reply runs on far past any line length the protocol has
     late_reply_s: float = 0.0  # replies go out this late, in order, while later commands are still taken in
+    silent_from: str = ""  # from the first command starting with this on, answer nothing (a device that hangs)
 
 
 OVERSIZE_PADDING = ":0" * 300  # what the oversize fault appends: longer than any reader's line limit
@@ -273,6 +274,8 @@ class AstroLink4Emulator:
         self.advance(now)
         command = line.strip()
         self.commands.append(command)
+        if self.faults.silent_from and command.startswith(self.faults.silent_from):
+            self.faults.silent = True
         if not command or self.faults.silent:
             return None
         if self.faults.drop_replies > 0:

@@ -14,13 +14,21 @@ import os
 import sys
 from typing import Callable
 
+from lxml import etree
+
 from .logs import setup_logging
 from .outbox import Outbox
 from .properties import PropertySet
 from .spec import DriverSpec, prepare_properties
-from .xmlstream import GetProperties, Message, MalformedMessage, XmlStream, serialize
+from .xmlstream import GetProperties, Message, MalformedMessage, XmlStream, sanitize_text, serialize, timestamp_now
 
 log = logging.getLogger(__name__)
+
+
+def message_element(device: str, level: str, text: str) -> etree._Element:
+    """An INDI message as Device.message sends it (the device object does not exist yet at start-up)."""
+    attributes = {"device": device, "timestamp": timestamp_now(), "message": sanitize_text(f"[{level}] {text}")[:1000]}
+    return etree.Element("message", attributes)
 
 
 def _write_blocking(fd: int, data: bytes) -> None:
@@ -31,10 +39,11 @@ def _write_blocking(fd: int, data: bytes) -> None:
 
 
 def _answer_until_first_request(
-    props: PropertySet, stream: XmlStream, outbox: Outbox
+    props: PropertySet, stream: XmlStream, outbox: Outbox, notes: list[tuple[str, str]] | None = None
 ) -> list[Message | MalformedMessage] | None:
     """Answer getProperties from stdin until some other message arrives; return it and what followed it in the
-    same read (None if stdin closed first)."""
+    same read (None if stdin closed first). `notes` (level, text) are said once, after the first definitions."""
+    notes = list(notes or ())
     while True:
         try:
             data = os.read(0, 65536)
@@ -49,6 +58,8 @@ def _answer_until_first_request(
             if isinstance(message, GetProperties) and not pending:
                 for vector in props.definitions_for(message.device, message.name):
                     outbox.send(serialize(vector.def_element()))
+                while notes:
+                    outbox.send(serialize(message_element(props.device, *notes.pop(0))))
             else:
                 pending.append(message)
         _write_blocking(1, outbox.take())
@@ -59,10 +70,11 @@ def _answer_until_first_request(
 def run_driver(spec: DriverSpec, load_device_class: Callable[[], type]) -> int:
     setup_logging()
     try:
-        props = prepare_properties(spec)
+        notes: list[tuple[str, str]] = []
+        props = prepare_properties(spec, lambda level, text: notes.append((level, text)))
         outbox = Outbox()
         stream = XmlStream()
-        pending = _answer_until_first_request(props, stream, outbox)
+        pending = _answer_until_first_request(props, stream, outbox, notes)
         if pending is None:
             return 0
         import trio

@@ -24,6 +24,7 @@ from .xmlstream import GetProperties, MalformedMessage, NewVector, sanitize_text
 from ..link.session import LinkError
 from ..link.transports import Transport, TransportError, open_tcp, SerialTransport
 from ..errors import describe, first_error
+from ..files import file_error
 
 Handler = Callable[[Update], Awaitable[None]]
 
@@ -63,6 +64,7 @@ class Device:
         self._connection_closed = trio.Event()
         self._connection_closed.set()
         self.default_config = default_config_document(props)
+        self.config_damage: str | None = None  # what was wrong with the config file loaded last
         self._pre_connection = [name for name in props.vectors if name not in self.connected_property_names()]
 
     # --- what a subclass provides ----------------------------------------------------------------------------
@@ -203,6 +205,8 @@ class Device:
         except TransportError as exc:
             self.catch_up_owed = True
             self.refuse(vector, f"{vector.label}: {exc}")
+        except OSError as exc:  # a full disk, a read-only or missing directory: said as such, never "internal error"
+            self.refuse(vector, f"{vector.label}: {describe(exc)}")
         except Exception as exc:  # a bug must cost one request, never the driver
             self.log.error("handler for %s failed: %s", name, "".join(traceback.format_exception(exc))[-900:])
             self.refuse(vector, f"{vector.label}: internal error ({describe(exc)})")
@@ -314,25 +318,33 @@ class Device:
         finally:
             self.connection_nursery = None
             self._connection_scope = None
-            if started:
-                self._became_disconnected()
+            if started or self.connected:
+                # Connected, or failed part-way through _became_connected: either way nothing of the connection
+                # may stay behind (defined properties would answer requests with no link under them).
+                self._became_disconnected(announce=started)
                 with trio.CancelScope(shield=True):
-                    await self.on_disconnected()
+                    try:
+                        await self.on_disconnected()
+                    except Exception as exc:
+                        self.log.error("after disconnecting: %s", "".join(traceback.format_exception(exc))[-900:])
             self._connection_closed.set()
 
     async def _became_connected(self) -> None:
+        """Define the connected properties, apply the saved config and start polling. CONNECTION says Ok only
+        when all of it succeeded: a failure on the way is undone by _connection_lifetime and reported by
+        _on_connection."""
         self.connected = True
-        connection = self.props.switch("CONNECTION")
-        connection.select("CONNECT")
-        self.update("CONNECTION", State.OK)
         for name in self.connected_property_names():
             self.define(name)
         await self.load_config(initial=True)
         await self.on_connected()
         self.spawn_connected(self._poll_loop, "polling")
+        connection = self.props.switch("CONNECTION")
+        connection.select("CONNECT")
+        self.update("CONNECTION", State.OK)
 
-    def _became_disconnected(self) -> None:
-        was_connected = self.connected
+    def _became_disconnected(self, *, announce: bool = True) -> None:
+        was_connected = self.connected and announce
         self.connected = False
         for name in self.connected_property_names():
             if name in self.props.defined:
@@ -418,9 +430,35 @@ class Device:
     async def save_config(self) -> None:
         path = self.config_file()
         vectors = self.saved_vectors()
-        default_document = self.default_config
-        await trio.to_thread.run_sync(config.write_default_once, path, default_document)
-        await trio.to_thread.run_sync(config.write, path, vectors)
+        try:
+            await trio.to_thread.run_sync(config.protect_before_overwrite, path)
+        except config.ConfigError as exc:
+            raise ValidationError(f"Configuration {exc}") from None
+        await self._write_default_config()
+        try:
+            await trio.to_thread.run_sync(config.write, path, vectors)
+        except OSError as exc:
+            raise ValidationError(f"Configuration not saved: {file_error(exc, 'write')}") from None
+
+    async def _write_default_config(self) -> None:
+        """The .default file is a convenience: failing to write it is said, and fails nothing."""
+        try:
+            await trio.to_thread.run_sync(config.write_default_once, self.config_file(), self.default_config)
+        except OSError as exc:
+            self.message(f"The default configuration was not kept: {file_error(exc, 'write')}", "WARNING")
+
+    def config_damaged(self, loaded: config.ConfigFile) -> None:
+        """A damaged config was applied as far as it could be read (a subclass may hold back what depends on it)."""
+
+    async def _report_damaged_config(self, loaded: config.ConfigFile) -> str:
+        try:
+            kept = await trio.to_thread.run_sync(config.keep_damaged_copy, loaded)
+            where = f"a copy of it was kept as {kept.name}"
+        except OSError as exc:
+            where = f"no copy of it could be kept ({file_error(exc, 'write')}), so it will not be saved over"
+        text = f"{loaded.describe_damage()}; {where}"
+        self.message(text, "WARNING")
+        return text
 
     async def load_config(self, *, initial: bool = False, path: Any = None) -> list[str]:
         """Replay saved requests for the properties defined now; returns what each one changed, in words.
@@ -429,14 +467,24 @@ class Device:
         values: loading a config changes only what differs, so a handler with a side effect on the device (a heater
         duty sent again) does not run for nothing."""
         path = path or self.config_file()
+        damage = None
         try:
-            requests = await trio.to_thread.run_sync(config.read, path)
-        except config.ConfigError as exc:
+            loaded = await trio.to_thread.run_sync(config.load, path)
+        except config.ConfigMissing as exc:
             if not initial:
                 raise ValidationError(str(exc)) from None
             return []
+        except config.ConfigError as exc:
+            if not initial:
+                raise ValidationError(str(exc)) from None
+            self.message(f"The saved configuration was not applied: {exc}", "WARNING")
+            self.update("CONFIG_PROCESS", State.ALERT)
+            return []
+        if loaded.damage is not None:
+            damage = await self._report_damaged_config(loaded)
+        requests = loaded.requests
         if initial:
-            await trio.to_thread.run_sync(config.write_default_once, self.config_file(), self.default_config)
+            await self._write_default_config()
         applied: list[str] = []
         for request in requests:
             name = request.name or ""
@@ -452,8 +500,11 @@ class Device:
             await self.handle_request(request, from_config=True)
             refused = vector.state is State.ALERT
             applied.append(f"{vector.label} ({'refused' if refused else change or 'as saved'})")
+        self.config_damage = damage
+        if damage is not None:
+            self.config_damaged(loaded)  # after the replay: what it set came from the damaged file
         if initial:
-            self.update("CONFIG_PROCESS", State.OK)
+            self.update("CONFIG_PROCESS", State.OK if damage is None else State.ALERT)
         return applied
 
     @staticmethod
@@ -475,6 +526,9 @@ class Device:
                 words.append(f"{label} {current[member]!r} -> {value!r}")
         return ", ".join(words)
 
+    def _config_state(self) -> State:
+        return State.OK if self.config_damage is None else State.ALERT
+
     async def _on_config_process(self, update: Update) -> None:
         vector = update.vector
         action = next((name for name, on in update.values.items() if on), None)
@@ -485,10 +539,10 @@ class Device:
             self.update(vector.name, State.OK, f"Configuration saved to {path}")
         elif action == "CONFIG_LOAD":
             changes = await self.load_config()
-            self.update(vector.name, State.OK, self._loaded_message("Configuration", changes))
+            self.update(vector.name, self._config_state(), self._loaded_message("Configuration", changes))
         elif action == "CONFIG_DEFAULT":
             changes = await self.load_config(path=config.default_path(path))
-            self.update(vector.name, State.OK, self._loaded_message("Default configuration", changes))
+            self.update(vector.name, self._config_state(), self._loaded_message("Default configuration", changes))
         elif action == "CONFIG_PURGE":
             removed = await trio.to_thread.run_sync(config.purge, path)
             self.update(vector.name, State.OK, f"Configuration {'purged' if removed else 'was already empty'}")

@@ -10,13 +10,17 @@ import glob
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .. import __version__
+from ..files import file_error
 from . import config
 from .definitions import load_vectors
 from .properties import PropertySet, State, SwitchMember, SwitchVector, ValidationError
 
 log = logging.getLogger(__name__)
+
+Report = Callable[[str, str], None]  # (level, text)
 
 PRE_CONNECTION_FILES = ("general.xml", "connection.xml")
 SERIAL_PORT_PATTERNS = ("/dev/serial/by-id/*", "/dev/ttyUSB*", "/dev/ttyACM*")
@@ -82,11 +86,14 @@ def build_properties(spec: DriverSpec) -> PropertySet:
     return props
 
 
-def prepare_properties(spec: DriverSpec) -> PropertySet:
-    """Everything a driver shows before it is connected, with saved settings applied, marked as defined."""
+def prepare_properties(spec: DriverSpec, report: Report | None = None) -> PropertySet:
+    """Everything a driver shows before it is connected, with saved settings applied, marked as defined.
+
+    `report(level, text)` hears about a saved config that could not be used as it is (damaged, unreadable, too
+    large); it is also logged."""
     props = build_properties(spec)
     connected = set(connected_names(spec, props.device))
-    apply_saved_values(props, {name for name in props.vectors if name not in connected})
+    apply_saved_values(props, {name for name in props.vectors if name not in connected}, report)
     refresh_system_ports(props)
     for name in props.vectors:
         if name in connected or (name == "SYSTEM_PORTS" and not props["SYSTEM_PORTS"].members):
@@ -105,19 +112,35 @@ def default_config_document(props: PropertySet) -> bytes:
     return config.render(vector for vector in props.vectors.values() if vector.save)
 
 
-def apply_saved_values(props: PropertySet, names: set[str] | None = None) -> list[str]:
+def apply_saved_values(props: PropertySet, names: set[str] | None = None, report: Report | None = None) -> list[str]:
     """Apply saved config values to properties that only live in the driver (no device I/O).
 
-    Returns the names applied. Invalid entries are skipped with a log line: a damaged config must not stop a driver
-    from starting.
+    Returns the names applied. A damaged config must not stop a driver from starting: what can be read of it is
+    applied, a copy of it is kept beside it before anything can save over it, and the damage is reported; invalid
+    entries are skipped with a log line.
     """
     applied: list[str] = []
+
+    def warn(text: str) -> None:
+        log.warning("%s", text)
+        if report is not None:
+            report("WARNING", text)
+
     try:
-        requests = config.read(config.config_path(props.device))
-    except config.ConfigError as exc:
+        loaded = config.load(config.config_path(props.device))
+    except config.ConfigMissing as exc:
         log.debug("no saved configuration applied: %s", exc)
         return applied
-    for request in requests:
+    except config.ConfigError as exc:
+        warn(f"The saved configuration was not applied: {exc}")
+        return applied
+    if loaded.damage is not None:
+        try:
+            where = f"a copy of it was kept as {config.keep_damaged_copy(loaded).name}"
+        except OSError as exc:
+            where = f"no copy of it could be kept ({file_error(exc, 'write')}), so it will not be saved over"
+        warn(f"{loaded.describe_damage()}; {where}")
+    for request in loaded.requests:
         if request.name not in props or (names is not None and request.name not in names):
             continue
         vector = props[request.name]

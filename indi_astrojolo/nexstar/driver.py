@@ -9,12 +9,13 @@ import math
 import time
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator, Callable
 
 import trio
 
-from ..files import indi_home
-from ..indi.device import Device
+from ..files import StoreProblem, indi_home
+from ..indi import config
+from ..indi.device import Device, Handler
 from ..indi.properties import State, Update, ValidationError
 from ..link.framing import AuxFramer, AuxPacket, PassthroughFramer
 from ..link.session import LinkError, LinkTimeout, RequestSession, open_session
@@ -101,6 +102,21 @@ def clock_disagreement(client_unix: float, system_unix: float) -> str:
     return text + " If the client's clock is the wrong one, correct it and send TIME_UTC again."
 
 
+# The requests that move the mount, each with what makes it a move (stopping, syncing and unparking never move).
+MOTION_REQUESTS: dict[str, Callable[[Update, "NexStarDriver"], bool]] = {
+    "EQUATORIAL_EOD_COORD": lambda update, driver: driver.props.switch("ON_COORD_SET").selected() != "SYNC",
+    "HORIZONTAL_COORD": lambda update, driver: True,
+    "TELESCOPE_TRACK_STATE": lambda update, driver: bool(update.values.get("TRACK_ON")),
+    "TELESCOPE_PARK": lambda update, driver: bool(update.values.get("PARK")),
+    "TELESCOPE_HOME": lambda update, driver: any(update.values.values()),
+    "TELESCOPE_MOTION_NS": lambda update, driver: any(update.values.values()),
+    "TELESCOPE_MOTION_WE": lambda update, driver: any(update.values.values()),
+    "TELESCOPE_TIMED_GUIDE_NS": lambda update, driver: any(value > 0 for value in update.values.values()),
+    "TELESCOPE_TIMED_GUIDE_WE": lambda update, driver: any(value > 0 for value in update.values.values()),
+    "SAT_TRACKING_STAT": lambda update, driver: bool(update.values.get("SAT_TRACK")),
+}
+
+
 class NexStarDriver(Device):
     focuser_names: tuple[str, ...] = ()  # the focuser's properties offered while connected (focuser.py)
 
@@ -153,8 +169,31 @@ class NexStarDriver(Device):
             }
         )
 
+        self.limits_unconfirmed: str | None = None  # why motion is held until the user confirms the limits
+        for name, moves in MOTION_REQUESTS.items():
+            self.handlers[name] = self._held_while_limits_unconfirmed(self.handlers[name], moves)
+
     def connected_property_names(self) -> list[str]:
         return super().connected_property_names() + list(self.focuser_names)
+
+    # --- limits after a damaged config ------------------------------------------------------------------------
+
+    def config_damaged(self, loaded: config.ConfigFile) -> None:
+        """The altitude limits and the cord wrap may not be the user's any more (an entry lost, or the defaults):
+        the mount does not move until the user has looked at them and set ALTITUDE_LIMITS, even unchanged."""
+        self.limits_unconfirmed = (
+            f"the saved configuration {loaded.path.name} was damaged, so the altitude limits and the cord wrap may "
+            "not be the ones you set; check them, then set the altitude limits (even unchanged) to allow motion"
+        )
+        self.update("ALTITUDE_LIMITS", State.ALERT, f"[WARNING] Motion is held: {self.limits_unconfirmed}")
+
+    def _held_while_limits_unconfirmed(self, handler: Handler, moves: Callable[[Update, "NexStarDriver"], bool]) -> Handler:
+        async def guarded(update: Update) -> None:
+            if self.limits_unconfirmed is not None and moves(update, self):
+                raise ValidationError(f"motion is held: {self.limits_unconfirmed}")
+            await handler(update)
+
+        return guarded
 
     # --- time and site ---------------------------------------------------------------------------------------
 
@@ -527,6 +566,7 @@ class NexStarDriver(Device):
             await self.focuser.halt_before_disconnect()
 
     async def on_disconnected(self) -> None:
+        self.limits_unconfirmed = None  # the next connection reads the config again and decides afresh
         await self.motion.on_disconnected()
         self.focuser.on_disconnected()
 
@@ -538,8 +578,8 @@ class NexStarDriver(Device):
     def _load_pointing(self) -> None:
         try:
             self.pointing = PointingStore.load(self._pointing_path())
-        except ValueError as exc:
-            self.message(str(exc), "ERROR")
+        except StoreProblem as problem:
+            self.message(f"Pointing model file {problem}. Connected without it: sync again to rebuild it", "WARNING")
             self.pointing = PointingStore(self._pointing_path())
         self.model = fit_model(self.pointing.points)
 
@@ -626,6 +666,10 @@ class NexStarDriver(Device):
     async def _on_altitude_limits(self, update: Update) -> None:
         if update["MIN_ALT"] >= update["MAX_ALT"]:
             raise ValidationError("the lowest altitude must be below the highest")
+        if self.limits_unconfirmed is not None:
+            self.limits_unconfirmed = None
+            self.accept(update, message="Altitude limits confirmed: the mount may move again")
+            return
         self.accept(update)
 
     async def _on_cordwrap(self, update: Update) -> None:

@@ -15,14 +15,13 @@ abort always wins.
 
 from __future__ import annotations
 
-import json
 import math
 from enum import Enum
 from typing import TYPE_CHECKING
 
 import trio
 
-from ..files import atomic_write_text, indi_home
+from ..files import StoreProblem, indi_home
 from ..indi.properties import State, Update, ValidationError
 from ..link.session import LinkError, ReplyRejected
 from . import astrometry as astro
@@ -39,6 +38,8 @@ from .mount import (
     wrap180,
     wrap360,
 )
+
+from .mount import ParkRecord  # the park file's one reader and writer
 
 if TYPE_CHECKING:
     from .driver import NexStarDriver
@@ -702,12 +703,8 @@ class MotionControl:
 
     def _write_park(self) -> None:
         position = self.props.number("TELESCOPE_PARK_POSITION")
-        document = {
-            "format": "astrojolo-park", "version": 1, "parked": self.parked,
-            "axis1": position["PARK_AZ"].value, "axis2": position["PARK_ALT"].value,
-            "encoders": list(self.driver.encoders) if self.driver.encoders else None,
-        }  # fmt: skip
-        atomic_write_text(self._park_path(), json.dumps(document))
+        record = ParkRecord(self.parked, position["PARK_AZ"].value, position["PARK_ALT"].value, self.driver.encoders)
+        record.save(self._park_path())
 
     async def restore_park(self) -> None:
         """At connect: the saved park position, and the encoders back where they were if the mount was powered down
@@ -716,14 +713,24 @@ class MotionControl:
         default = self.default_park()
         position.apply({"PARK_AZ": default.axis1, "PARK_ALT": default.axis2})
         try:
-            document = json.loads(self._park_path().read_text())
-        except (FileNotFoundError, ValueError):
-            document = None
+            record = ParkRecord.load(self._park_path())  # a few bytes, bounded: read in place, as before
+        except StoreProblem as problem:
+            # Whether the mount was parked, and so whether its encoders count from the right place, is unknown.
+            self.parked = False
+            park = self.props.switch("TELESCOPE_PARK")
+            park.reset()
+            park.state = State.ALERT
+            self.driver.message(
+                f"Park file {problem}. The park state is unknown and the position shown may be wrong: "
+                "sync on a star or home the mount before trusting it",
+                "WARNING",
+            )
+            return
         self.parked = False
-        if document:
-            position.apply({"PARK_AZ": float(document["axis1"]), "PARK_ALT": float(document["axis2"])})
-            self.parked = bool(document.get("parked"))
-            saved = document.get("encoders")
+        if record:
+            position.apply({"PARK_AZ": record.axis1, "PARK_ALT": record.axis2})
+            self.parked = record.parked
+            saved = record.encoders
             if self.parked and saved and self.driver.encoders == (0, 0) and tuple(saved) != (0, 0):
                 for axis, steps in zip(AXES, saved):
                     await self.driver.transact(axis, Command.SET_POSITION, aux.encode_position(int(steps)))

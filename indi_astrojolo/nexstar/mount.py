@@ -10,13 +10,12 @@ position: azimuth 0 (north), altitude 0 (level), as the AUX write-up sets the mo
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from ..files import atomic_write_text
+from ..files import Fields, load_document, save_document
 from .aux import STEPS_PER_TURN
 
 STEPS_PER_DEGREE = STEPS_PER_TURN / 360.0
@@ -172,6 +171,22 @@ def model_rms_arcsec(model: PointingModel, points: list[SyncPoint]) -> float:
     return math.sqrt(sum(r * r for r in residuals) / len(residuals)) * 3600.0
 
 
+POINTING_FORMAT = "astrojolo-pointing-model"
+POINTING_VERSION = 1
+MAX_SYNC_POINTS = 10_000
+
+
+def _sync_point(entry: Fields) -> SyncPoint:
+    return SyncPoint(
+        entry.number("sky1", -720.0, 720.0),
+        entry.number("sky2", -360.0, 360.0),
+        entry.number("mount1", -720.0, 720.0),
+        entry.number("mount2", -360.0, 360.0),
+        entry.number("time_unix", 0.0, 1e11) if entry.has("time_unix") else 0.0,
+        entry.text("label"),
+    )
+
+
 @dataclass
 class PointingStore:
     path: Path
@@ -179,18 +194,45 @@ class PointingStore:
 
     @classmethod
     def load(cls, path: Path) -> "PointingStore":
-        try:
-            document = json.loads(path.read_text())
-            points = [SyncPoint(**entry) for entry in document["points"]]
-        except FileNotFoundError:
-            points = []
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"pointing model file {path} is damaged: {exc}") from None
-        return cls(path, points)
+        """The saved sync points; StoreProblem (naming the file, the damaged one kept aside) if they cannot be used."""
+        points = load_document(
+            path, POINTING_FORMAT, POINTING_VERSION,
+            lambda document: [_sync_point(entry) for entry in document.entries("points", "point", at_most=MAX_SYNC_POINTS)],
+        )  # fmt: skip
+        return cls(path, points or [])
 
     def save(self) -> None:
-        document = {"format": "astrojolo-pointing-model", "version": 1, "points": [asdict(p) for p in self.points]}
-        atomic_write_text(self.path, json.dumps(document, indent=1))
+        save_document(self.path, POINTING_FORMAT, POINTING_VERSION, {"points": [asdict(p) for p in self.points]})
+
+
+PARK_FORMAT = "astrojolo-park"
+PARK_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ParkRecord:
+    """The park file: the park position (axis angles) and, if the mount was parked, the encoders it was parked at."""
+
+    parked: bool
+    axis1: float
+    axis2: float
+    encoders: tuple[int, int] | None
+
+    @classmethod
+    def load(cls, path: Path) -> "ParkRecord | None":
+        """None if there is no park file; StoreProblem (naming the file, the damaged one kept aside) if it is bad."""
+        return load_document(path, PARK_FORMAT, PARK_VERSION, cls._parse)
+
+    @classmethod
+    def _parse(cls, document: Fields) -> "ParkRecord":
+        encoders = document.integers("encoders", 2, 0, STEPS_PER_TURN - 1) if document.has("encoders") else None
+        parked = document.boolean("parked") if document.has("parked") else False
+        return cls(parked, document.number("axis1", -360.0, 360.0), document.number("axis2", -90.0, 90.0), encoders)
+
+    def save(self, path: Path) -> None:
+        fields = {"parked": self.parked, "axis1": self.axis1, "axis2": self.axis2,
+                  "encoders": list(self.encoders) if self.encoders else None}  # fmt: skip
+        save_document(path, PARK_FORMAT, PARK_VERSION, fields, indent=None)
 
 
 # --- limits -------------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from disk_faults import refuse_new_files
 
 from indi_astrojolo.files import atomic_write_bytes
 from indi_astrojolo.indi import config
@@ -147,3 +148,111 @@ def test_atomic_write_takes_an_explicit_mode(tmp_path) -> None:
     target = tmp_path / "chart.png"
     atomic_write_bytes(target, b"png", mode=0o640)
     assert os.stat(target).st_mode & 0o777 == 0o640
+
+
+# --- damaged and oversized files ----------------------------------------------------------------------------------
+
+ENTRIES = [("A", "10"), ("B", "20"), ("C", "30"), ("D", "40")]
+
+
+def config_text(entries=ENTRIES) -> str:
+    body = "".join(
+        f'<newNumberVector device="D" name="{name}">\n  <oneNumber name="X">\n      {value}\n  </oneNumber>\n</newNumberVector>\n'
+        for name, value in entries
+    )
+    return f"<INDIDriver>\n{body}</INDIDriver>\n"
+
+
+def read_values(path) -> tuple[dict[str, str], str | None, int]:
+    loaded = config.load(path)
+    return {r.name: r.members[0][1] for r in loaded.requests}, loaded.damage, loaded.skipped
+
+
+def test_a_whole_file_is_not_damaged(tmp_path) -> None:
+    path = tmp_path / "cfg.xml"
+    path.write_text(config_text())
+    assert read_values(path) == ({"A": "10", "B": "20", "C": "30", "D": "40"}, None, 0)
+
+
+def test_losing_only_the_closing_tag_loses_nothing(tmp_path) -> None:
+    path = tmp_path / "cfg.xml"
+    path.write_text(config_text().replace("</INDIDriver>\n", ""))
+    values, damage, skipped = read_values(path)
+    assert values == {"A": "10", "B": "20", "C": "30", "D": "40"} and skipped == 0
+    assert "Premature end of data" in damage
+
+
+def test_a_value_cut_short_is_never_applied(tmp_path) -> None:
+    """Truncated in the middle of C's value: "30" would be read as "3" by a recovering parser."""
+    text = config_text()
+    path = tmp_path / "cfg.xml"
+    path.write_text(text[: text.index("30") + 1])
+    values, damage, skipped = read_values(path)
+    assert values == {"A": "10", "B": "20"} and damage and skipped == 1
+
+
+def test_damage_in_the_middle_spares_the_entries_around_it(tmp_path) -> None:
+    path = tmp_path / "cfg.xml"
+    path.write_bytes(config_text().replace("20", "2\x01").encode())
+    values, damage, skipped = read_values(path)
+    assert values == {"A": "10", "C": "30", "D": "40"} and skipped == 1
+    assert "invalid Char" in damage
+
+
+def test_garbage_gives_nothing_and_says_why(tmp_path) -> None:
+    path = tmp_path / "cfg.xml"
+    path.write_bytes(b"\x00\x01\x02 not xml at all")
+    values, damage, _ = read_values(path)
+    assert values == {} and damage
+
+
+def test_an_empty_file_is_damaged(tmp_path) -> None:
+    path = tmp_path / "cfg.xml"
+    path.write_bytes(b"")
+    assert read_values(path)[1]
+
+
+def test_a_config_over_the_limit_is_kept_aside_unread(tmp_path) -> None:
+    path = tmp_path / "cfg.xml"
+    with open(path, "wb") as handle:
+        handle.truncate(100 * 1024 * 1024)
+    with pytest.raises(config.ConfigError, match=r"was not read: 104,857,600 bytes, more than the 1,048,576 .*kept aside as cfg.xml.damaged-"):
+        config.load(path)
+    assert not path.exists() and len(list(tmp_path.glob("cfg.xml.damaged-*"))) == 1
+
+
+def test_a_save_over_a_damaged_file_keeps_a_copy_first(tmp_path) -> None:
+    path = tmp_path / "cfg.xml"
+    damaged = config_text()[:-20].encode()
+    path.write_bytes(damaged)
+    config.protect_before_overwrite(path)
+    config.protect_before_overwrite(path)  # once is enough: the same bytes are not copied twice
+    copies = list(tmp_path.glob("cfg.xml.damaged-*"))
+    assert len(copies) == 1 and copies[0].read_bytes() == damaged
+    path.write_text(config_text())
+    config.protect_before_overwrite(path)  # a whole file needs no copy
+    assert len(list(tmp_path.glob("cfg.xml.damaged-*"))) == 1
+
+
+def test_a_save_is_refused_when_no_copy_of_the_damaged_file_can_be_kept(tmp_path, monkeypatch) -> None:
+    """A read-only directory; root ignores permission bits, so new files fail the way a read-only mount fails."""
+    path = tmp_path / "cfg.xml"
+    path.write_bytes(b"<INDIDriver><oops")
+    refuse_new_files(monkeypatch, tmp_path)
+    with pytest.raises(config.ConfigError, match="no copy of it could be kept .*Read-only file system"):
+        config.protect_before_overwrite(path)
+    assert path.read_bytes() == b"<INDIDriver><oops"
+
+
+def test_a_file_cut_anywhere_gives_only_whole_entries(tmp_path) -> None:
+    """Whatever byte a write was cut at, every entry read is exactly as written, and the ones before the cut are
+    all there."""
+    text = config_text([("A", "10"), ("B", "-20.5"), ("C", "300"), ("D", "Off")]).encode()
+    whole = {"A": "10", "B": "-20.5", "C": "300", "D": "Off"}
+    path = tmp_path / "cfg.xml"
+    for cut in range(len(text)):
+        path.write_bytes(text[:cut])
+        values = {r.name: r.members[0][1] for r in config.load(path).requests}
+        assert all(whole[name] == value for name, value in values.items()), (cut, values)
+        ended = text[:cut].count(b"</newNumberVector>")
+        assert len(values) >= ended, (cut, values)  # every entry written whole before the cut is read

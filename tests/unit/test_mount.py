@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from indi_astrojolo.files import StoreProblem
 from indi_astrojolo.nexstar.aux import STEPS_PER_TURN
 from indi_astrojolo.nexstar.mount import (
     AxisAngles,
@@ -102,8 +103,10 @@ def test_pointing_store_round_trip_and_damage(tmp_path) -> None:
     loaded = PointingStore.load(path)
     assert loaded.points == store.points
     path.write_text("{not json")
-    with pytest.raises(ValueError, match="damaged"):
+    with pytest.raises(StoreProblem, match="pointing.json: it is damaged: not valid JSON") as problem:
         PointingStore.load(path)
+    assert problem.value.kept_aside is not None and problem.value.kept_aside.read_text() == "{not json"
+    assert not path.exists()
     assert PointingStore.load(tmp_path / "missing.json").points == []
 
 
