@@ -31,6 +31,7 @@ from .mount import (
     PointingModel,
     PointingStore,
     SyncPoint,
+    angular_separation,
     encoders_to_angles,
     fit_model,
     model_rms_arcsec,
@@ -430,12 +431,15 @@ class NexStarDriver(Device):
         self.update(listing.name, State.OK if points else State.IDLE)
 
     async def sync(self, ra_hours: float, dec_degrees: float) -> None:
-        if self.motion.busy():
-            raise ValidationError("the mount is moving; sync when it is still")
+        """The star at RA/Dec is where the mount points now: a point of the pointing model. Never moves the mount."""
+        self.motion.check_sync()
         azm, alt = await self.read_encoders()
+        read_at = self.encoders_time
         mount = self.mount_axes(azm, alt)
         sky = self.sky_to_ideal_axes(ra_hours, dec_degrees)
         assert self.pointing is not None
+        shift = angular_separation(self.model.to_sky(mount), sky)  # how far the sync moves what is shown here
+        large = self.motion.confirm_sync(shift, ra_hours, dec_degrees)
         # A new sync near an earlier one replaces it, so repeated syncs on one star do not outweigh the others.
         self.pointing.points = [
             p for p in self.pointing.points if math.hypot(wrap180(p.sky1 - sky.axis1), p.sky2 - sky.axis2) > 0.5
@@ -443,8 +447,10 @@ class NexStarDriver(Device):
         self.pointing.points.append(SyncPoint(sky.axis1, sky.axis2, mount.axis1, mount.axis2, self.now_unix()))
         await trio.to_thread.run_sync(self.pointing.save)
         self.model = fit_model(self.pointing.points)
+        if large:
+            self.message(f"A sync that moved the pointing by {shift:.1f}° was applied, as asked twice", "WARNING")
         self._show_pointing()
-        self.motion.synced()
+        self.motion.synced(mount, read_at)
         self.show_position()
 
     async def _on_pointing_clear(self, update: Update) -> None:

@@ -32,6 +32,7 @@ from .mount import (
     AxisAngles,
     Geometry,
     angles_to_encoders,
+    angular_separation,
     axis1_sign,
     axis2_sign,
     azimuth_path,
@@ -58,6 +59,9 @@ MANUAL_LIMIT_MARGIN = 0.75  # seconds of motion before a limit at which a manual
 MAX_PULSE_TICKS = 255  # one controller-timed guide pulse: at most 2.55 s
 PULSE_SEND_WINDOW_S = 0.5  # a pulse that cannot reach the controllers this soon is dropped: late, it would be wrong
 SIDEREAL_DEG_S = aux.SIDEREAL_ARCSEC_PER_S / 3600.0
+SYNC_CONFIRM_DEG = 5.0  # a sync that moves the pointing further than this is applied only when sent twice
+SYNC_CONFIRM_WINDOW_S = 60.0  # ... within this long
+SYNC_REPEAT_MATCH_DEG = 0.5  # ... on the same coordinates (a fresh solve of the same field differs by arcseconds)
 MOVE_DEG_S = (0.5 * SIDEREAL_DEG_S, SIDEREAL_DEG_S, 4 * SIDEREAL_DEG_S, 8 * SIDEREAL_DEG_S, 16 * SIDEREAL_DEG_S,
               32 * SIDEREAL_DEG_S, 64 * SIDEREAL_DEG_S, 1.0, 4.0)  # fmt: skip  # upper bounds, for limit margins
 MODE_RATES = {"TRACK_SIDEREAL": aux.SIDEREAL_ARCSEC_PER_S, "TRACK_SOLAR": aux.SOLAR_ARCSEC_PER_S,
@@ -124,6 +128,7 @@ class MotionControl:
         self.foreign_until = -math.inf  # another master commanded our motors until about then (Alert meanwhile)
         self.foreign_seen = False
         self.interference: str | None = None  # what another master did during a goto in progress
+        self.pending_sync: tuple[float, float, float] | None = None  # a large sync refused once: RA, Dec, trio time
         driver.handlers.update(
             {
                 "EQUATORIAL_EOD_COORD": self._on_coordinates,
@@ -192,8 +197,41 @@ class MotionControl:
         elif self.phase is Phase.IDLE and self.failed:
             self.stop_owed = True  # the stop that ended the failed motion may have been overwritten
 
-    def synced(self) -> None:
+    def check_sync(self) -> None:
+        """A sync changes where the driver thinks the mount points; refused while that would mislead or move it."""
+        if self.parked:
+            raise ValidationError("the mount is parked; unpark it first (a sync would shift the park position)")
+        if self.busy():
+            raise ValidationError("the mount is moving; sync when it is still")
+
+    def confirm_sync(self, shift_degrees: float, ra: float, dec: float) -> bool:
+        """A sync that moves the pointing by more than SYNC_CONFIRM_DEG (a wrong plate solve, the wrong star) is
+        refused the first time, with a warning, and applied when the same sync comes again within
+        SYNC_CONFIRM_WINDOW_S (Ekos's Align module resends a refused sync at once). Returns whether it is a large
+        sync being applied."""
+        if shift_degrees <= SYNC_CONFIRM_DEG:
+            return False
+        now = trio.current_time()
+        pending, self.pending_sync = self.pending_sync, None
+        if pending is not None and now - pending[2] <= SYNC_CONFIRM_WINDOW_S:
+            here, earlier = AxisAngles(ra * 15.0, dec), AxisAngles(pending[0] * 15.0, pending[1])
+            if angular_separation(here, earlier) <= SYNC_REPEAT_MATCH_DEG:
+                return True
+        self.pending_sync = (ra, dec, now)
+        raise ValidationError(
+            f"this sync would move the pointing by {shift_degrees:.1f}° (more than {SYNC_CONFIRM_DEG:g}°): a wrong "
+            f"plate solve or star? Nothing was changed; send the same sync again within {SYNC_CONFIRM_WINDOW_S:g} s "
+            "to apply it"
+        )
+
+    def synced(self, mount: AxisAngles, read_at: float) -> None:
+        """After a sync the mount keeps pointing where it pointed at the sync instant (`mount`, axis angles read at
+        trio time `read_at`): what it tracks is what the new model says was there then, the synced star, not the
+        target of the last goto."""
         if self.phase is Phase.TRACKING and self.target is not None:
+            ideal = self.driver.model.to_sky(mount)
+            self.target = self.driver.ideal_axes_to_sky(ideal, read_at - trio.current_time())  # saving took time
+            self.target_time = self.driver.now_unix()
             self.sent_rates = {axis: None for axis in AXES}  # the model changed: recompute and resend
 
     # --- the axes --------------------------------------------------------------------------------------------
@@ -417,11 +455,17 @@ class MotionControl:
 
     async def _on_horizontal(self, update: Update) -> None:
         if set(update.sent) != {"AZ", "ALT"}:
-            raise ValidationError("a goto in Az/Alt needs both AZ and ALT in one request")
-        self.check_altitude(update["ALT"], "the requested position")
+            raise ValidationError("a goto or sync in Az/Alt needs both AZ and ALT in one request")
         driver = self.driver
         ra, dec = astro.horizontal_to_apparent(update["AZ"], update["ALT"], driver.instant(), driver.site(), driver.weather())
-        if self.props.switch("ON_COORD_SET").selected() == "TRACK":
+        action = self.props.switch("ON_COORD_SET").selected()
+        if action == "SYNC":  # the mount points at this Az/Alt now: a sync on the RA/Dec there, never a move
+            await driver.sync(ra, dec)
+            message = f"Synced on Az {update['AZ']:.4f}°, Alt {update['ALT']:.4f}°"
+            driver.update(update.vector.name, self.coordinate_state(), message)
+            return
+        self.check_altitude(update["ALT"], "the requested position")
+        if action == "TRACK":
             await self.goto(ra, dec, track=True)  # from here on it is a star: follow it
             return
         # Not tracking: a fixed place in the sky (a landmark, a flat panel), reached and held where it is.
