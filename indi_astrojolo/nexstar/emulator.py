@@ -61,6 +61,8 @@ class MountConfig:
     gps: bool = False
     unsupported_reply: bool = True  # answer unknown commands with the F0 NAK (Evolution) instead of silence
     aux_guide_supported: bool = True  # firmware ≥ 6.50
+    # Firmware that neither answers nor applies MC_AUX_GUIDE (0x26): no reply, no NAK, no pulse (the echo still comes).
+    aux_guide_silent: bool = False
     seed: int = 1
     # Behind a hand controller: the stream carries 8-byte `P` frames and `#`-terminated replies, never an echo.
     passthrough: bool = False
@@ -382,6 +384,8 @@ class NexStarEmulator:
         if cmd in (Command.SEND_WARNING, Command.SEND_ERROR):
             return None  # a controller acknowledging our warning; nothing to answer
         if cmd == Command.AUX_GUIDE and len(data) == 2:
+            if self.config.aux_guide_silent:
+                return None
             if not self.config.aux_guide_supported:
                 return AuxPacket(packet.dst, packet.src, aux.NOT_SUPPORTED, bytes([cmd]))
             percent = data[0] - 256 if data[0] >= 128 else data[0]

@@ -24,7 +24,7 @@ import trio
 
 from ..files import atomic_write_text, indi_home
 from ..indi.properties import State, Update, ValidationError
-from ..link.session import LinkError, ReplyRejected
+from ..link.session import LinkError, LinkTimeout, NotSentInTime, ReplyRejected
 from . import astrometry as astro
 from . import aux
 from .aux import Command
@@ -117,7 +117,7 @@ class MotionControl:
         self.manual: dict[str, int] = {"NS": 0, "WE": 0}
         self.parked = False
         self.track_after_move = False
-        self.guide_warned = False
+        self.aux_guide_absent = False  # the controllers have no usable 0x26 (refused or unanswered), this session
         self.pulse_scopes: set[trio.CancelScope] = set()  # guide pulses in progress (abort ends them)
         # A stop the controllers have not confirmed (the link failed): sent again as soon as they answer, or a goto
         # abandoned in an outage would carry on to its stale target by itself.
@@ -949,6 +949,11 @@ class MotionControl:
         nursery.start_soon(self._pulse, vector.name, first, second, delta1, delta2, milliseconds)
 
     async def _pulse(self, name: str, first: str, second: str, delta1: float, delta2: float, milliseconds: float) -> None:
+        """One guide pulse, timed by the controllers (0x26). Where they have no such command (a refusal, firmware
+        before 6.50, or no answer at all from a controller that answers everything else), the pulse goes through
+        the tracking loop, which already follows the shifted target, and 0x26 is not tried again this session.
+        Whatever happens, the pulse ends with both members of the vector at zero: a client that sends the whole
+        vector back must not repeat a stale direction."""
         geometry, southern = self.driver.geometry(), self.driver.southern()
         seconds = milliseconds / 1000.0
         plan = []
@@ -956,35 +961,51 @@ class MotionControl:
             percent = delta / seconds / SIDEREAL_DEG_S * 100.0 * sign
             if abs(percent) >= 0.5:
                 plan.append((axis, max(-100, min(100, int(round(percent))))))
+        state, message = State.IDLE, None
         with trio.CancelScope() as scope:
             self.pulse_scopes.add(scope)
             try:
-                remaining = milliseconds
-                send_by = trio.current_time() + PULSE_SEND_WINDOW_S
-                while remaining > 0:
-                    chunk = min(remaining, MAX_PULSE_TICKS * 10)
-                    for axis, percent in plan:
-                        await self.driver.transact(
-                            axis, Command.AUX_GUIDE, aux.encode_guide_pulse(percent, int(chunk)), send_by=send_by
-                        )
-                    await trio.sleep(chunk / 1000.0)
-                    remaining -= chunk
-                    send_by += chunk / 1000.0
-            except ReplyRejected:
-                if not self.guide_warned:
-                    self.guide_warned = True
+                if not self.aux_guide_absent:
+                    await self._controller_pulse(plan, milliseconds)
+            except (ReplyRejected, LinkTimeout) as exc:
+                if isinstance(exc, NotSentInTime) or not await self._answers_otherwise(plan[0][0]):
+                    state, message = State.ALERT, f"[ERROR] Guide pulse failed: {exc}"
+                else:
+                    self.aux_guide_absent = True
                     self.driver.message(
-                        "The motor controllers have no guide-pulse command (firmware before 6.50): pulses are applied "
-                        "through the tracking loop", "WARNING",
+                        "The motor controllers have no guide-pulse command (firmware before 6.50, or it went "
+                        "unanswered): pulses are applied through the tracking loop from now on", "WARNING",
                     )  # fmt: skip
             except LinkError as exc:
-                self.driver.update(name, State.ALERT, f"[ERROR] Guide pulse failed: {exc}")
-                return
+                state, message = State.ALERT, f"[ERROR] Guide pulse failed: {exc}"
             finally:
                 self.pulse_scopes.discard(scope)
-        vector = self.props.number(name)
-        vector.apply({first: 0, second: 0})
-        self.driver.update(name, State.IDLE)
+                vector = self.props.number(name)
+                vector.apply({first: 0, second: 0})
+                self.driver.update(name, state, message)
+
+    async def _controller_pulse(self, plan: list[tuple[int, int]], milliseconds: float) -> None:
+        remaining = milliseconds
+        send_by = trio.current_time() + PULSE_SEND_WINDOW_S
+        while remaining > 0:
+            chunk = min(remaining, MAX_PULSE_TICKS * 10)
+            for axis, percent in plan:
+                # Not retried: a pulse sent again after a timeout would be late, and a controller that did not
+                # answer once will not answer the next time either.
+                await self.driver.transact(
+                    axis, Command.AUX_GUIDE, aux.encode_guide_pulse(percent, int(chunk)), send_by=send_by, retries=0
+                )
+            await trio.sleep(chunk / 1000.0)
+            remaining -= chunk
+            send_by += chunk / 1000.0
+
+    async def _answers_otherwise(self, axis: int) -> bool:
+        """Does a controller that left a guide pulse unanswered answer other requests (the link is fine)?"""
+        try:
+            await self.driver.transact(axis, Command.GET_POSITION)
+        except LinkError:
+            return False
+        return True
 
     async def _stop_pulses(self) -> None:
         """End the guide pulses in progress, here and in the controllers (a 0 ms pulse replaces a running one)."""
@@ -992,6 +1013,8 @@ class MotionControl:
             return
         for scope in list(self.pulse_scopes):
             scope.cancel()
+        if self.aux_guide_absent:
+            return  # the pulses went through the tracking loop, which abort stops
         for axis in AXES:
             try:
                 await self.driver.transact(axis, Command.AUX_GUIDE, aux.encode_guide_pulse(0, 0))
@@ -1018,4 +1041,5 @@ class MotionControl:
 
     async def on_disconnected(self) -> None:
         self.phase = Phase.IDLE
+        self.aux_guide_absent = False  # another mount, or new firmware, may be there at the next connect
         self.sent_rates = {axis: None for axis in AXES}

@@ -381,6 +381,15 @@ def test_aux_guide_unsupported_firmware_naks() -> None:
     assert emu.axes[Device.AZM].moved_steps == 0.0
 
 
+def test_aux_guide_silent_firmware_gives_the_echo_only_and_no_pulse() -> None:
+    emu = NexStarEmulator(MountConfig(aux_guide_silent=True))
+    request = aux.request(Device.ALT, Command.AUX_GUIDE, aux.encode_guide_pulse(50, 100))
+    assert emu.handle(request, 0.0) == [request]
+    emu.advance(2.0)
+    assert emu.axes[Device.ALT].moved_steps == 0.0
+    assert len(ask(emu, Device.ALT, Command.GET_POSITION)) == 2  # everything else is answered
+
+
 # --- other commands, NAKs and faults -------------------------------------------------------------------------------
 
 
