@@ -48,6 +48,9 @@ SLEW_DONE_INTERVAL = 0.33  # seconds between SLEW_DONE polls while a goto runs
 STALL_TIMEOUT = 10.0  # a goto whose axes have not moved for this long has failed
 FOREIGN_QUIET_S = 5.0  # another master on the bus counts as gone once it has not commanded our motors for this long
 GOTO_TOLERANCE_ARCSEC = 3.0
+GOTO_FAST_SPEED_ASSUMED = 2.0  # degrees per second of a fast goto, for its time limit (Celestron's run 2.8–4)
+GOTO_OVERHEAD_S = 20.0  # settling, polling and the check after each leg, on top of the motion itself
+GOTO_MAX_S = 180.0  # no goto, however long, runs longer than this
 GOTO_RETRIES = 4
 SLOW_SPEED_ESTIMATE = 0.5  # degrees per second of a slow goto (measured on the seed's mount)
 ACCELERATION_ESTIMATE = 4.0  # degrees per second² (an estimate; the check after each leg corrects a wrong one)
@@ -78,6 +81,14 @@ def leg_seconds(start: AxisAngles, end: AxisAngles) -> float:
     if distance < speed * speed / acceleration:
         return 2.0 * math.sqrt(distance / acceleration)
     return distance / speed + speed / acceleration
+
+
+def goto_time_limit(distance_deg: float, fast_deg_s: float, approach_deg: float) -> float:
+    """How long a goto over `distance_deg` may take before it counts as failed: the fast leg and the slow legs
+    (GOTO_RETRIES corrections) at half their expected speeds, plus an overhead, and never more than GOTO_MAX_S."""
+    fast = distance_deg / fast_deg_s
+    slow = (1 + GOTO_RETRIES) * (approach_deg / SLOW_SPEED_ESTIMATE + SLOW_SPEED_ESTIMATE / ACCELERATION_ESTIMATE)
+    return min(GOTO_MAX_S, GOTO_OVERHEAD_S + 2.0 * (fast + slow))
 
 
 def angular_error(a: AxisAngles, b: AxisAngles) -> float:
@@ -261,23 +272,38 @@ class MotionControl:
             self.task_scope.cancel()
         await self.task_done.wait()
 
-    def _start_task(self, work, what: str, on_end=None) -> None:
-        """Run `work` as the one motion task; on_end(outcome) hears "done", "failed" or "cancelled" at its end."""
+    def _start_task(self, work, what: str, on_end=None, limit: tuple[float, str] | None = None) -> None:
+        """Run `work` as the one motion task; on_end(outcome) hears "done", "failed" or "cancelled" at its end.
+
+        `limit` (seconds, how they were reckoned): the work fails if it has not ended by then."""
         nursery = self.driver.connection_nursery
         assert nursery is not None
         done = trio.Event()
         self.task_done = done
+
+        async def limited() -> None:
+            if limit is None:
+                await work()
+                return
+            seconds, reckoning = limit
+            with trio.move_on_after(seconds) as deadline:
+                await work()
+            if deadline.cancelled_caught:
+                raise MotionError(f"it did not end within {seconds:.0f} s ({reckoning}); the axes are stopped")
 
         async def run() -> None:
             outcome = "cancelled"  # unless the work ends or fails by itself
             with trio.CancelScope() as scope:
                 self.task_scope = scope
                 try:
-                    await work()
+                    await limited()
                     outcome = "done"
                 except (LinkError, MotionError, ValidationError) as exc:
                     outcome = "failed"
                     self._set_phase(Phase.IDLE, failed=True)
+                    for name in ("TELESCOPE_PARK", "TELESCOPE_HOME"):  # a park or home that ran out of time
+                        if self.props[name].state is State.BUSY:
+                            self.driver.update(name, State.ALERT)
                     self.transient_failure = isinstance(exc, (LinkError, Interference))
                     self.driver.message(f"{what} failed: {exc}", "ERROR")
                     with trio.CancelScope(shield=True), trio.move_on_after(3):
@@ -330,6 +356,22 @@ class MotionControl:
 
     # --- goto ------------------------------------------------------------------------------------------------
 
+    def goto_limit(self, final: AxisAngles) -> tuple[float, str]:
+        """The time limit of a goto from where the axes are to mount axis angles `final` (the cord-wrap detour
+        included), and how it was reckoned."""
+        here = self.driver.mount_axes(*self.driver.encoders) if self.driver.encoders else final
+        travel1, start = 0.0, here.axis1
+        for waypoint in azimuth_path(here.axis1, final.axis1, self.cordwrap()):
+            travel1 += abs(wrap180(waypoint - start))
+            start = waypoint
+        distance = max(travel1, abs(final.axis2 - here.axis2))
+        speed = GOTO_FAST_SPEED_ASSUMED
+        if self.driver.simulation():
+            speed = min(speed, self.props.number("SIMULATION_GOTO_SPEED")["FAST"].value)
+        approach = self.props.number("APPROACH")["DISTANCE"].value
+        seconds = goto_time_limit(distance, speed, approach)
+        return seconds, f"allowed for {distance:.1f}° at {speed:g}°/s"
+
     def _encoders_for(self, mount: AxisAngles) -> tuple[int, int]:
         return angles_to_encoders(mount, self.driver.geometry(), self.driver.southern())
 
@@ -343,6 +385,9 @@ class MotionControl:
         cmd = Command.GOTO_FAST if fast else Command.GOTO_SLOW
         self.interference = None
         for axis, steps in ((aux.Device.AZM, azm), (aux.Device.ALT, alt)):
+            # Rate 0 first, as the C++ driver does: a controller that keeps its rate through a goto would otherwise
+            # carry on tracking during and after it.
+            await self.driver.transact(axis, Command.SET_POS_GUIDERATE, b"\x00\x00\x00")
             await self.driver.transact(axis, cmd, aux.encode_position(steps))
             self.sent_rates[axis] = None  # a goto replaces the rate register
         await self._wait_done()
@@ -440,7 +485,8 @@ class MotionControl:
         self.driver.update(target.name, State.OK)
         self.target = None
         self._set_phase(Phase.SLEWING)
-        self._start_task(lambda: self._goto_sky(ra, dec, track), "Goto")
+        limit = self.goto_limit(self.driver.model.to_mount(self.driver.sky_to_ideal_axes(ra, dec)))
+        self._start_task(lambda: self._goto_sky(ra, dec, track), "Goto", limit=limit)
 
     async def _on_coordinates(self, update: Update) -> None:
         if set(update.sent) != {"RA", "DEC"}:
@@ -487,7 +533,7 @@ class MotionControl:
             driver.show_position()
             self._set_phase(Phase.IDLE)
 
-        self._start_task(fixed, "Goto")
+        self._start_task(fixed, "Goto", limit=self.goto_limit(final))
 
     async def _on_coord_set(self, update: Update) -> None:
         self.driver.accept(update)
@@ -826,7 +872,7 @@ class MotionControl:
             self._set_phase(Phase.PARKING)
             vector.apply(update.values)
             self.driver.update(vector.name, State.BUSY)
-            self._start_task(self._park, "Parking")
+            self._start_task(self._park, "Parking", limit=self.goto_limit(self._park_target()))
             return
         self.parked = False
         await trio.to_thread.run_sync(self._write_park)
@@ -896,7 +942,9 @@ class MotionControl:
         self.target = None
         self._set_phase(Phase.HOMING)
         self.driver.accept(update, State.BUSY)
-        self._start_task(lambda: self._home(action == "FIND"), "Homing")
+        # the index mark can be anywhere on the circle: a seek gets the longest time a goto may take
+        limit = (GOTO_MAX_S, "a seek of the index") if action == "FIND" else self.goto_limit(AxisAngles(0.0, 0.0))
+        self._start_task(lambda: self._home(action == "FIND"), "Homing", limit=limit)
 
     # --- guiding ---------------------------------------------------------------------------------------------
 

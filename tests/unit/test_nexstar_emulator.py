@@ -259,6 +259,45 @@ def test_goto_from_tracking_ends_stopped() -> None:
     assert position(emu, Device.ALT) == target
 
 
+def test_quirk_a_goto_that_keeps_the_rate_drifts_after_it() -> None:
+    emu = NexStarEmulator(MountConfig(goto_keeps_rate=True))
+    reply(emu, Device.ALT, Command.SET_POS_GUIDERATE, bytes.fromhex("003c2a"))  # sidereal
+    emu.advance(2.0)
+    goto(emu, 10.0, Device.ALT)
+    emu.advance(10.0)
+    assert slew_done(emu, Device.ALT) == b"\xff"
+    arrived = emu.axes[Device.ALT].moved_steps
+    emu.advance(20.0)
+    assert emu.axes[Device.ALT].moved_steps - arrived == pytest.approx(SIDEREAL_STEPS * 10.0, rel=0.02)
+
+
+def test_quirk_a_hunting_goto_never_settles_and_keeps_moving() -> None:
+    emu = NexStarEmulator(MountConfig(goto_hunting_steps=40))
+    target = goto(emu, 5.0)
+    readings = set()
+    for second in range(10, 20):
+        emu.advance(float(second))
+        assert slew_done(emu) == b"\x00"
+        readings.add(position(emu))
+        assert abs(position(emu) - target) <= 40
+    assert len(readings) > 1  # it swings to either side
+    reply(emu, Device.AZM, Command.MOVE_POS, b"\x00")  # a stop ends it
+    assert slew_done(emu) == b"\xff"
+
+
+def test_quirk_a_slow_stop_deceleration_makes_a_stop_coast() -> None:
+    emu = NexStarEmulator(MountConfig(stop_deceleration_deg_per_s2=0.5))
+    reply(emu, Device.AZM, Command.MOVE_POS, b"\x09")
+    emu.advance(2.0)  # at full speed (2.8 °/s) after 0.7 s
+    reply(emu, Device.AZM, Command.MOVE_POS, b"\x00")
+    before = emu.axis_degrees(Device.AZM)
+    emu.advance(5.0)
+    assert emu.axes[Device.AZM].velocity > 0  # still coasting 3 s later
+    emu.advance(10.0)
+    assert emu.axes[Device.AZM].velocity == 0.0
+    assert emu.axis_degrees(Device.AZM) - before == pytest.approx(2.8**2 / (2 * 0.5), rel=0.02)
+
+
 def test_goto_slow_is_slower() -> None:
     fast, slow = NexStarEmulator(), NexStarEmulator()
     goto(fast, 10.0, cmd=Command.GOTO_FAST)
