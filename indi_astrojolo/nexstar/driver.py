@@ -204,6 +204,7 @@ class NexStarDriver(Device):
             frame = aux.encode_passthrough(packet, size)
 
             def before_send(_: bytes) -> None:
+                self.motion.check_command(dst, cmd, data)
                 framer.expect(dst, cmd, size)
 
             timeout = PASSTHROUGH_TIMEOUT if timeout is None else max(timeout, PASSTHROUGH_TIMEOUT)
@@ -214,8 +215,14 @@ class NexStarDriver(Device):
             )
         frame = packet.encode()
         expect_echo = self.framer.expect_echo if self.echo and isinstance(self.framer, AuxFramer) else None
+
+        def before_send(payload: bytes) -> None:
+            self.motion.check_command(dst, cmd, data)  # under the link's lock: after an abort, stops only
+            if expect_echo is not None:
+                expect_echo(payload)
+
         return await self.session.request(
-            frame, aux.reply_matcher(packet), timeout=timeout, retries=retries, before_send=expect_echo, send_by=send_by
+            frame, aux.reply_matcher(packet), timeout=timeout, retries=retries, before_send=before_send, send_by=send_by
         )
 
     @asynccontextmanager

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from .driver import NexStarDriver
 
 SLEW_DONE_INTERVAL = 0.33  # seconds between SLEW_DONE polls while a goto runs
+AT_REST_STEPS = 2  # an axis whose encoder moved no more than this between two polls is at rest (sidereal: ~64)
+STOP_SETTLE_LIMIT_S = 30.0  # an axis still moving this long after a stop is reported (and stopped again)
 STALL_TIMEOUT = 10.0  # a goto whose axes have not moved for this long has failed
 FOREIGN_QUIET_S = 5.0  # another master on the bus counts as gone once it has not commanded our motors for this long
 GOTO_TOLERANCE_ARCSEC = 3.0
@@ -91,6 +93,12 @@ def goto_time_limit(distance_deg: float, fast_deg_s: float, approach_deg: float)
     return min(GOTO_MAX_S, GOTO_OVERHEAD_S + 2.0 * (fast + slow))
 
 
+def aux_steps_between(a: int, b: int) -> int:
+    """Encoder steps from `a` to `b` the short way round (encoders wrap at 2^24)."""
+    half = aux.STEPS_PER_TURN // 2
+    return (b - a + half) % aux.STEPS_PER_TURN - half
+
+
 def angular_error(a: AxisAngles, b: AxisAngles) -> float:
     return math.hypot(wrap180(a.axis1 - b.axis1) * math.cos(math.radians(b.axis2)), a.axis2 - b.axis2)
 
@@ -103,6 +111,7 @@ class Phase(Enum):
     PARKING = "parking"
     HOMING = "homing"
     SATELLITE = "satellite"  # following a satellite pass (satellite.py), including the wait for it to rise
+    STOPPING = "stopping"  # aborted: the axes decelerate; Idle once their positions stop changing
 
 
 class MotionError(Exception):
@@ -111,6 +120,19 @@ class MotionError(Exception):
 
 class Interference(MotionError):
     """Another master on the bus commanded a motor while we drove it."""
+
+
+class Halted(MotionError):
+    """A motion command after an abort, before anyone asked for motion again: not sent."""
+
+
+def is_stop(cmd: int, data: bytes) -> bool:
+    """Does this motor-controller command only stop (rate 0, move 0, a 0 ms guide pulse) or move nothing at all?"""
+    if cmd in (Command.SET_POS_GUIDERATE, Command.SET_NEG_GUIDERATE, Command.MOVE_POS, Command.MOVE_NEG):
+        return not any(data)
+    if cmd == Command.AUX_GUIDE:
+        return len(data) == 2 and data[1] == 0
+    return cmd not in aux.AXIS_COMMANDS or cmd == Command.SET_POSITION
 
 
 class MotionControl:
@@ -140,6 +162,9 @@ class MotionControl:
         self.foreign_seen = False
         self.interference: str | None = None  # what another master did during a goto in progress
         self.pending_sync: tuple[float, float, float] | None = None  # a large sync refused once: RA, Dec, trio time
+        # After an abort only stop commands reach the motors until someone asks for motion again: a tracking update
+        # or a pulse that was under way when the abort came must not set the mount going again.
+        self.halted = False
         driver.handlers.update(
             {
                 "EQUATORIAL_EOD_COORD": self._on_coordinates,
@@ -163,12 +188,12 @@ class MotionControl:
     # --- state -----------------------------------------------------------------------------------------------
 
     def busy(self) -> bool:
-        return self.phase in (Phase.SLEWING, Phase.MOVING, Phase.PARKING, Phase.HOMING, Phase.SATELLITE)
+        return self.phase in (Phase.SLEWING, Phase.MOVING, Phase.PARKING, Phase.HOMING, Phase.SATELLITE, Phase.STOPPING)
 
     def coordinate_state(self) -> State:
         if self.failed or self.foreign_active() or self.driver.position_stale:
             return State.ALERT
-        if self.phase in (Phase.SLEWING, Phase.PARKING, Phase.HOMING):
+        if self.phase in (Phase.SLEWING, Phase.PARKING, Phase.HOMING, Phase.STOPPING):
             return State.BUSY
         return State.OK if self.phase in (Phase.TRACKING, Phase.SATELLITE) else State.IDLE
 
@@ -247,6 +272,19 @@ class MotionControl:
 
     # --- the axes --------------------------------------------------------------------------------------------
 
+    def check_command(self, dst: int, cmd: int, data: bytes) -> None:
+        """Called just before a packet goes out (under the link's lock, so nothing queued earlier slips past)."""
+        if self.halted and dst in AXES and not is_stop(cmd, data):
+            raise Halted("motion was aborted; nothing moves until motion is asked for again")
+
+    async def asked_to_move(self) -> None:
+        """A request for motion (goto, tracking, a manual move, park, home, a pulse, a satellite): it lifts the
+        halt of an abort and ends the wait for the axes to come to rest."""
+        self.halted = False
+        if self.phase is Phase.STOPPING:
+            await self._cancel_task()
+            self.phase = Phase.IDLE
+
     async def send_rate(self, axis: int, arcsec_per_s: float, *, special: int | None = None) -> None:
         if special is not None:
             cmd = Command.SET_POS_GUIDERATE if arcsec_per_s >= 0 else Command.SET_NEG_GUIDERATE
@@ -298,6 +336,8 @@ class MotionControl:
                 try:
                     await limited()
                     outcome = "done"
+                except Halted:
+                    pass  # an abort came as it sent a motion command: the abort ends it, as a cancellation would
                 except (LinkError, MotionError, ValidationError) as exc:
                     outcome = "failed"
                     self._set_phase(Phase.IDLE, failed=True)
@@ -321,6 +361,7 @@ class MotionControl:
 
     async def begin_task(self, work, what: str, on_end=None) -> None:
         """Replace whatever the mount is doing with `work` (used by satellite tracking)."""
+        await self.asked_to_move()
         await self._cancel_task()
         self.target = None
         self._start_task(work, what, on_end)
@@ -479,6 +520,7 @@ class MotionControl:
 
     async def goto(self, ra: float, dec: float, track: bool) -> None:
         self._check_target(ra, dec)
+        await self.asked_to_move()
         await self._cancel_task()
         target = self.props.number("TARGET_EOD_COORD")
         target.apply({"RA": ra, "DEC": dec})
@@ -517,6 +559,7 @@ class MotionControl:
         # Not tracking: a fixed place in the sky (a landmark, a flat panel), reached and held where it is.
         if self.parked:
             raise ValidationError("the mount is parked; unpark it first")
+        await self.asked_to_move()
         await self._cancel_task()
         self.target = None
         self._set_phase(Phase.SLEWING)
@@ -611,6 +654,8 @@ class MotionControl:
             if self.phase is Phase.TRACKING:
                 try:
                     await self.track_once()
+                except Halted:
+                    pass  # an abort came while this update was under way: it stops here
                 except LinkError as exc:
                     self.driver.log.warning("tracking update failed: %s", exc)
                     self.sent_rates = {axis: None for axis in AXES}  # resend once the link is back
@@ -628,8 +673,11 @@ class MotionControl:
         if update["TRACK_ON"]:
             if self.parked:
                 raise ValidationError("the mount is parked; unpark it first")
+            if self.phase is Phase.STOPPING:
+                await self.asked_to_move()  # tracking from where the stop leaves the mount
             if self.busy():
                 raise ValidationError("the mount is moving; tracking starts by itself after a goto")
+            self.halted = False
             await self.start_tracking_here()
         else:
             await self._cancel_task()
@@ -650,20 +698,48 @@ class MotionControl:
     # --- abort -----------------------------------------------------------------------------------------------
 
     async def _on_abort(self, update: Update) -> None:
+        self.halted = True  # first: from here on only stop commands reach the motors
         await self._cancel_task()
         await self._stop_pulses()
         self.manual = {"NS": 0, "WE": 0}
+        self.track_after_move = False  # releasing a motion button after the abort must not start tracking
         self.target = None
         self.phase = Phase.IDLE  # nothing is to move from now on, even if the stop below does not get through yet
         await self.stop_axes()
-        self._set_phase(Phase.IDLE)
         for name in ("TELESCOPE_MOTION_NS", "TELESCOPE_MOTION_WE"):
             self.props.switch(name).reset()
             self.driver.update(name, State.IDLE)
         if self.props.switch("TELESCOPE_PARK").state is State.BUSY:
             self.driver.update("TELESCOPE_PARK", State.ALERT)
         update.vector.reset()
-        self.driver.update(update.vector.name, State.OK, "All motion stopped")
+        # The axes decelerate for a while after the stop (seconds, degrees at full speed): coordinates stay Busy
+        # until they are at rest, then Idle with the position where they really stopped.
+        self._set_phase(Phase.STOPPING)
+        self.driver.update(update.vector.name, State.BUSY, "Stopping: waiting for the axes to come to rest")
+        self._start_task(self._settle_after_stop, "Stopping", on_end=self._stop_ended)
+
+    async def _settle_after_stop(self) -> None:
+        started = trio.current_time()
+        previous = await self.driver.read_encoders()
+        while True:
+            await trio.sleep(SLEW_DONE_INTERVAL)
+            encoders = await self.driver.read_encoders()
+            self.driver.show_position()
+            moved = max(abs(aux_steps_between(a, b)) for a, b in zip(previous, encoders))
+            if moved <= AT_REST_STEPS:
+                break
+            if trio.current_time() - started > STOP_SETTLE_LIMIT_S:
+                raise MotionError(f"the axes were still moving {STOP_SETTLE_LIMIT_S:g} s after the stop")
+            previous = encoders
+        self._set_phase(Phase.IDLE)
+        self.driver.show_position()
+        self.driver.update("TELESCOPE_ABORT_MOTION", State.OK, "All motion stopped")
+
+    def _stop_ended(self, outcome: str) -> None:
+        if outcome == "failed":
+            self.driver.update("TELESCOPE_ABORT_MOTION", State.ALERT)
+        elif outcome == "cancelled":  # motion asked for again before the axes were at rest
+            self.driver.update("TELESCOPE_ABORT_MOTION", State.IDLE)
 
     # --- manual motion ---------------------------------------------------------------------------------------
 
@@ -678,6 +754,8 @@ class MotionControl:
             raise ValidationError("a goto is under way; abort it first")
         if self.phase is Phase.SATELLITE:
             raise ValidationError("a satellite is being followed; halt it first")
+        if any(update.values.values()):
+            await self.asked_to_move()
         ns = update.vector.name.endswith("NS")
         key = "NS" if ns else "WE"
         first, second = ("MOTION_NORTH", "MOTION_SOUTH") if ns else ("MOTION_WEST", "MOTION_EAST")
@@ -703,7 +781,7 @@ class MotionControl:
         else:
             await self.driver.transact(axis, Command.MOVE_POS, b"\x00")
             self.sent_rates[axis] = None
-            if not any(self.manual.values()):
+            if not any(self.manual.values()) and self.phase is not Phase.STOPPING:  # (a button let go after an abort)
                 await self._manual_done()
         self.driver.poll_soon()
 
@@ -867,6 +945,7 @@ class MotionControl:
                 self.driver.update(vector.name, State.OK)
                 return
             self._park_target()
+            await self.asked_to_move()
             await self._cancel_task()
             self.target = None
             self._set_phase(Phase.PARKING)
@@ -938,6 +1017,7 @@ class MotionControl:
             raise ValidationError("the mount is parked; unpark it first")
         if self.driver.geometry() is Geometry.ALTAZ:
             self.check_altitude(0.0, "the home position (level)")  # both home actions end with the tube level
+        await self.asked_to_move()
         await self._cancel_task()
         self.target = None
         self._set_phase(Phase.HOMING)
@@ -980,6 +1060,7 @@ class MotionControl:
             raise ValidationError("the mount is parked")
         if self.phase is Phase.SATELLITE:
             raise ValidationError("a satellite is being followed: guide pulses would only disturb it")
+        await self.asked_to_move()
         rates = self.props.number("GUIDE_RATE")
         fraction = rates["GUIDE_RATE_NS" if ns else "GUIDE_RATE_WE"].value
         degrees = sign * fraction * SIDEREAL_DEG_S * milliseconds / 1000.0
@@ -1026,6 +1107,8 @@ class MotionControl:
                     )  # fmt: skip
             except LinkError as exc:
                 state, message = State.ALERT, f"[ERROR] Guide pulse failed: {exc}"
+            except Halted:
+                pass  # aborted: the abort ends it
             finally:
                 self.pulse_scopes.discard(scope)
                 vector = self.props.number(name)
