@@ -390,6 +390,18 @@ class MotionControl:
         if altitude > high:
             raise ValidationError(f"{what} is at altitude {altitude:.2f}°, above the highest allowed {high:g}°")
 
+    def check_axes_altitude(self, mount: AxisAngles, what: str) -> None:
+        """The limits hold for where the axes themselves point too, the pointing model left out: a wrong model (a
+        bad sync) must not drive the tube past them while it says the target is within."""
+        low, high = self.altitude_limits()
+        altitude = self.driver.altitude_of(mount)
+        if not low <= altitude <= high:
+            side = f"below the lowest allowed {low:g}°" if altitude < low else f"above the highest allowed {high:g}°"
+            raise ValidationError(
+                f"{what} needs the axes at altitude {altitude:.2f}° by their own encoders, {side} (check the pointing "
+                "model: a wrong sync shifts it)"
+            )
+
     def cordwrap(self) -> float | None:
         if self.driver.geometry() is not Geometry.ALTAZ or not self.props.switch("CORDWRAP")["INDI_ENABLED"].on:
             return None
@@ -453,20 +465,24 @@ class MotionControl:
             elif trio.current_time() - last_change > STALL_TIMEOUT:
                 raise MotionError(f"the axes stopped moving for {STALL_TIMEOUT:g} s before reaching the target")
 
-    def _altitude_now(self) -> float | None:
-        ideal = self.driver.pointing_now()
-        return None if ideal is None else self.driver.altitude_of(ideal)
+    def _altitude_now(self) -> tuple[float, float] | None:
+        """The altitude the mount points at now, by the pointing model and by the axes' own encoders."""
+        if self.driver.encoders is None:
+            return None
+        mount = self.driver.mount_axes(*self.driver.encoders)
+        return self.driver.altitude_of(self.driver.model.to_sky(mount)), self.driver.altitude_of(mount)
 
-    def _check_motion_limits(self, previous: float | None) -> float | None:
-        """Stop a slew that goes further out of the altitude limits (one that climbs back in, from a home position
-        below the lowest limit say, is fine)."""
-        altitude = self._altitude_now()
-        if altitude is None or previous is None:
-            return altitude
+    def _check_motion_limits(self, previous: tuple[float, float] | None) -> tuple[float, float] | None:
+        """Stop a slew that goes further out of the altitude limits, by the model or by the axes themselves (one
+        that climbs back in, from a home position below the lowest limit say, is fine)."""
+        altitudes = self._altitude_now()
+        if altitudes is None or previous is None:
+            return altitudes
         low, high = self.altitude_limits()
-        if (altitude < low - 0.5 and altitude < previous) or (altitude > high + 0.5 and altitude > previous):
-            raise MotionError(f"the telescope reached altitude {altitude:.2f}°, outside {low:g}° … {high:g}°")
-        return altitude
+        for altitude, before in zip(altitudes, previous):
+            if (altitude < low - 0.5 and altitude < before) or (altitude > high + 0.5 and altitude > before):
+                raise MotionError(f"the telescope reached altitude {altitude:.2f}°, outside {low:g}° … {high:g}°")
+        return altitudes
 
     async def _approach(self, final: AxisAngles, fast_only: bool = False) -> None:
         """Fast goto to a point short of `final` (via the cord-wrap detour if needed), then, unless fast_only, a slow
@@ -497,6 +513,7 @@ class MotionControl:
             lead = leg_seconds(here, aim_now) + SLEW_DONE_INTERVAL / 2
             ideal = driver.sky_to_ideal_axes(ra, dec, lead)
             self.check_altitude(driver.altitude_of(ideal), "the target")
+            self.check_axes_altitude(driver.model.to_mount(ideal), "the target")
             await self._goto_axes(driver.model.to_mount(ideal), fast=False)
             if track and (driver.geometry() is Geometry.ALTAZ or self._mode() == "TRACK_CUSTOM"):
                 break  # the closed tracking loop takes out what is left within its first seconds
@@ -516,7 +533,9 @@ class MotionControl:
     def _check_target(self, ra: float, dec: float) -> None:
         if self.parked:
             raise ValidationError("the mount is parked; unpark it first")
-        self.check_altitude(self.driver.altitude_of(self.driver.sky_to_ideal_axes(ra, dec)), "the target")
+        ideal = self.driver.sky_to_ideal_axes(ra, dec)
+        self.check_altitude(self.driver.altitude_of(ideal), "the target")
+        self.check_axes_altitude(self.driver.model.to_mount(ideal), "the target")
 
     async def goto(self, ra: float, dec: float, track: bool) -> None:
         self._check_target(ra, dec)
@@ -559,16 +578,17 @@ class MotionControl:
         # Not tracking: a fixed place in the sky (a landmark, a flat panel), reached and held where it is.
         if self.parked:
             raise ValidationError("the mount is parked; unpark it first")
-        await self.asked_to_move()
-        await self._cancel_task()
-        self.target = None
-        self._set_phase(Phase.SLEWING)
         if driver.geometry() is Geometry.ALTAZ:
             ideal = AxisAngles(update["AZ"], update["ALT"])
         else:
             hour_angle, dec_axis = astro.apparent_to_hour_angle(ra, dec, driver.instant(), driver.site(), driver.weather())
             ideal = AxisAngles(hour_angle * 15.0, dec_axis)
         final = driver.model.to_mount(ideal)
+        self.check_axes_altitude(final, "the requested position")
+        await self.asked_to_move()
+        await self._cancel_task()
+        self.target = None
+        self._set_phase(Phase.SLEWING)
 
         async def fixed() -> None:
             await self._approach(final)
@@ -622,6 +642,13 @@ class MotionControl:
             return
         ra1, dec1 = self.target_at(now + PREDICTION_STEP)
         mount_now = driver.model.to_mount(ideal_now)
+        axes_altitude = driver.altitude_of(mount_now)
+        if not low <= axes_altitude <= high:
+            await self._stop_tracking(
+                f"the axes would point at altitude {axes_altitude:.2f}° by their own encoders, outside {low:g}° … "
+                f"{high:g}° (check the pointing model)"
+            )
+            return
         mount_next = driver.model.to_mount(driver.sky_to_ideal_axes(ra1, dec1, PREDICTION_STEP))
         rate1 = wrap180(mount_next.axis1 - mount_now.axis1) / PREDICTION_STEP
         rate2 = (mount_next.axis2 - mount_now.axis2) / PREDICTION_STEP
@@ -793,8 +820,15 @@ class MotionControl:
         if axis == aux.Device.ALT and self.driver.geometry() is Geometry.ALTAZ:
             low, high = self.altitude_limits()
             up = encoder_direction > 0
-            if (not up and ideal.axis2 <= low) or (up and ideal.axis2 >= high):
-                raise ValidationError(f"the telescope is at the altitude limit ({ideal.axis2:.2f}°)")
+            altitude = self._nearest_limit_altitude(ideal, up)
+            if (not up and altitude <= low) or (up and altitude >= high):
+                raise ValidationError(f"the telescope is at the altitude limit ({altitude:.2f}°)")
+
+    def _nearest_limit_altitude(self, ideal: AxisAngles, up: bool) -> float:
+        """Alt-az: of the modelled altitude and the altitude axis's own, the one nearer the limit being approached."""
+        assert self.driver.encoders is not None
+        axes = self.driver.mount_axes(*self.driver.encoders).axis2
+        return max(ideal.axis2, axes) if up else min(ideal.axis2, axes)
 
     async def _manual_done(self) -> None:
         if self.track_after_move:
@@ -814,8 +848,9 @@ class MotionControl:
         if self.manual["NS"] and self.driver.geometry() is Geometry.ALTAZ:
             low, high = self.altitude_limits()
             up = self.manual["NS"] > 0
-            if (not up and ideal.axis2 <= low + margin) or (up and ideal.axis2 >= high - margin):
-                reason = f"altitude limit reached ({ideal.axis2:.2f}°)"
+            altitude = self._nearest_limit_altitude(ideal, up)
+            if (not up and altitude <= low + margin) or (up and altitude >= high - margin):
+                reason = f"altitude limit reached ({altitude:.2f}°)"
         wrap = self.cordwrap()
         if self.manual["WE"] and wrap is not None:
             mount = self.driver.mount_axes(*self.driver.encoders) if self.driver.encoders else None
@@ -907,6 +942,7 @@ class MotionControl:
         position = self.props.number("TELESCOPE_PARK_POSITION")
         target = AxisAngles(position["PARK_AZ"].value, position["PARK_ALT"].value)
         self.check_altitude(self.driver.altitude_of(self.driver.model.to_sky(target)), "the park position")
+        self.check_axes_altitude(target, "the park position")
         return target
 
     async def _park(self) -> None:
