@@ -236,7 +236,7 @@ class MotionControl:
     def check_sync(self) -> None:
         """A sync changes where the driver thinks the mount points; refused while that would mislead or move it."""
         if self.parked:
-            raise ValidationError("the mount is parked; unpark it first (a sync would shift the park position)")
+            raise ValidationError("the mount is parked; unpark it first")
         if self.busy():
             raise ValidationError("the mount is moving; sync when it is still")
 
