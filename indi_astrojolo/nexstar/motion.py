@@ -62,6 +62,7 @@ CORRECTION_TIME = 2.0  # seconds over which a measured error is taken out
 MAX_CORRECTION = 0.5  # degrees per second at most added to correct an error
 MANUAL_LIMIT_MARGIN = 0.75  # seconds of motion before a limit at which a manual move is stopped
 MAX_PULSE_TICKS = 255  # one controller-timed guide pulse: at most 2.55 s
+UNANSWERED_PULSES_TO_GIVE_UP = 2  # unanswered 0x26 pulses in a row (the link answering otherwise): 0x26 is absent
 PULSE_SEND_WINDOW_S = 0.5  # a pulse that cannot reach the controllers this soon is dropped: late, it would be wrong
 SIDEREAL_DEG_S = aux.SIDEREAL_ARCSEC_PER_S / 3600.0
 SYNC_CONFIRM_DEG = 5.0  # a sync that moves the pointing further than this is applied only when sent twice
@@ -151,6 +152,7 @@ class MotionControl:
         self.parked = False
         self.track_after_move = False
         self.aux_guide_absent = False  # the controllers have no usable 0x26 (refused or unanswered), this session
+        self.aux_guide_unanswered = 0  # guide pulses in a row the controllers left unanswered, answering all else
         self.pulse_scopes: set[trio.CancelScope] = set()  # guide pulses in progress (abort ends them)
         # A stop the controllers have not confirmed (the link failed): sent again as soon as they answer, or a goto
         # abandoned in an outage would carry on to its stale target by itself.
@@ -1132,15 +1134,20 @@ class MotionControl:
             try:
                 if not self.aux_guide_absent:
                     await self._controller_pulse(plan, milliseconds)
+                    self.aux_guide_unanswered = 0
             except (ReplyRejected, LinkTimeout) as exc:
                 if isinstance(exc, NotSentInTime) or not await self._answers_otherwise(plan[0][0]):
                     state, message = State.ALERT, f"[ERROR] Guide pulse failed: {exc}"
                 else:
-                    self.aux_guide_absent = True
-                    self.driver.message(
-                        "The motor controllers have no guide-pulse command (firmware before 6.50, or it went "
-                        "unanswered): pulses are applied through the tracking loop from now on", "WARNING",
-                    )  # fmt: skip
+                    # This pulse goes through the tracking loop. A refusal says for certain that 0x26 is missing;
+                    # an unanswered one could also be an outage ending just then, so it counts once repeated.
+                    self.aux_guide_unanswered += 1
+                    if isinstance(exc, ReplyRejected) or self.aux_guide_unanswered >= UNANSWERED_PULSES_TO_GIVE_UP:
+                        self.aux_guide_absent = True
+                        self.driver.message(
+                            "The motor controllers have no guide-pulse command (firmware before 6.50, or it goes "
+                            "unanswered): pulses are applied through the tracking loop from now on", "WARNING",
+                        )  # fmt: skip
             except LinkError as exc:
                 state, message = State.ALERT, f"[ERROR] Guide pulse failed: {exc}"
             except Halted:
@@ -1167,9 +1174,9 @@ class MotionControl:
             send_by += chunk / 1000.0
 
     async def _answers_otherwise(self, axis: int) -> bool:
-        """Does a controller that left a guide pulse unanswered answer other requests (the link is fine)?"""
+        """Does a controller that left a guide pulse unanswered answer other requests at once (the link is fine)?"""
         try:
-            await self.driver.transact(axis, Command.GET_POSITION)
+            await self.driver.transact(axis, Command.GET_POSITION, retries=0)
         except LinkError:
             return False
         return True
@@ -1209,4 +1216,5 @@ class MotionControl:
     async def on_disconnected(self) -> None:
         self.phase = Phase.IDLE
         self.aux_guide_absent = False  # another mount, or new firmware, may be there at the next connect
+        self.aux_guide_unanswered = 0
         self.sent_rates = {axis: None for axis in AXES}
