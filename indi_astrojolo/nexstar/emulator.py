@@ -701,8 +701,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--focuser-speed", type=float, metavar="STEPS_S", help="focuser speed in steps per second")
     parser.add_argument("--focuser-stops", nargs=2, type=int, metavar=("LOW", "HIGH"), help="focuser travel, raw steps")
     parser.add_argument("--focuser-uncalibrated", action="store_true", help="the focuser has no hard stops stored")
+    parser.add_argument("--aux-guide-silent", action="store_true", help="quirk: MC_AUX_GUIDE (0x26) goes unanswered")
+    parser.add_argument("--goto-keeps-rate", action="store_true", help="quirk: a goto keeps the tracking rate")
+    parser.add_argument("--goto-hunting", type=int, metavar="STEPS", help="quirk: gotos swing about the target forever")
+    parser.add_argument("--stop-deceleration", type=float, metavar="DEG_S2", help="quirk: slower deceleration on a stop")
     args, rest = parser.parse_known_args(argv)
     config = MountConfig(echo=not (args.no_echo or args.passthrough), gps=args.gps, passthrough=args.passthrough)
+    config.aux_guide_silent, config.goto_keeps_rate = args.aux_guide_silent, args.goto_keeps_rate
+    config.goto_hunting_steps = args.goto_hunting or 0
+    config.stop_deceleration_deg_per_s2 = args.stop_deceleration
     if args.focuser:
         config.focuser = FocuserConfig(calibrated=not args.focuser_uncalibrated)
         if args.focuser_speed:

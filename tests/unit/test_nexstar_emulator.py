@@ -770,6 +770,21 @@ def test_passthrough_cli_flag_implies_no_echo(monkeypatch: pytest.MonkeyPatch) -
     assert seen["argv"] == ["--tcp", "0"]
 
 
+def test_quirk_cli_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    from indi_astrojolo import emulation
+    from indi_astrojolo.nexstar import emulator as emulator_module
+
+    seen: dict[str, NexStarEmulator] = {}
+    monkeypatch.setattr(emulation, "run_emulator_cli", lambda argv, make_model, serve, title: seen.setdefault("model", make_model(0.0)))
+    emulator_module.main(["--aux-guide-silent", "--goto-keeps-rate", "--goto-hunting", "30", "--stop-deceleration", "0.5"])
+    config = seen["model"].config
+    assert config.aux_guide_silent and config.goto_keeps_rate
+    assert config.goto_hunting_steps == 30 and config.stop_deceleration_deg_per_s2 == 0.5
+    default = MountConfig()  # every quirk is off unless asked for
+    assert not default.aux_guide_silent and not default.goto_keeps_rate
+    assert default.goto_hunting_steps == 0 and default.stop_deceleration_deg_per_s2 is None
+
+
 # --- home: index seek (AZM) and level (ALT) -------------------------------------------------------------------------
 
 
