@@ -878,7 +878,7 @@ class MotionControl:
             self.driver.message(f"No other controller has commanded the motors for {FOREIGN_QUIET_S:g} s")
         if self.phase is not Phase.IDLE or self.foreign_active():
             return
-        if self.stop_owed:
+        if self.stop_owed and self.task_done.is_set():  # (a failed task's own stop may still be under way)
             await self.stop_axes()
             self.driver.message("The mount is stopped now: the motion that failed could not be stopped then", "WARNING")
         if self.failed and self.transient_failure:
