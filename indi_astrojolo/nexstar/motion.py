@@ -322,14 +322,7 @@ class MotionControl:
         self.task_done = done
 
         async def limited() -> None:
-            if limit is None:
-                await work()
-                return
-            seconds, reckoning = limit
-            with trio.move_on_after(seconds) as deadline:
-                await work()
-            if deadline.cancelled_caught:
-                raise MotionError(f"it did not end within {seconds:.0f} s ({reckoning}); the axes are stopped")
+            await self._within(limit, work)
 
         async def run() -> None:
             outcome = "cancelled"  # unless the work ends or fails by itself
@@ -360,6 +353,18 @@ class MotionControl:
                     done.set()
 
         nursery.start_soon(run)
+
+    @staticmethod
+    async def _within(limit: tuple[float, str] | None, work) -> None:
+        """Run `work`; with a limit (seconds, how they were reckoned), fail if it has not ended by then."""
+        if limit is None:
+            await work()
+            return
+        seconds, reckoning = limit
+        with trio.move_on_after(seconds) as deadline:
+            await work()
+        if deadline.cancelled_caught:
+            raise MotionError(f"it did not end within {seconds:.0f} s ({reckoning}); the axes are stopped")
 
     async def begin_task(self, work, what: str, on_end=None) -> None:
         """Replace whatever the mount is doing with `work` (used by satellite tracking)."""
@@ -947,12 +952,17 @@ class MotionControl:
         self.check_axes_altitude(target, "the park position")
         return target
 
-    async def _park(self) -> None:
+    async def _park(self, limit: tuple[float, str] | None = None) -> None:
+        """Park; `limit` bounds the motion only, not the saving of the park state after it."""
         try:
             target = self._park_target()
-            await self._approach(target)
-            await self._goto_axes(target, fast=False)
-            await self.stop_axes()
+
+            async def motion() -> None:
+                await self._approach(target)
+                await self._goto_axes(target, fast=False)
+                await self.stop_axes()
+
+            await self._within(limit, motion)
         except (LinkError, MotionError, ValidationError):
             self.driver.update("TELESCOPE_PARK", State.ALERT)  # not left Busy: the failure is reported by the task
             raise
@@ -989,7 +999,8 @@ class MotionControl:
             self._set_phase(Phase.PARKING)
             vector.apply(update.values)
             self.driver.update(vector.name, State.BUSY)
-            self._start_task(self._park, "Parking", limit=self.goto_limit(self._park_target()))
+            limit = self.goto_limit(self._park_target())
+            self._start_task(lambda: self._park(limit), "Parking")
             return
         self.parked = False
         await trio.to_thread.run_sync(self._write_park)
