@@ -44,6 +44,10 @@ class LinkTimeout(LinkError):
     pass
 
 
+class NotSentInTime(LinkTimeout):
+    """A request with a deadline (`send_by`) that could not go out by then: nothing was sent, no reply was missed."""
+
+
 class LinkDown(LinkError):
     pass
 
@@ -225,7 +229,7 @@ class RequestSession(Generic[Item]):
             for attempt in range(retries + 1):
                 if send_by is not None and trio.current_time() > send_by:
                     late = trio.current_time() - send_by
-                    raise LinkTimeout(
+                    raise NotSentInTime(
                         f"{self.name}: given up, it could not be sent in time (the link stayed busy or failing "
                         f"{late:.1f} s past its deadline)"
                     )

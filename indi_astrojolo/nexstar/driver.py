@@ -32,6 +32,7 @@ from .mount import (
     PointingModel,
     PointingStore,
     SyncPoint,
+    angular_separation,
     encoders_to_angles,
     fit_model,
     model_rms_arcsec,
@@ -105,7 +106,7 @@ def clock_disagreement(client_unix: float, system_unix: float) -> str:
 # The requests that move the mount, each with what makes it a move (stopping, syncing and unparking never move).
 MOTION_REQUESTS: dict[str, Callable[[Update, "NexStarDriver"], bool]] = {
     "EQUATORIAL_EOD_COORD": lambda update, driver: driver.props.switch("ON_COORD_SET").selected() != "SYNC",
-    "HORIZONTAL_COORD": lambda update, driver: True,
+    "HORIZONTAL_COORD": lambda update, driver: driver.props.switch("ON_COORD_SET").selected() != "SYNC",
     "TELESCOPE_TRACK_STATE": lambda update, driver: bool(update.values.get("TRACK_ON")),
     "TELESCOPE_PARK": lambda update, driver: bool(update.values.get("PARK")),
     "TELESCOPE_HOME": lambda update, driver: any(update.values.values()),
@@ -374,6 +375,7 @@ class NexStarDriver(Device):
             frame = aux.encode_passthrough(packet, size)
 
             def before_send(_: bytes) -> None:
+                self.motion.check_command(dst, cmd, data)
                 framer.expect(dst, cmd, size)
 
             timeout = PASSTHROUGH_TIMEOUT if timeout is None else max(timeout, PASSTHROUGH_TIMEOUT)
@@ -384,8 +386,14 @@ class NexStarDriver(Device):
             )
         frame = packet.encode()
         expect_echo = self.framer.expect_echo if self.echo and isinstance(self.framer, AuxFramer) else None
+
+        def before_send(payload: bytes) -> None:
+            self.motion.check_command(dst, cmd, data)  # under the link's lock: after an abort, stops only
+            if expect_echo is not None:
+                expect_echo(payload)
+
         return await self.session.request(
-            frame, aux.reply_matcher(packet), timeout=timeout, retries=retries, before_send=expect_echo, send_by=send_by
+            frame, aux.reply_matcher(packet), timeout=timeout, retries=retries, before_send=before_send, send_by=send_by
         )
 
     @asynccontextmanager
@@ -604,12 +612,15 @@ class NexStarDriver(Device):
         self.update(listing.name, State.OK if points else State.IDLE)
 
     async def sync(self, ra_hours: float, dec_degrees: float) -> None:
-        if self.motion.busy():
-            raise ValidationError("the mount is moving; sync when it is still")
+        """The star at RA/Dec is where the mount points now: a point of the pointing model. Never moves the mount."""
+        self.motion.check_sync()
         azm, alt = await self.read_encoders()
+        read_at = self.encoders_time
         mount = self.mount_axes(azm, alt)
         sky = self.sky_to_ideal_axes(ra_hours, dec_degrees)
         assert self.pointing is not None
+        shift = angular_separation(self.model.to_sky(mount), sky)  # how far the sync moves what is shown here
+        large = self.motion.confirm_sync(shift, ra_hours, dec_degrees)
         # A new sync near an earlier one replaces it, so repeated syncs on one star do not outweigh the others.
         self.pointing.points = [
             p for p in self.pointing.points if math.hypot(wrap180(p.sky1 - sky.axis1), p.sky2 - sky.axis2) > 0.5
@@ -617,8 +628,10 @@ class NexStarDriver(Device):
         self.pointing.points.append(SyncPoint(sky.axis1, sky.axis2, mount.axis1, mount.axis2, self.now_unix()))
         await trio.to_thread.run_sync(self.pointing.save)
         self.model = fit_model(self.pointing.points)
+        if large:
+            self.message(f"A sync that moved the pointing by {shift:.1f}° was applied, as asked twice", "WARNING")
         self._show_pointing()
-        self.motion.synced()
+        self.motion.synced(mount, read_at)
         self.show_position()
 
     async def _on_pointing_clear(self, update: Update) -> None:

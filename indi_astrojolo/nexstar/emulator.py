@@ -66,6 +66,8 @@ class MountConfig:
     gps: bool = False
     unsupported_reply: bool = True  # answer unknown commands with the F0 NAK (Evolution) instead of silence
     aux_guide_supported: bool = True  # firmware ≥ 6.50
+    # Firmware that neither answers nor applies MC_AUX_GUIDE (0x26): no reply, no NAK, no pulse (the echo still comes).
+    aux_guide_silent: bool = False
     seed: int = 1
     # Behind a hand controller: the stream carries 8-byte `P` frames and `#`-terminated replies, never an echo.
     passthrough: bool = False
@@ -83,6 +85,13 @@ class MountConfig:
     # True: the AZM controller cannot report its cord-wrap settings (0x3B/0x3C answered like an unknown command).
     cordwrap_unreadable: bool = False
     focuser: FocuserConfig | None = None  # a Celestron focus motor (0x12) on the bus
+    # Quirks seen or suspected on real controllers, off by default:
+    # a goto does not clear the rate register: a tracking rate set before it carries on during and after it
+    goto_keeps_rate: bool = False
+    # a goto never settles: the axis keeps swinging this many steps about its target and SLEW_DONE stays 0 (0: off)
+    goto_hunting_steps: int = 0
+    # deceleration after a stop (rate 0, MOVE 0) in °/s², slower than the acceleration: the axis coasts (None: same)
+    stop_deceleration_deg_per_s2: float | None = None
 
 
 # What a second master on the bus sets the AZM axis to: a slow alt-az tracking rate (Andre's example, `00 1D EF`).
@@ -192,11 +201,12 @@ class NexStarEmulator:
         else:
             wanted = axis.rate
         if axis.velocity < wanted:
-            axis.velocity = min(wanted, axis.velocity + accel * dt)
+            axis.velocity = min(wanted, axis.velocity + self._ramp(axis, wanted, accel) * dt)
         else:
-            axis.velocity = max(wanted, axis.velocity - accel * dt)
+            axis.velocity = max(wanted, axis.velocity - self._ramp(axis, wanted, accel) * dt)
         guide = axis.guide_rate if self.time < axis.guide_until else 0.0
-        step = (axis.velocity + guide) * dt
+        carried = axis.rate if axis.goto_target is not None and self.config.goto_keeps_rate else 0.0
+        step = (axis.velocity + guide + carried) * dt
         if axis.goto_target is not None:
             remaining = _shortest(axis.goto_target - axis.position)
             # Arrived when this step reaches or passes the target (or the axis has settled within tolerance). Demanding
@@ -204,11 +214,16 @@ class NexStarEmulator:
             # deceleration is still at ~0.3 °/s one step before it, and swing back (~0.013° at 2.8 °/s).
             reaches = step * remaining >= 0 and abs(step) >= abs(remaining)
             settled = abs(remaining) <= self.config.goto_done_tolerance_steps and abs(axis.velocity) <= accel * dt * 2
-            if reaches or settled:
+            hunting = self.config.goto_hunting_steps
+            if (reaches or settled) and hunting and axis.homing is None:
+                step = remaining + self.random.choice((-hunting, hunting))  # overshoots, turns, never settles
+                axis.velocity = 0.0
+            elif reaches or settled:
                 step = remaining
                 axis.goto_target = None
                 axis.velocity = 0.0
-                axis.rate = 0.0  # a finished goto leaves the axis stopped: tracking must be sent again
+                if not self.config.goto_keeps_rate:
+                    axis.rate = 0.0  # a finished goto leaves the axis stopped: tracking must be sent again
                 axis.slew_done = True
                 if axis.homing == "index":
                     axis.index_found = True
@@ -217,6 +232,13 @@ class NexStarEmulator:
             step = self._respect_hard_limits(axis, step)
         axis.position = (axis.position + step) % aux.STEPS_PER_TURN
         axis.moved_steps += step
+
+    def _ramp(self, axis: Axis, wanted: float, accel: float) -> float:
+        """How fast the speed changes: the acceleration, or the stop deceleration (a quirk) when coming to rest."""
+        stopping = axis.goto_target is None and wanted == 0.0
+        if stopping and self.config.stop_deceleration_deg_per_s2 is not None:
+            return _deg_to_steps(self.config.stop_deceleration_deg_per_s2)
+        return accel
 
     def _respect_hard_limits(self, axis: Axis, step: float) -> float:
         """Shorten a step that would run through a mechanical stop; hitting one stops the axis and warns."""
@@ -359,7 +381,8 @@ class NexStarEmulator:
             target = aux.decode_position(data)
             speed = self.config.goto_fast_deg_per_s if cmd == Command.GOTO_FAST else self.config.goto_slow_deg_per_s
             axis.goto_target, axis.goto_speed, axis.slew_done = target, _deg_to_steps(speed), False
-            axis.rate = 0.0
+            if not self.config.goto_keeps_rate:
+                axis.rate = 0.0
             axis.homing = None
             return ack()
         if cmd == Command.SLEW_DONE:
@@ -389,6 +412,8 @@ class NexStarEmulator:
         if cmd in (Command.SEND_WARNING, Command.SEND_ERROR):
             return None  # a controller acknowledging our warning; nothing to answer
         if cmd == Command.AUX_GUIDE and len(data) == 2:
+            if self.config.aux_guide_silent:
+                return None
             if not self.config.aux_guide_supported:
                 return AuxPacket(packet.dst, packet.src, aux.NOT_SUPPORTED, bytes([cmd]))
             percent = data[0] - 256 if data[0] >= 128 else data[0]
@@ -688,8 +713,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--slower-move-rates", action="store_true", help="move rates 1-9 as measured on some controllers (0.5x ... 64x, 1, 2.8 deg/s)"
     )
+    parser.add_argument("--aux-guide-silent", action="store_true", help="quirk: MC_AUX_GUIDE (0x26) goes unanswered")
+    parser.add_argument("--goto-keeps-rate", action="store_true", help="quirk: a goto keeps the tracking rate")
+    parser.add_argument("--goto-hunting", type=int, metavar="STEPS", help="quirk: gotos swing about the target forever")
+    parser.add_argument("--stop-deceleration", type=float, metavar="DEG_S2", help="quirk: slower deceleration on a stop")
     args, rest = parser.parse_known_args(argv)
     config = MountConfig(echo=not (args.no_echo or args.passthrough), gps=args.gps, passthrough=args.passthrough)
+    config.aux_guide_silent, config.goto_keeps_rate = args.aux_guide_silent, args.goto_keeps_rate
+    config.goto_hunting_steps = args.goto_hunting or 0
+    config.stop_deceleration_deg_per_s2 = args.stop_deceleration
     if args.focuser:
         config.focuser = FocuserConfig(calibrated=not args.focuser_uncalibrated)
         if args.focuser_speed:

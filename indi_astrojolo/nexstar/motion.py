@@ -23,7 +23,7 @@ import trio
 
 from ..files import StoreProblem, indi_home
 from ..indi.properties import State, Update, ValidationError
-from ..link.session import LinkError, ReplyRejected
+from ..link.session import LinkError, LinkTimeout, NotSentInTime, ReplyRejected
 from . import astrometry as astro
 from . import aux
 from .aux import Command
@@ -31,6 +31,7 @@ from .mount import (
     AxisAngles,
     Geometry,
     angles_to_encoders,
+    angular_separation,
     axis1_sign,
     axis2_sign,
     azimuth_path,
@@ -45,9 +46,14 @@ if TYPE_CHECKING:
     from .driver import NexStarDriver
 
 SLEW_DONE_INTERVAL = 0.33  # seconds between SLEW_DONE polls while a goto runs
+AT_REST_STEPS = 2  # an axis whose encoder moved no more than this between two polls is at rest (sidereal: ~64)
+STOP_SETTLE_LIMIT_S = 30.0  # an axis still moving this long after a stop is reported (and stopped again)
 STALL_TIMEOUT = 10.0  # a goto whose axes have not moved for this long has failed
 FOREIGN_QUIET_S = 5.0  # another master on the bus counts as gone once it has not commanded our motors for this long
 GOTO_TOLERANCE_ARCSEC = 3.0
+GOTO_FAST_SPEED_ASSUMED = 2.0  # degrees per second of a fast goto, for its time limit (Celestron's run 2.8–4)
+GOTO_OVERHEAD_S = 20.0  # settling, polling and the check after each leg, on top of the motion itself
+GOTO_MAX_S = 180.0  # no goto, however long, runs longer than this
 GOTO_RETRIES = 4
 SLOW_SPEED_ESTIMATE = 0.5  # degrees per second of a slow goto (measured on the seed's mount)
 ACCELERATION_ESTIMATE = 4.0  # degrees per second² (an estimate; the check after each leg corrects a wrong one)
@@ -57,9 +63,13 @@ CORRECTION_TIME = 2.0  # seconds over which a measured error is taken out
 MAX_CORRECTION = 0.5  # degrees per second at most added to correct an error
 MANUAL_LIMIT_MARGIN = 0.75  # seconds of motion before a limit at which a manual move is stopped
 MAX_PULSE_TICKS = 255  # one controller-timed guide pulse: at most 2.55 s
+UNANSWERED_PULSES_TO_GIVE_UP = 2  # unanswered 0x26 pulses in a row (the link answering otherwise): 0x26 is absent
 PULSE_SEND_WINDOW_S = 0.5  # a pulse that cannot reach the controllers this soon is dropped: late, it would be wrong
 SIDEREAL_DEG_S = aux.SIDEREAL_ARCSEC_PER_S / 3600.0
 MOVE_DEG_S = tuple(rate.deg_per_s for rate in aux.MOVE_RATES)  # upper bounds of rates 1–9, for limit margins
+SYNC_CONFIRM_DEG = 5.0  # a sync that moves the pointing further than this is applied only when sent twice
+SYNC_CONFIRM_WINDOW_S = 60.0  # ... within this long
+SYNC_REPEAT_MATCH_DEG = 0.5  # ... on the same coordinates (a fresh solve of the same field differs by arcseconds)
 MODE_RATES = {"TRACK_SIDEREAL": aux.SIDEREAL_ARCSEC_PER_S, "TRACK_SOLAR": aux.SOLAR_ARCSEC_PER_S,
               "TRACK_LUNAR": aux.LUNAR_ARCSEC_PER_S}  # fmt: skip
 SPECIAL_RATES = {"TRACK_SIDEREAL": aux.SPECIAL_RATE_SIDEREAL, "TRACK_SOLAR": aux.SPECIAL_RATE_SOLAR,
@@ -76,6 +86,20 @@ def leg_seconds(start: AxisAngles, end: AxisAngles) -> float:
     return distance / speed + speed / acceleration
 
 
+def goto_time_limit(distance_deg: float, fast_deg_s: float, approach_deg: float) -> float:
+    """How long a goto over `distance_deg` may take before it counts as failed: the fast leg and the slow legs
+    (GOTO_RETRIES corrections) at half their expected speeds, plus an overhead, and never more than GOTO_MAX_S."""
+    fast = distance_deg / fast_deg_s
+    slow = (1 + GOTO_RETRIES) * (approach_deg / SLOW_SPEED_ESTIMATE + SLOW_SPEED_ESTIMATE / ACCELERATION_ESTIMATE)
+    return min(GOTO_MAX_S, GOTO_OVERHEAD_S + 2.0 * (fast + slow))
+
+
+def aux_steps_between(a: int, b: int) -> int:
+    """Encoder steps from `a` to `b` the short way round (encoders wrap at 2^24)."""
+    half = aux.STEPS_PER_TURN // 2
+    return (b - a + half) % aux.STEPS_PER_TURN - half
+
+
 def angular_error(a: AxisAngles, b: AxisAngles) -> float:
     return math.hypot(wrap180(a.axis1 - b.axis1) * math.cos(math.radians(b.axis2)), a.axis2 - b.axis2)
 
@@ -88,6 +112,7 @@ class Phase(Enum):
     PARKING = "parking"
     HOMING = "homing"
     SATELLITE = "satellite"  # following a satellite pass (satellite.py), including the wait for it to rise
+    STOPPING = "stopping"  # aborted: the axes decelerate; Idle once their positions stop changing
 
 
 class MotionError(Exception):
@@ -96,6 +121,19 @@ class MotionError(Exception):
 
 class Interference(MotionError):
     """Another master on the bus commanded a motor while we drove it."""
+
+
+class Halted(MotionError):
+    """A motion command after an abort, before anyone asked for motion again: not sent."""
+
+
+def is_stop(cmd: int, data: bytes) -> bool:
+    """Does this motor-controller command only stop (rate 0, move 0, a 0 ms guide pulse) or move nothing at all?"""
+    if cmd in (Command.SET_POS_GUIDERATE, Command.SET_NEG_GUIDERATE, Command.MOVE_POS, Command.MOVE_NEG):
+        return not any(data)
+    if cmd == Command.AUX_GUIDE:
+        return len(data) == 2 and data[1] == 0
+    return cmd not in aux.AXIS_COMMANDS or cmd == Command.SET_POSITION
 
 
 class MotionControl:
@@ -113,7 +151,8 @@ class MotionControl:
         self.manual: dict[str, int] = {"NS": 0, "WE": 0}
         self.parked = False
         self.track_after_move = False
-        self.guide_warned = False
+        self.aux_guide_absent = False  # the controllers have no usable 0x26 (refused or unanswered), this session
+        self.aux_guide_unanswered = 0  # guide pulses in a row the controllers left unanswered, answering all else
         self.pulse_scopes: set[trio.CancelScope] = set()  # guide pulses in progress (abort ends them)
         # A stop the controllers have not confirmed (the link failed): sent again as soon as they answer, or a goto
         # abandoned in an outage would carry on to its stale target by itself.
@@ -124,6 +163,10 @@ class MotionControl:
         self.foreign_until = -math.inf  # another master commanded our motors until about then (Alert meanwhile)
         self.foreign_seen = False
         self.interference: str | None = None  # what another master did during a goto in progress
+        self.pending_sync: tuple[float, float, float] | None = None  # a large sync refused once: RA, Dec, trio time
+        # After an abort only stop commands reach the motors until someone asks for motion again: a tracking update
+        # or a pulse that was under way when the abort came must not set the mount going again.
+        self.halted = False
         driver.handlers.update(
             {
                 "EQUATORIAL_EOD_COORD": self._on_coordinates,
@@ -147,12 +190,12 @@ class MotionControl:
     # --- state -----------------------------------------------------------------------------------------------
 
     def busy(self) -> bool:
-        return self.phase in (Phase.SLEWING, Phase.MOVING, Phase.PARKING, Phase.HOMING, Phase.SATELLITE)
+        return self.phase in (Phase.SLEWING, Phase.MOVING, Phase.PARKING, Phase.HOMING, Phase.SATELLITE, Phase.STOPPING)
 
     def coordinate_state(self) -> State:
         if self.failed or self.foreign_active() or self.driver.position_stale:
             return State.ALERT
-        if self.phase in (Phase.SLEWING, Phase.PARKING, Phase.HOMING):
+        if self.phase in (Phase.SLEWING, Phase.PARKING, Phase.HOMING, Phase.STOPPING):
             return State.BUSY
         return State.OK if self.phase in (Phase.TRACKING, Phase.SATELLITE) else State.IDLE
 
@@ -192,11 +235,57 @@ class MotionControl:
         elif self.phase is Phase.IDLE and self.failed:
             self.stop_owed = True  # the stop that ended the failed motion may have been overwritten
 
-    def synced(self) -> None:
+    def check_sync(self) -> None:
+        """A sync changes where the driver thinks the mount points; refused while that would mislead or move it."""
+        if self.parked:
+            raise ValidationError("the mount is parked; unpark it first")
+        if self.busy():
+            raise ValidationError("the mount is moving; sync when it is still")
+
+    def confirm_sync(self, shift_degrees: float, ra: float, dec: float) -> bool:
+        """A sync that moves the pointing by more than SYNC_CONFIRM_DEG (a wrong plate solve, the wrong star) is
+        refused the first time, with a warning, and applied when the same sync comes again within
+        SYNC_CONFIRM_WINDOW_S (Ekos's Align module resends a refused sync at once). Returns whether it is a large
+        sync being applied."""
+        if shift_degrees <= SYNC_CONFIRM_DEG:
+            return False
+        now = trio.current_time()
+        pending, self.pending_sync = self.pending_sync, None
+        if pending is not None and now - pending[2] <= SYNC_CONFIRM_WINDOW_S:
+            here, earlier = AxisAngles(ra * 15.0, dec), AxisAngles(pending[0] * 15.0, pending[1])
+            if angular_separation(here, earlier) <= SYNC_REPEAT_MATCH_DEG:
+                return True
+        self.pending_sync = (ra, dec, now)
+        raise ValidationError(
+            f"this sync would move the pointing by {shift_degrees:.1f}° (more than {SYNC_CONFIRM_DEG:g}°): a wrong "
+            f"plate solve or star? Nothing was changed; send the same sync again within {SYNC_CONFIRM_WINDOW_S:g} s "
+            "to apply it"
+        )
+
+    def synced(self, mount: AxisAngles, read_at: float) -> None:
+        """After a sync the mount keeps pointing where it pointed at the sync instant (`mount`, axis angles read at
+        trio time `read_at`): what it tracks is what the new model says was there then, the synced star, not the
+        target of the last goto."""
         if self.phase is Phase.TRACKING and self.target is not None:
+            ideal = self.driver.model.to_sky(mount)
+            self.target = self.driver.ideal_axes_to_sky(ideal, read_at - trio.current_time())  # saving took time
+            self.target_time = self.driver.now_unix()
             self.sent_rates = {axis: None for axis in AXES}  # the model changed: recompute and resend
 
     # --- the axes --------------------------------------------------------------------------------------------
+
+    def check_command(self, dst: int, cmd: int, data: bytes) -> None:
+        """Called just before a packet goes out (under the link's lock, so nothing queued earlier slips past)."""
+        if self.halted and dst in AXES and not is_stop(cmd, data):
+            raise Halted("motion was aborted; nothing moves until motion is asked for again")
+
+    async def asked_to_move(self) -> None:
+        """A request for motion (goto, tracking, a manual move, park, home, a pulse, a satellite): it lifts the
+        halt of an abort and ends the wait for the axes to come to rest."""
+        self.halted = False
+        if self.phase is Phase.STOPPING:
+            await self._cancel_task()
+            self.phase = Phase.IDLE
 
     async def send_rate(self, axis: int, arcsec_per_s: float, *, special: int | None = None) -> None:
         if special is not None:
@@ -223,23 +312,33 @@ class MotionControl:
             self.task_scope.cancel()
         await self.task_done.wait()
 
-    def _start_task(self, work, what: str, on_end=None) -> None:
-        """Run `work` as the one motion task; on_end(outcome) hears "done", "failed" or "cancelled" at its end."""
+    def _start_task(self, work, what: str, on_end=None, limit: tuple[float, str] | None = None) -> None:
+        """Run `work` as the one motion task; on_end(outcome) hears "done", "failed" or "cancelled" at its end.
+
+        `limit` (seconds, how they were reckoned): the work fails if it has not ended by then."""
         nursery = self.driver.connection_nursery
         assert nursery is not None
         done = trio.Event()
         self.task_done = done
+
+        async def limited() -> None:
+            await self._within(limit, work)
 
         async def run() -> None:
             outcome = "cancelled"  # unless the work ends or fails by itself
             with trio.CancelScope() as scope:
                 self.task_scope = scope
                 try:
-                    await work()
+                    await limited()
                     outcome = "done"
+                except Halted:
+                    pass  # an abort came as it sent a motion command: the abort ends it, as a cancellation would
                 except (LinkError, MotionError, ValidationError) as exc:
                     outcome = "failed"
                     self._set_phase(Phase.IDLE, failed=True)
+                    for name in ("TELESCOPE_PARK", "TELESCOPE_HOME"):  # a park or home that ran out of time
+                        if self.props[name].state is State.BUSY:
+                            self.driver.update(name, State.ALERT)
                     self.transient_failure = isinstance(exc, (LinkError, Interference))
                     self.driver.message(f"{what} failed: {exc}", "ERROR")
                     with trio.CancelScope(shield=True), trio.move_on_after(3):
@@ -255,8 +354,21 @@ class MotionControl:
 
         nursery.start_soon(run)
 
+    @staticmethod
+    async def _within(limit: tuple[float, str] | None, work) -> None:
+        """Run `work`; with a limit (seconds, how they were reckoned), fail if it has not ended by then."""
+        if limit is None:
+            await work()
+            return
+        seconds, reckoning = limit
+        with trio.move_on_after(seconds) as deadline:
+            await work()
+        if deadline.cancelled_caught:
+            raise MotionError(f"it did not end within {seconds:.0f} s ({reckoning}); the axes are stopped")
+
     async def begin_task(self, work, what: str, on_end=None) -> None:
         """Replace whatever the mount is doing with `work` (used by satellite tracking)."""
+        await self.asked_to_move()
         await self._cancel_task()
         self.target = None
         self._start_task(work, what, on_end)
@@ -285,12 +397,40 @@ class MotionControl:
         if altitude > high:
             raise ValidationError(f"{what} is at altitude {altitude:.2f}°, above the highest allowed {high:g}°")
 
+    def check_axes_altitude(self, mount: AxisAngles, what: str) -> None:
+        """The limits hold for where the axes themselves point too, the pointing model left out: a wrong model (a
+        bad sync) must not drive the tube past them while it says the target is within."""
+        low, high = self.altitude_limits()
+        altitude = self.driver.altitude_of(mount)
+        if not low <= altitude <= high:
+            side = f"below the lowest allowed {low:g}°" if altitude < low else f"above the highest allowed {high:g}°"
+            raise ValidationError(
+                f"{what} needs the axes at altitude {altitude:.2f}° by their own encoders, {side} (check the pointing "
+                "model: a wrong sync shifts it)"
+            )
+
     def cordwrap(self) -> float | None:
         if self.driver.geometry() is not Geometry.ALTAZ or not self.props.switch("CORDWRAP")["INDI_ENABLED"].on:
             return None
         return self.props.number("CORDWRAP_POS")["POSITION"].value
 
     # --- goto ------------------------------------------------------------------------------------------------
+
+    def goto_limit(self, final: AxisAngles) -> tuple[float, str]:
+        """The time limit of a goto from where the axes are to mount axis angles `final` (the cord-wrap detour
+        included), and how it was reckoned."""
+        here = self.driver.mount_axes(*self.driver.encoders) if self.driver.encoders else final
+        travel1, start = 0.0, here.axis1
+        for waypoint in azimuth_path(here.axis1, final.axis1, self.cordwrap()):
+            travel1 += abs(wrap180(waypoint - start))
+            start = waypoint
+        distance = max(travel1, abs(final.axis2 - here.axis2))
+        speed = GOTO_FAST_SPEED_ASSUMED
+        if self.driver.simulation():
+            speed = min(speed, self.props.number("SIMULATION_GOTO_SPEED")["FAST"].value)
+        approach = self.props.number("APPROACH")["DISTANCE"].value
+        seconds = goto_time_limit(distance, speed, approach)
+        return seconds, f"allowed for {distance:.1f}° at {speed:g}°/s"
 
     def _encoders_for(self, mount: AxisAngles) -> tuple[int, int]:
         return angles_to_encoders(mount, self.driver.geometry(), self.driver.southern())
@@ -305,6 +445,9 @@ class MotionControl:
         cmd = Command.GOTO_FAST if fast else Command.GOTO_SLOW
         self.interference = None
         for axis, steps in ((aux.Device.AZM, azm), (aux.Device.ALT, alt)):
+            # Rate 0 first, as the C++ driver does: a controller that keeps its rate through a goto would otherwise
+            # carry on tracking during and after it.
+            await self.driver.transact(axis, Command.SET_POS_GUIDERATE, b"\x00\x00\x00")
             await self.driver.transact(axis, cmd, aux.encode_position(steps))
             self.sent_rates[axis] = None  # a goto replaces the rate register
         await self._wait_done()
@@ -329,20 +472,24 @@ class MotionControl:
             elif trio.current_time() - last_change > STALL_TIMEOUT:
                 raise MotionError(f"the axes stopped moving for {STALL_TIMEOUT:g} s before reaching the target")
 
-    def _altitude_now(self) -> float | None:
-        ideal = self.driver.pointing_now()
-        return None if ideal is None else self.driver.altitude_of(ideal)
+    def _altitude_now(self) -> tuple[float, float] | None:
+        """The altitude the mount points at now, by the pointing model and by the axes' own encoders."""
+        if self.driver.encoders is None:
+            return None
+        mount = self.driver.mount_axes(*self.driver.encoders)
+        return self.driver.altitude_of(self.driver.model.to_sky(mount)), self.driver.altitude_of(mount)
 
-    def _check_motion_limits(self, previous: float | None) -> float | None:
-        """Stop a slew that goes further out of the altitude limits (one that climbs back in, from a home position
-        below the lowest limit say, is fine)."""
-        altitude = self._altitude_now()
-        if altitude is None or previous is None:
-            return altitude
+    def _check_motion_limits(self, previous: tuple[float, float] | None) -> tuple[float, float] | None:
+        """Stop a slew that goes further out of the altitude limits, by the model or by the axes themselves (one
+        that climbs back in, from a home position below the lowest limit say, is fine)."""
+        altitudes = self._altitude_now()
+        if altitudes is None or previous is None:
+            return altitudes
         low, high = self.altitude_limits()
-        if (altitude < low - 0.5 and altitude < previous) or (altitude > high + 0.5 and altitude > previous):
-            raise MotionError(f"the telescope reached altitude {altitude:.2f}°, outside {low:g}° … {high:g}°")
-        return altitude
+        for altitude, before in zip(altitudes, previous):
+            if (altitude < low - 0.5 and altitude < before) or (altitude > high + 0.5 and altitude > before):
+                raise MotionError(f"the telescope reached altitude {altitude:.2f}°, outside {low:g}° … {high:g}°")
+        return altitudes
 
     async def _approach(self, final: AxisAngles, fast_only: bool = False) -> None:
         """Fast goto to a point short of `final` (via the cord-wrap detour if needed), then, unless fast_only, a slow
@@ -373,6 +520,7 @@ class MotionControl:
             lead = leg_seconds(here, aim_now) + SLEW_DONE_INTERVAL / 2
             ideal = driver.sky_to_ideal_axes(ra, dec, lead)
             self.check_altitude(driver.altitude_of(ideal), "the target")
+            self.check_axes_altitude(driver.model.to_mount(ideal), "the target")
             await self._goto_axes(driver.model.to_mount(ideal), fast=False)
             if track and (driver.geometry() is Geometry.ALTAZ or self._mode() == "TRACK_CUSTOM"):
                 break  # the closed tracking loop takes out what is left within its first seconds
@@ -392,17 +540,21 @@ class MotionControl:
     def _check_target(self, ra: float, dec: float) -> None:
         if self.parked:
             raise ValidationError("the mount is parked; unpark it first")
-        self.check_altitude(self.driver.altitude_of(self.driver.sky_to_ideal_axes(ra, dec)), "the target")
+        ideal = self.driver.sky_to_ideal_axes(ra, dec)
+        self.check_altitude(self.driver.altitude_of(ideal), "the target")
+        self.check_axes_altitude(self.driver.model.to_mount(ideal), "the target")
 
     async def goto(self, ra: float, dec: float, track: bool) -> None:
         self._check_target(ra, dec)
+        await self.asked_to_move()
         await self._cancel_task()
         target = self.props.number("TARGET_EOD_COORD")
         target.apply({"RA": ra, "DEC": dec})
         self.driver.update(target.name, State.OK)
         self.target = None
         self._set_phase(Phase.SLEWING)
-        self._start_task(lambda: self._goto_sky(ra, dec, track), "Goto")
+        limit = self.goto_limit(self.driver.model.to_mount(self.driver.sky_to_ideal_axes(ra, dec)))
+        self._start_task(lambda: self._goto_sky(ra, dec, track), "Goto", limit=limit)
 
     async def _on_coordinates(self, update: Update) -> None:
         if set(update.sent) != {"RA", "DEC"}:
@@ -417,25 +569,33 @@ class MotionControl:
 
     async def _on_horizontal(self, update: Update) -> None:
         if set(update.sent) != {"AZ", "ALT"}:
-            raise ValidationError("a goto in Az/Alt needs both AZ and ALT in one request")
-        self.check_altitude(update["ALT"], "the requested position")
+            raise ValidationError("a goto or sync in Az/Alt needs both AZ and ALT in one request")
         driver = self.driver
         ra, dec = astro.horizontal_to_apparent(update["AZ"], update["ALT"], driver.instant(), driver.site(), driver.weather())
-        if self.props.switch("ON_COORD_SET").selected() == "TRACK":
+        action = self.props.switch("ON_COORD_SET").selected()
+        if action == "SYNC":  # the mount points at this Az/Alt now: a sync on the RA/Dec there, never a move
+            await driver.sync(ra, dec)
+            message = f"Synced on Az {update['AZ']:.4f}°, Alt {update['ALT']:.4f}°"
+            driver.update(update.vector.name, self.coordinate_state(), message)
+            return
+        self.check_altitude(update["ALT"], "the requested position")
+        if action == "TRACK":
             await self.goto(ra, dec, track=True)  # from here on it is a star: follow it
             return
         # Not tracking: a fixed place in the sky (a landmark, a flat panel), reached and held where it is.
         if self.parked:
             raise ValidationError("the mount is parked; unpark it first")
-        await self._cancel_task()
-        self.target = None
-        self._set_phase(Phase.SLEWING)
         if driver.geometry() is Geometry.ALTAZ:
             ideal = AxisAngles(update["AZ"], update["ALT"])
         else:
             hour_angle, dec_axis = astro.apparent_to_hour_angle(ra, dec, driver.instant(), driver.site(), driver.weather())
             ideal = AxisAngles(hour_angle * 15.0, dec_axis)
         final = driver.model.to_mount(ideal)
+        self.check_axes_altitude(final, "the requested position")
+        await self.asked_to_move()
+        await self._cancel_task()
+        self.target = None
+        self._set_phase(Phase.SLEWING)
 
         async def fixed() -> None:
             await self._approach(final)
@@ -443,7 +603,7 @@ class MotionControl:
             driver.show_position()
             self._set_phase(Phase.IDLE)
 
-        self._start_task(fixed, "Goto")
+        self._start_task(fixed, "Goto", limit=self.goto_limit(final))
 
     async def _on_coord_set(self, update: Update) -> None:
         self.driver.accept(update)
@@ -489,6 +649,13 @@ class MotionControl:
             return
         ra1, dec1 = self.target_at(now + PREDICTION_STEP)
         mount_now = driver.model.to_mount(ideal_now)
+        axes_altitude = driver.altitude_of(mount_now)
+        if not low <= axes_altitude <= high:
+            await self._stop_tracking(
+                f"the axes would point at altitude {axes_altitude:.2f}° by their own encoders, outside {low:g}° … "
+                f"{high:g}° (check the pointing model)"
+            )
+            return
         mount_next = driver.model.to_mount(driver.sky_to_ideal_axes(ra1, dec1, PREDICTION_STEP))
         rate1 = wrap180(mount_next.axis1 - mount_now.axis1) / PREDICTION_STEP
         rate2 = (mount_next.axis2 - mount_now.axis2) / PREDICTION_STEP
@@ -521,6 +688,8 @@ class MotionControl:
             if self.phase is Phase.TRACKING:
                 try:
                     await self.track_once()
+                except Halted:
+                    pass  # an abort came while this update was under way: it stops here
                 except LinkError as exc:
                     self.driver.log.warning("tracking update failed: %s", exc)
                     self.sent_rates = {axis: None for axis in AXES}  # resend once the link is back
@@ -538,8 +707,11 @@ class MotionControl:
         if update["TRACK_ON"]:
             if self.parked:
                 raise ValidationError("the mount is parked; unpark it first")
+            if self.phase is Phase.STOPPING:
+                await self.asked_to_move()  # tracking from where the stop leaves the mount
             if self.busy():
                 raise ValidationError("the mount is moving; tracking starts by itself after a goto")
+            self.halted = False
             await self.start_tracking_here()
         else:
             await self._cancel_task()
@@ -560,20 +732,48 @@ class MotionControl:
     # --- abort -----------------------------------------------------------------------------------------------
 
     async def _on_abort(self, update: Update) -> None:
+        self.halted = True  # first: from here on only stop commands reach the motors
         await self._cancel_task()
         await self._stop_pulses()
         self.manual = {"NS": 0, "WE": 0}
+        self.track_after_move = False  # releasing a motion button after the abort must not start tracking
         self.target = None
         self.phase = Phase.IDLE  # nothing is to move from now on, even if the stop below does not get through yet
         await self.stop_axes()
-        self._set_phase(Phase.IDLE)
         for name in ("TELESCOPE_MOTION_NS", "TELESCOPE_MOTION_WE"):
             self.props.switch(name).reset()
             self.driver.update(name, State.IDLE)
         if self.props.switch("TELESCOPE_PARK").state is State.BUSY:
             self.driver.update("TELESCOPE_PARK", State.ALERT)
         update.vector.reset()
-        self.driver.update(update.vector.name, State.OK, "All motion stopped")
+        # The axes decelerate for a while after the stop (seconds, degrees at full speed): coordinates stay Busy
+        # until they are at rest, then Idle with the position where they really stopped.
+        self._set_phase(Phase.STOPPING)
+        self.driver.update(update.vector.name, State.BUSY, "Stopping: waiting for the axes to come to rest")
+        self._start_task(self._settle_after_stop, "Stopping", on_end=self._stop_ended)
+
+    async def _settle_after_stop(self) -> None:
+        started = trio.current_time()
+        previous = await self.driver.read_encoders()
+        while True:
+            await trio.sleep(SLEW_DONE_INTERVAL)
+            encoders = await self.driver.read_encoders()
+            self.driver.show_position()
+            moved = max(abs(aux_steps_between(a, b)) for a, b in zip(previous, encoders))
+            if moved <= AT_REST_STEPS:
+                break
+            if trio.current_time() - started > STOP_SETTLE_LIMIT_S:
+                raise MotionError(f"the axes were still moving {STOP_SETTLE_LIMIT_S:g} s after the stop")
+            previous = encoders
+        self._set_phase(Phase.IDLE)
+        self.driver.show_position()
+        self.driver.update("TELESCOPE_ABORT_MOTION", State.OK, "All motion stopped")
+
+    def _stop_ended(self, outcome: str) -> None:
+        if outcome == "failed":
+            self.driver.update("TELESCOPE_ABORT_MOTION", State.ALERT)
+        elif outcome == "cancelled":  # motion asked for again before the axes were at rest
+            self.driver.update("TELESCOPE_ABORT_MOTION", State.IDLE)
 
     # --- manual motion ---------------------------------------------------------------------------------------
 
@@ -588,6 +788,8 @@ class MotionControl:
             raise ValidationError("a goto is under way; abort it first")
         if self.phase is Phase.SATELLITE:
             raise ValidationError("a satellite is being followed; halt it first")
+        if any(update.values.values()):
+            await self.asked_to_move()
         ns = update.vector.name.endswith("NS")
         key = "NS" if ns else "WE"
         first, second = ("MOTION_NORTH", "MOTION_SOUTH") if ns else ("MOTION_WEST", "MOTION_EAST")
@@ -613,7 +815,7 @@ class MotionControl:
         else:
             await self.driver.transact(axis, Command.MOVE_POS, b"\x00")
             self.sent_rates[axis] = None
-            if not any(self.manual.values()):
+            if not any(self.manual.values()) and self.phase is not Phase.STOPPING:  # (a button let go after an abort)
                 await self._manual_done()
         self.driver.poll_soon()
 
@@ -625,8 +827,15 @@ class MotionControl:
         if axis == aux.Device.ALT and self.driver.geometry() is Geometry.ALTAZ:
             low, high = self.altitude_limits()
             up = encoder_direction > 0
-            if (not up and ideal.axis2 <= low) or (up and ideal.axis2 >= high):
-                raise ValidationError(f"the telescope is at the altitude limit ({ideal.axis2:.2f}°)")
+            altitude = self._nearest_limit_altitude(ideal, up)
+            if (not up and altitude <= low) or (up and altitude >= high):
+                raise ValidationError(f"the telescope is at the altitude limit ({altitude:.2f}°)")
+
+    def _nearest_limit_altitude(self, ideal: AxisAngles, up: bool) -> float:
+        """Alt-az: of the modelled altitude and the altitude axis's own, the one nearer the limit being approached."""
+        assert self.driver.encoders is not None
+        axes = self.driver.mount_axes(*self.driver.encoders).axis2
+        return max(ideal.axis2, axes) if up else min(ideal.axis2, axes)
 
     async def _manual_done(self) -> None:
         if self.track_after_move:
@@ -646,8 +855,9 @@ class MotionControl:
         if self.manual["NS"] and self.driver.geometry() is Geometry.ALTAZ:
             low, high = self.altitude_limits()
             up = self.manual["NS"] > 0
-            if (not up and ideal.axis2 <= low + margin) or (up and ideal.axis2 >= high - margin):
-                reason = f"altitude limit reached ({ideal.axis2:.2f}°)"
+            altitude = self._nearest_limit_altitude(ideal, up)
+            if (not up and altitude <= low + margin) or (up and altitude >= high - margin):
+                reason = f"altitude limit reached ({altitude:.2f}°)"
         wrap = self.cordwrap()
         if self.manual["WE"] and wrap is not None:
             mount = self.driver.mount_axes(*self.driver.encoders) if self.driver.encoders else None
@@ -673,7 +883,7 @@ class MotionControl:
             self.driver.message(f"No other controller has commanded the motors for {FOREIGN_QUIET_S:g} s")
         if self.phase is not Phase.IDLE or self.foreign_active():
             return
-        if self.stop_owed:
+        if self.stop_owed and self.task_done.is_set():  # (a failed task's own stop may still be under way)
             await self.stop_axes()
             self.driver.message("The mount is stopped now: the motion that failed could not be stopped then", "WARNING")
         if self.failed and self.transient_failure:
@@ -745,14 +955,20 @@ class MotionControl:
         position = self.props.number("TELESCOPE_PARK_POSITION")
         target = AxisAngles(position["PARK_AZ"].value, position["PARK_ALT"].value)
         self.check_altitude(self.driver.altitude_of(self.driver.model.to_sky(target)), "the park position")
+        self.check_axes_altitude(target, "the park position")
         return target
 
-    async def _park(self) -> None:
+    async def _park(self, limit: tuple[float, str] | None = None) -> None:
+        """Park; `limit` bounds the motion only, not the saving of the park state after it."""
         try:
             target = self._park_target()
-            await self._approach(target)
-            await self._goto_axes(target, fast=False)
-            await self.stop_axes()
+
+            async def motion() -> None:
+                await self._approach(target)
+                await self._goto_axes(target, fast=False)
+                await self.stop_axes()
+
+            await self._within(limit, motion)
         except (LinkError, MotionError, ValidationError):
             self.driver.update("TELESCOPE_PARK", State.ALERT)  # not left Busy: the failure is reported by the task
             raise
@@ -783,12 +999,14 @@ class MotionControl:
                 self.driver.update(vector.name, State.OK)
                 return
             self._park_target()
+            await self.asked_to_move()
             await self._cancel_task()
             self.target = None
             self._set_phase(Phase.PARKING)
             vector.apply(update.values)
             self.driver.update(vector.name, State.BUSY)
-            self._start_task(self._park, "Parking")
+            limit = self.goto_limit(self._park_target())
+            self._start_task(lambda: self._park(limit), "Parking")
             return
         self.parked = False
         await trio.to_thread.run_sync(self._write_park)
@@ -854,11 +1072,14 @@ class MotionControl:
             raise ValidationError("the mount is parked; unpark it first")
         if self.driver.geometry() is Geometry.ALTAZ:
             self.check_altitude(0.0, "the home position (level)")  # both home actions end with the tube level
+        await self.asked_to_move()
         await self._cancel_task()
         self.target = None
         self._set_phase(Phase.HOMING)
         self.driver.accept(update, State.BUSY)
-        self._start_task(lambda: self._home(action == "FIND"), "Homing")
+        # the index mark can be anywhere on the circle: a seek gets the longest time a goto may take
+        limit = (GOTO_MAX_S, "a seek of the index") if action == "FIND" else self.goto_limit(AxisAngles(0.0, 0.0))
+        self._start_task(lambda: self._home(action == "FIND"), "Homing", limit=limit)
 
     # --- guiding ---------------------------------------------------------------------------------------------
 
@@ -894,6 +1115,7 @@ class MotionControl:
             raise ValidationError("the mount is parked")
         if self.phase is Phase.SATELLITE:
             raise ValidationError("a satellite is being followed: guide pulses would only disturb it")
+        await self.asked_to_move()
         rates = self.props.number("GUIDE_RATE")
         fraction = rates["GUIDE_RATE_NS" if ns else "GUIDE_RATE_WE"].value
         degrees = sign * fraction * SIDEREAL_DEG_S * milliseconds / 1000.0
@@ -911,6 +1133,11 @@ class MotionControl:
         nursery.start_soon(self._pulse, vector.name, first, second, delta1, delta2, milliseconds)
 
     async def _pulse(self, name: str, first: str, second: str, delta1: float, delta2: float, milliseconds: float) -> None:
+        """One guide pulse, timed by the controllers (0x26). Where they have no such command (a refusal, firmware
+        before 6.50, or no answer at all from a controller that answers everything else), the pulse goes through
+        the tracking loop, which already follows the shifted target, and 0x26 is not tried again this session.
+        Whatever happens, the pulse ends with both members of the vector at zero: a client that sends the whole
+        vector back must not repeat a stale direction."""
         geometry, southern = self.driver.geometry(), self.driver.southern()
         seconds = milliseconds / 1000.0
         plan = []
@@ -918,35 +1145,58 @@ class MotionControl:
             percent = delta / seconds / SIDEREAL_DEG_S * 100.0 * sign
             if abs(percent) >= 0.5:
                 plan.append((axis, max(-100, min(100, int(round(percent))))))
+        state, message = State.IDLE, None
         with trio.CancelScope() as scope:
             self.pulse_scopes.add(scope)
             try:
-                remaining = milliseconds
-                send_by = trio.current_time() + PULSE_SEND_WINDOW_S
-                while remaining > 0:
-                    chunk = min(remaining, MAX_PULSE_TICKS * 10)
-                    for axis, percent in plan:
-                        await self.driver.transact(
-                            axis, Command.AUX_GUIDE, aux.encode_guide_pulse(percent, int(chunk)), send_by=send_by
-                        )
-                    await trio.sleep(chunk / 1000.0)
-                    remaining -= chunk
-                    send_by += chunk / 1000.0
-            except ReplyRejected:
-                if not self.guide_warned:
-                    self.guide_warned = True
-                    self.driver.message(
-                        "The motor controllers have no guide-pulse command (firmware before 6.50): pulses are applied "
-                        "through the tracking loop", "WARNING",
-                    )  # fmt: skip
+                if not self.aux_guide_absent:
+                    await self._controller_pulse(plan, milliseconds)
+                    self.aux_guide_unanswered = 0
+            except (ReplyRejected, LinkTimeout) as exc:
+                if isinstance(exc, NotSentInTime) or not await self._answers_otherwise(plan[0][0]):
+                    state, message = State.ALERT, f"[ERROR] Guide pulse failed: {exc}"
+                else:
+                    # This pulse goes through the tracking loop. A refusal says for certain that 0x26 is missing;
+                    # an unanswered one could also be an outage ending just then, so it counts once repeated.
+                    self.aux_guide_unanswered += 1
+                    if isinstance(exc, ReplyRejected) or self.aux_guide_unanswered >= UNANSWERED_PULSES_TO_GIVE_UP:
+                        self.aux_guide_absent = True
+                        self.driver.message(
+                            "The motor controllers have no guide-pulse command (firmware before 6.50, or it goes "
+                            "unanswered): pulses are applied through the tracking loop from now on", "WARNING",
+                        )  # fmt: skip
             except LinkError as exc:
-                self.driver.update(name, State.ALERT, f"[ERROR] Guide pulse failed: {exc}")
-                return
+                state, message = State.ALERT, f"[ERROR] Guide pulse failed: {exc}"
+            except Halted:
+                pass  # aborted: the abort ends it
             finally:
                 self.pulse_scopes.discard(scope)
-        vector = self.props.number(name)
-        vector.apply({first: 0, second: 0})
-        self.driver.update(name, State.IDLE)
+                vector = self.props.number(name)
+                vector.apply({first: 0, second: 0})
+                self.driver.update(name, state, message)
+
+    async def _controller_pulse(self, plan: list[tuple[int, int]], milliseconds: float) -> None:
+        remaining = milliseconds
+        send_by = trio.current_time() + PULSE_SEND_WINDOW_S
+        while remaining > 0:
+            chunk = min(remaining, MAX_PULSE_TICKS * 10)
+            for axis, percent in plan:
+                # Not retried: a pulse sent again after a timeout would be late, and a controller that did not
+                # answer once will not answer the next time either.
+                await self.driver.transact(
+                    axis, Command.AUX_GUIDE, aux.encode_guide_pulse(percent, int(chunk)), send_by=send_by, retries=0
+                )
+            await trio.sleep(chunk / 1000.0)
+            remaining -= chunk
+            send_by += chunk / 1000.0
+
+    async def _answers_otherwise(self, axis: int) -> bool:
+        """Does a controller that left a guide pulse unanswered answer other requests at once (the link is fine)?"""
+        try:
+            await self.driver.transact(axis, Command.GET_POSITION, retries=0)
+        except LinkError:
+            return False
+        return True
 
     async def _stop_pulses(self) -> None:
         """End the guide pulses in progress, here and in the controllers (a 0 ms pulse replaces a running one)."""
@@ -954,6 +1204,8 @@ class MotionControl:
             return
         for scope in list(self.pulse_scopes):
             scope.cancel()
+        if self.aux_guide_absent:
+            return  # the pulses went through the tracking loop, which abort stops
         for axis in AXES:
             try:
                 await self.driver.transact(axis, Command.AUX_GUIDE, aux.encode_guide_pulse(0, 0))
@@ -980,4 +1232,6 @@ class MotionControl:
 
     async def on_disconnected(self) -> None:
         self.phase = Phase.IDLE
+        self.aux_guide_absent = False  # another mount, or new firmware, may be there at the next connect
+        self.aux_guide_unanswered = 0
         self.sent_rates = {axis: None for axis in AXES}

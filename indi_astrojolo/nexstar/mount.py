@@ -238,6 +238,12 @@ class ParkRecord:
 # --- limits -------------------------------------------------------------------------------------------------------
 
 
+def angular_separation(a: AxisAngles, b: AxisAngles) -> float:
+    """The angle in degrees between two directions given as (longitude-like, latitude-like) axis angles."""
+    cosine = sum(x * y for x, y in zip(_vector(a.axis1, a.axis2), _vector(b.axis1, b.axis2)))
+    return math.degrees(math.acos(max(-1.0, min(1.0, cosine))))
+
+
 def crosses(start: float, delta: float, position: float) -> bool:
     """Does a motion of `delta` degrees from `start` pass over `position` (all azimuth-like, degrees)?"""
     if delta == 0:

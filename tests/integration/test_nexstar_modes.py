@@ -105,7 +105,8 @@ def test_southern_wedge_points_at_the_star_guides_and_holds_it_for_a_minute(moun
     # the motor's own sidereal rate, negative in the south (0x07 FFFF), and the Dec axis at rest
     rates = [line for line in mount.received_since(mark) if "GUIDERATE" in line]
     assert rates[-2:] == ["SET_NEG_GUIDERATE 10 ffff", "SET_POS_GUIDERATE 11 000000"], rates
-    assert not any(line.startswith("SET_POS_GUIDERATE 10") for line in rates)
+    # (rate 0 goes before each goto leg, in the positive form as the C++ driver sends it: a stop, not a direction)
+    assert not any(line.startswith("SET_POS_GUIDERATE 10") and not line.endswith(" 000000") for line in rates)
 
     # A minute of tracking with a guide pulse each way: each moves the axes by rate × sidereal × duration in its
     # direction (Dec up for north, hour angle up for west), and they cancel out.

@@ -264,6 +264,45 @@ def test_goto_from_tracking_ends_stopped() -> None:
     assert position(emu, Device.ALT) == target
 
 
+def test_quirk_a_goto_that_keeps_the_rate_drifts_after_it() -> None:
+    emu = NexStarEmulator(MountConfig(goto_keeps_rate=True))
+    reply(emu, Device.ALT, Command.SET_POS_GUIDERATE, bytes.fromhex("003c2a"))  # sidereal
+    emu.advance(2.0)
+    goto(emu, 10.0, Device.ALT)
+    emu.advance(10.0)
+    assert slew_done(emu, Device.ALT) == b"\xff"
+    arrived = emu.axes[Device.ALT].moved_steps
+    emu.advance(20.0)
+    assert emu.axes[Device.ALT].moved_steps - arrived == pytest.approx(SIDEREAL_STEPS * 10.0, rel=0.02)
+
+
+def test_quirk_a_hunting_goto_never_settles_and_keeps_moving() -> None:
+    emu = NexStarEmulator(MountConfig(goto_hunting_steps=40))
+    target = goto(emu, 5.0)
+    readings = set()
+    for second in range(10, 20):
+        emu.advance(float(second))
+        assert slew_done(emu) == b"\x00"
+        readings.add(position(emu))
+        assert abs(position(emu) - target) <= 40
+    assert len(readings) > 1  # it swings to either side
+    reply(emu, Device.AZM, Command.MOVE_POS, b"\x00")  # a stop ends it
+    assert slew_done(emu) == b"\xff"
+
+
+def test_quirk_a_slow_stop_deceleration_makes_a_stop_coast() -> None:
+    emu = NexStarEmulator(MountConfig(stop_deceleration_deg_per_s2=0.5))
+    reply(emu, Device.AZM, Command.MOVE_POS, b"\x09")
+    emu.advance(2.0)  # at full speed (2.8 °/s) after 0.7 s
+    reply(emu, Device.AZM, Command.MOVE_POS, b"\x00")
+    before = emu.axis_degrees(Device.AZM)
+    emu.advance(5.0)
+    assert emu.axes[Device.AZM].velocity > 0  # still coasting 3 s later
+    emu.advance(10.0)
+    assert emu.axes[Device.AZM].velocity == 0.0
+    assert emu.axis_degrees(Device.AZM) - before == pytest.approx(2.8**2 / (2 * 0.5), rel=0.02)
+
+
 def test_goto_slow_is_slower() -> None:
     fast, slow = NexStarEmulator(), NexStarEmulator()
     goto(fast, 10.0, cmd=Command.GOTO_FAST)
@@ -384,6 +423,15 @@ def test_aux_guide_unsupported_firmware_naks() -> None:
     assert aux.reply_matcher(request)(out[1]) is Verdict.REJECT
     emu.advance(2.0)
     assert emu.axes[Device.AZM].moved_steps == 0.0
+
+
+def test_aux_guide_silent_firmware_gives_the_echo_only_and_no_pulse() -> None:
+    emu = NexStarEmulator(MountConfig(aux_guide_silent=True))
+    request = aux.request(Device.ALT, Command.AUX_GUIDE, aux.encode_guide_pulse(50, 100))
+    assert emu.handle(request, 0.0) == [request]
+    emu.advance(2.0)
+    assert emu.axes[Device.ALT].moved_steps == 0.0
+    assert len(ask(emu, Device.ALT, Command.GET_POSITION)) == 2  # everything else is answered
 
 
 # --- other commands, NAKs and faults -------------------------------------------------------------------------------
@@ -725,6 +773,21 @@ def test_passthrough_cli_flag_implies_no_echo(monkeypatch: pytest.MonkeyPatch) -
     assert isinstance(model, NexStarEmulator)
     assert model.config.passthrough and not model.config.echo
     assert seen["argv"] == ["--tcp", "0"]
+
+
+def test_quirk_cli_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    from indi_astrojolo import emulation
+    from indi_astrojolo.nexstar import emulator as emulator_module
+
+    seen: dict[str, NexStarEmulator] = {}
+    monkeypatch.setattr(emulation, "run_emulator_cli", lambda argv, make_model, serve, title: seen.setdefault("model", make_model(0.0)))
+    emulator_module.main(["--aux-guide-silent", "--goto-keeps-rate", "--goto-hunting", "30", "--stop-deceleration", "0.5"])
+    config = seen["model"].config
+    assert config.aux_guide_silent and config.goto_keeps_rate
+    assert config.goto_hunting_steps == 30 and config.stop_deceleration_deg_per_s2 == 0.5
+    default = MountConfig()  # every quirk is off unless asked for
+    assert not default.aux_guide_silent and not default.goto_keeps_rate
+    assert default.goto_hunting_steps == 0 and default.stop_deceleration_deg_per_s2 is None
 
 
 # --- home: index seek (AZM) and level (ALT) -------------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""Abort wins and reports truthfully (issue 14 item 5), on trio's fake clock against the emulator: once the abort is
+handled only stop commands reach the motors until motion is asked for again (a tracking update under way when the
+abort came included), and the coordinates stay Busy while the axes coast to rest, then Idle where they stopped."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from mount_sim import goto_and_track, request, start_mount, target_for_altitude, true_direction
+
+from indi_astrojolo.nexstar.motion import Phase, is_stop
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("INDICONFIG", raising=False)
+
+
+async def wait_idle(driver, timeout: float = 120.0) -> None:
+    with trio.fail_after(timeout):
+        while driver.motion.phase is not Phase.IDLE or driver.motion.task_scope is not None:
+            await trio.sleep(0.05)
+
+
+def motion_commands_since(driver, mark: int) -> list[str]:
+    return [
+        f"{packet.cmd:02x} to {packet.dst:02x} {packet.data.hex()}"
+        for packet in driver.simulator.received[mark:]
+        if packet.dst in (0x10, 0x11) and not is_stop(packet.cmd, packet.data)
+    ]
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.2, 0.4, 0.6, 0.8])
+async def test_a_tracking_update_under_way_cannot_restart_the_mount_after_an_abort(autojump_clock, offset) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
+        ra, dec = target_for_altitude(driver, 50.0, 100.0)
+        await goto_and_track(driver, ra, dec)
+        driver.simulator.faults.late_reply_s = 0.3  # a slow link: each tracking update takes longer than a second
+        await trio.sleep(10 + offset)
+        assert driver.motion.phase is Phase.TRACKING
+        mark = len(driver.simulator.received)
+        await driver.handle_request(request("Switch", "TELESCOPE_ABORT_MOTION", ABORT=True))
+        await wait_idle(driver)
+        await trio.sleep(5)
+        assert motion_commands_since(driver, mark) == []
+        for axis in driver.simulator.axes.values():
+            assert axis.rate == 0.0 and axis.goto_target is None
+        at_rest = true_direction(driver)
+        await trio.sleep(10)
+        assert true_direction(driver) == pytest.approx(at_rest, abs=1e-6)
+        assert driver.props["EQUATORIAL_EOD_COORD"].state.value == "Idle"
+        # asked again, the mount moves again
+        driver.simulator.faults.late_reply_s = 0.0
+        await driver.handle_request(request("Switch", "TELESCOPE_TRACK_STATE", TRACK_ON=True))
+        await trio.sleep(5)
+        assert true_direction(driver) != pytest.approx(at_rest, abs=1e-4)
+        nursery.cancel_scope.cancel()
+
+
+async def test_coordinates_stay_busy_while_the_axes_coast_and_end_idle_where_they_stopped(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
+        driver.simulator.config.stop_deceleration_deg_per_s2 = 0.5  # a loaded tube coasts for seconds
+        await driver.handle_request(request("Switch", "ON_COORD_SET", SLEW=True))
+        await driver.handle_request(request("Number", "HORIZONTAL_COORD", AZ=150.0, ALT=60.0))
+        await trio.sleep(4)  # at full speed
+        start = true_direction(driver)
+        driver.outbox.take()
+        await driver.handle_request(request("Switch", "TELESCOPE_ABORT_MOTION", ABORT=True))
+        assert driver.props["EQUATORIAL_EOD_COORD"].state.value == "Busy"
+        assert driver.props["TELESCOPE_ABORT_MOTION"].state.value == "Busy"
+        assert b"All motion stopped" not in driver.outbox.take()
+        await trio.sleep(2)
+        assert driver.props["EQUATORIAL_EOD_COORD"].state.value == "Busy"  # still coasting
+        await wait_idle(driver)
+        stopped = true_direction(driver)
+        assert abs(stopped[0] - start[0]) > 4.0  # it did coast, degrees
+        await trio.sleep(5)
+        assert true_direction(driver) == pytest.approx(stopped, abs=1e-6)  # Idle came when it was at rest
+        assert driver.props["EQUATORIAL_EOD_COORD"].state.value == "Idle"
+        abort = driver.props["TELESCOPE_ABORT_MOTION"]
+        assert abort.state.value == "Ok" and b"All motion stopped" in driver.outbox.take()
+        shown = driver.props.number("HORIZONTAL_COORD")
+        assert driver.props["HORIZONTAL_COORD"].state.value == "Idle"
+        assert shown["AZ"].value == pytest.approx(stopped[0] % 360, abs=0.02)
+        assert shown["ALT"].value == pytest.approx(stopped[1], abs=0.02)
+        nursery.cancel_scope.cancel()
