@@ -22,6 +22,10 @@ class ConfigError(Exception):
     """A config file that cannot be read."""
 
 
+class ConfigMissing(ConfigError):
+    """No config file has been saved yet: normal on a first run."""
+
+
 def config_path(device: str) -> Path:
     override = os.environ.get("INDICONFIG")
     if override:
@@ -55,7 +59,7 @@ def read(path: Path) -> list[NewVector]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"no config file at {path}") from None
+        raise ConfigMissing(f"no config file at {path}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True)

@@ -423,14 +423,19 @@ class Device:
         await trio.to_thread.run_sync(config.write, path, vectors)
 
     async def load_config(self, *, initial: bool = False, path: Any = None) -> int:
-        """Replay saved requests for the properties defined now; returns how many were applied."""
+        """Replay saved requests for the properties defined now; returns how many were applied.
+
+        A file that does not exist raises config.ConfigMissing (the caller says what that means); one that cannot
+        be read is refused with the reason."""
         path = path or self.config_file()
         try:
             requests = await trio.to_thread.run_sync(config.read, path)
         except config.ConfigError as exc:
-            if not initial:
-                raise ValidationError(str(exc)) from None
-            return 0
+            if initial:
+                return 0
+            if isinstance(exc, config.ConfigMissing):
+                raise
+            raise ValidationError(str(exc)) from None
         if initial:
             await trio.to_thread.run_sync(config.write_default_once, self.config_file(), self.default_config)
         applied = 0
@@ -456,10 +461,24 @@ class Device:
             await self.save_config()
             self.update(vector.name, State.OK, f"Configuration saved to {path}")
         elif action == "CONFIG_LOAD":
-            count = await self.load_config()
+            try:
+                count = await self.load_config()
+            except config.ConfigMissing:
+                # Nothing saved yet is a normal first run (Ekos asks for a load on every connect): information, as
+                # libindi drivers give it, and the property stays Idle rather than going to Alert.
+                self.update(
+                    vector.name,
+                    State.IDLE,
+                    f"No previous configuration found at {path}. To save the configuration, press Save in the "
+                    "Options tab.",
+                )
+                return
             self.update(vector.name, State.OK, f"Configuration loaded ({count} properties)")
         elif action == "CONFIG_DEFAULT":
-            count = await self.load_config(path=config.default_path(path))
+            try:
+                count = await self.load_config(path=config.default_path(path))
+            except config.ConfigMissing as exc:
+                raise ValidationError(str(exc)) from None
             self.update(vector.name, State.OK, f"Default configuration loaded ({count} properties)")
         elif action == "CONFIG_PURGE":
             removed = await trio.to_thread.run_sync(config.purge, path)
