@@ -12,21 +12,23 @@ from __future__ import annotations
 
 import math
 import time
+import traceback
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
 
 import erfa
 import pytest
 
-from ekos import EKOS, FOCUS, MOUNT, KStarsSession, missing_tools, wait_for, INSTALL_HINT
+from ekos import EKOS, FOCUS, INSTALL_HINT, MOUNT, KStarsSession, missing_tools, wait_for
 from harness import Emulator, IndiServer, wait_until
+from indi_astrojolo.demo.session import ASTROLINK, CAMERA, EKOS_PROFILE, NEXSTAR  # the profile the demo advises
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("ekos")]  # one KStars for the whole module
+pytestmark = pytest.mark.integration
 
-ASTROLINK = "AstroLink 4 USB"
-NEXSTAR = "NexStar AUX"
-CAMERA = "CCD Simulator"
+
 PROFILE = "astrojolo"
-PROFILE_DRIVERS = [(NEXSTAR, "Mount"), (ASTROLINK, "Focuser"), (CAMERA, "CCD")]
 # The site KStars is set to before Ekos starts; Ekos sends it to the mount on connect.
 LATITUDE, LONGITUDE, ELEVATION, UTC_OFFSET = 50.0614, 19.9366, 219.0, 1.0
 
@@ -56,12 +58,9 @@ def wait_ekos_connected(kstars: KStarsSession, timeout: float = 120.0) -> None:
     wait_for(lambda: kstars.mount_status() != "Error", 30, "the mount module to see the mount")
 
 
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory):
-    missing = missing_tools()
-    if missing:
-        pytest.fail(f"{', '.join(missing)} missing: {INSTALL_HINT}")
-    workdir = tmp_path_factory.mktemp("ekos")
+@contextmanager
+def ekos_rig(workdir: Path) -> Iterator[Rig]:
+    """The indiserver, the AstroLink's emulator and KStars with Ekos connected; all stopped on leaving."""
     emulator = Emulator("indi_astrojolo.astrolink4.emulator", link=workdir / "astrolink")
     server = IndiServer(["indi_astrolink4_usb", "indi_nexstar_aux", "indi_simulator_ccd"], workdir / "indi")
     kstars = KStarsSession(workdir / "kstars")
@@ -82,7 +81,7 @@ def rig(tmp_path_factory):
             shown = wanted.split(";")[0]
             wait_until(lambda: server.getprop(first).get(first) in (shown, f"{shown}.0"), 10, what=f"{first}={wanted}")
 
-        kstars.start_with_profile(PROFILE, "127.0.0.1", server.port, PROFILE_DRIVERS)
+        kstars.start_with_profile(PROFILE, "127.0.0.1", server.port, list(EKOS_PROFILE))
         assert kstars.call("/KStars", "setGPSLocation", LONGITUDE, LATITUDE, ELEVATION, UTC_OFFSET) == "true"
         kstars.open_ekos()
         assert PROFILE in kstars.call(EKOS, "getProfiles").splitlines()
@@ -138,6 +137,11 @@ def set_tracking(kstars: KStarsSession, on: bool) -> None:
     kstars.press(NEXSTAR, "TELESCOPE_TRACK_STATE", wanted, off=(other,))
 
 
+def mount_utc(kstars: KStarsSession) -> float:
+    """The mount's TIME_UTC as Unix seconds."""
+    return datetime.fromisoformat(kstars.text(NEXSTAR, "TIME_UTC", "UTC")).replace(tzinfo=timezone.utc).timestamp()
+
+
 def refresh_weather(rig: Rig) -> None:
     rig.kstars.press(ASTROLINK, "WEATHER_REFRESH", "REFRESH")
 
@@ -145,7 +149,7 @@ def refresh_weather(rig: Rig) -> None:
 # --- tests --------------------------------------------------------------------------------------------------------
 
 
-def test_ekos_connects_the_profile_and_finds_the_weather_part_by_itself(rig) -> None:
+def check_ekos_connects_the_profile_and_finds_the_weather_part_by_itself(rig: Rig) -> None:
     kstars = rig.kstars
     assert kstars.ekos_status() == ("Success", "Success")
     assert "Unable to" not in kstars.ekos_log()
@@ -161,7 +165,7 @@ def test_ekos_connects_the_profile_and_finds_the_weather_part_by_itself(rig) -> 
     )
 
 
-def test_a_first_connect_with_nothing_saved_leaves_no_error(rig) -> None:
+def check_a_first_connect_with_nothing_saved_leaves_no_error(rig: Rig) -> None:
     """Ekos asks each device to load its config on connect; with no config file yet that is not an Alert."""
     kstars = rig.kstars
     for device in (ASTROLINK, NEXSTAR):
@@ -170,22 +174,21 @@ def test_a_first_connect_with_nothing_saved_leaves_no_error(rig) -> None:
     assert "[ERROR]" not in rig.server.log()
 
 
-def test_ekos_sends_the_site_and_time_on_connect(rig) -> None:
+def check_ekos_sends_the_site_and_time_on_connect(rig: Rig) -> None:
     kstars = rig.kstars
-    assert kstars.number(NEXSTAR, "GEOGRAPHIC_COORD", "LAT") == pytest.approx(LATITUDE, abs=1e-3)
+    wait_for(lambda: abs(kstars.number(NEXSTAR, "GEOGRAPHIC_COORD", "LAT") - LATITUDE) < 1e-3, 30, "the site")
     assert kstars.number(NEXSTAR, "GEOGRAPHIC_COORD", "LONG") == pytest.approx(LONGITUDE, abs=1e-3)
     assert kstars.number(NEXSTAR, "GEOGRAPHIC_COORD", "ELEV") == pytest.approx(ELEVATION, abs=1)
-    utc = datetime.fromisoformat(kstars.text(NEXSTAR, "TIME_UTC", "UTC")).replace(tzinfo=timezone.utc).timestamp()
-    assert rig.started_utc - 2 <= utc <= time.time() + 2  # the time Ekos sent at connect, in whole seconds
+    assert rig.started_utc - 2 <= mount_utc(kstars) <= time.time() + 2  # the time Ekos sent at connect (whole s)
     assert float(kstars.text(NEXSTAR, "TIME_UTC", "OFFSET")) == pytest.approx(UTC_OFFSET)
 
 
-def test_goto_then_tracking_off_and_on(rig) -> None:
+def check_goto_then_tracking_off_and_on(rig: Rig) -> None:
     kstars = rig.kstars
     ensure_unparked(kstars)
     ra, dec = high_target(hour_angle=1.0, dec=45.0)
     goto(kstars, ra, dec)
-    assert kstars.switch(NEXSTAR, "TELESCOPE_TRACK_STATE", "TRACK_ON") == "On"
+    wait_for(lambda: kstars.switch(NEXSTAR, "TELESCOPE_TRACK_STATE", "TRACK_ON") == "On", 30, "tracking on")
     assert kstars.number(NEXSTAR, "EQUATORIAL_EOD_COORD", "RA") == pytest.approx(ra, abs=0.003)
 
     set_tracking(kstars, False)
@@ -195,10 +198,10 @@ def test_goto_then_tracking_off_and_on(rig) -> None:
 
     set_tracking(kstars, True)
     wait_for(lambda: kstars.mount_status() == "Tracking", 30, "Ekos to show the mount tracking again")
-    assert kstars.switch(NEXSTAR, "TELESCOPE_TRACK_STATE", "TRACK_ON") == "On"
+    wait_for(lambda: kstars.switch(NEXSTAR, "TELESCOPE_TRACK_STATE", "TRACK_ON") == "On", 30, "tracking on again")
 
 
-def test_abort_stops_a_slew(rig) -> None:
+def check_abort_stops_a_slew(rig: Rig) -> None:
     kstars = rig.kstars
     ensure_unparked(kstars)
     goto(kstars, *high_target(hour_angle=1.0, dec=45.0))
@@ -207,25 +210,26 @@ def test_abort_stops_a_slew(rig) -> None:
     wait_for(lambda: kstars.mount_status() == "Slewing", 30, "Ekos to show the mount slewing")
     assert kstars.call(MOUNT, "abort") == "true"
     wait_for(lambda: kstars.mount_status() != "Slewing", 15, "the slew to stop")
-    assert kstars.state(NEXSTAR, "TELESCOPE_ABORT_MOTION") == "Ok"
+    wait_for(lambda: kstars.state(NEXSTAR, "TELESCOPE_ABORT_MOTION") == "Ok", 30, "the abort to be confirmed")
+    wait_for(lambda: kstars.state(NEXSTAR, "EQUATORIAL_EOD_COORD") != "Busy", 30, "the coordinates to stop moving")
     assert separation(*kstars.mount_radec(), far_ra, far_dec) > 5  # it stopped well short of the target
-    assert kstars.state(NEXSTAR, "EQUATORIAL_EOD_COORD") != "Busy"
 
 
-def test_park_and_unpark(rig) -> None:
+def check_park_and_unpark(rig: Rig) -> None:
     kstars = rig.kstars
     ensure_unparked(kstars)
     assert kstars.prop(MOUNT, "org.kde.kstars.Ekos.Mount", "canPark") == "true"
     assert kstars.call(MOUNT, "park") == "true"
-    wait_for(lambda: kstars.park_status() == "Parked", 120, "Ekos to show the mount parked")
-    assert kstars.mount_status() == "Parked"
-    assert kstars.switch(NEXSTAR, "TELESCOPE_PARK", "PARK") == "On"
+    wait_for(
+        lambda: kstars.park_status() == "Parked" and kstars.mount_status() == "Parked", 120, "Ekos to show it parked"
+    )
+    wait_for(lambda: kstars.switch(NEXSTAR, "TELESCOPE_PARK", "PARK") == "On", 30, "TELESCOPE_PARK on PARK")
     assert kstars.call(MOUNT, "unpark") == "true"
     wait_for(lambda: kstars.park_status() == "Unparked", 60, "Ekos to show the mount unparked")
-    assert kstars.switch(NEXSTAR, "TELESCOPE_PARK", "UNPARK") == "On"
+    wait_for(lambda: kstars.switch(NEXSTAR, "TELESCOPE_PARK", "UNPARK") == "On", 30, "TELESCOPE_PARK on UNPARK")
 
 
-def test_focus_module_moves_the_focuser(rig) -> None:
+def check_focus_module_moves_the_focuser(rig: Rig) -> None:
     kstars = rig.kstars
 
     def position() -> float:
@@ -242,7 +246,7 @@ def test_focus_module_moves_the_focuser(rig) -> None:
     assert rig.emulator.get("position") == start + 200  # the device itself is there
 
 
-def test_weather_warning_and_alert_reach_ekos(rig) -> None:
+def check_weather_warning_and_alert_reach_ekos(rig: Rig) -> None:
     kstars = rig.kstars
     weather = wait_for(lambda: kstars.weather_object(ASTROLINK), 30, "Ekos's weather device for the AstroLink")
     # Humidity is safe to 90 % with a 10 % warning margin: 81-90 % is a warning, above 90 % danger.
@@ -259,22 +263,38 @@ def test_weather_warning_and_alert_reach_ekos(rig) -> None:
                       for light in ("WEATHER_HUMIDITY", "WEATHER_CLOUD_COVER")}  # fmt: skip
             raise AssertionError(f"{exc}: Ekos shows {kstars.weather_status(weather)}, the lights {lights}, "
                                  f"readings {kstars.prop(weather, 'org.kde.kstars.INDI.Weather', 'data')}") from None
-        assert kstars.state(ASTROLINK, "WEATHER_STATUS") == indi_state
-        assert kstars.number(ASTROLINK, "WEATHER_PARAMETERS", "WEATHER_HUMIDITY") == pytest.approx(humidity, abs=1)
+        wait_for(lambda: kstars.state(ASTROLINK, "WEATHER_STATUS") == indi_state, 30, f"WEATHER_STATUS {indi_state}")
+        parameters = kstars.number(ASTROLINK, "WEATHER_PARAMETERS", "WEATHER_HUMIDITY")
+        assert parameters == pytest.approx(humidity, abs=1)  # published together with the status
+
+
+def rig_log_lines(kstars: KStarsSession) -> list[str]:
+    return kstars.prop(MOUNT, "org.kde.kstars.Ekos.Mount", "logText").splitlines()
 
 
 def sync_here(kstars: KStarsSession) -> None:
     """A sync at the mount's own position through Ekos's INDI interface, as a plate solve with Sync sends it."""
     ra, dec = kstars.mount_radec()
+    points = kstars.number(NEXSTAR, "POINTING_MODEL", "POINTS")
     kstars.press(NEXSTAR, "ON_COORD_SET", "SYNC", off=("TRACK", "SLEW"))
+    wait_for(
+        lambda: kstars.switch(NEXSTAR, "ON_COORD_SET", "SYNC") == "On" and kstars.state(NEXSTAR, "ON_COORD_SET") == "Ok",
+        30,
+        "the driver to take ON_COORD_SET SYNC",
+    )
     kstars.call("/KStars/INDI", "setNumber", NEXSTAR, "EQUATORIAL_EOD_COORD", "RA", ra)
     kstars.call("/KStars/INDI", "setNumber", NEXSTAR, "EQUATORIAL_EOD_COORD", "DEC", dec)
     assert kstars.call("/KStars/INDI", "sendProperty", NEXSTAR, "EQUATORIAL_EOD_COORD") == "true"
-    wait_for(lambda: kstars.number(NEXSTAR, "POINTING_MODEL", "POINTS") >= 1, 30, "the sync point in the model")
+    try:
+        wait_for(lambda: kstars.number(NEXSTAR, "POINTING_MODEL", "POINTS") > points, 30, "the sync point in the model")
+    except TimeoutError as exc:
+        log = [line for line in rig_log_lines(kstars) if "sync" in line.lower() or "refused" in line.lower()]
+        raise AssertionError(f"{exc}; POINTS {points}; EQUATORIAL_EOD_COORD {kstars.state(NEXSTAR, 'EQUATORIAL_EOD_COORD')}; "
+                             f"Ekos mount log: {log[-5:]}") from None
     kstars.press(NEXSTAR, "ON_COORD_SET", "TRACK", off=("SLEW", "SYNC"))
 
 
-def test_the_drivers_clear_model_works_through_ekos(rig) -> None:
+def check_the_drivers_clear_model_works_through_ekos(rig: Rig) -> None:
     """What exists today: the driver's own POINTING_CLEAR, pressed through Ekos's INDI interface."""
     kstars = rig.kstars
     ensure_unparked(kstars)
@@ -284,22 +304,20 @@ def test_the_drivers_clear_model_works_through_ekos(rig) -> None:
     wait_for(lambda: kstars.number(NEXSTAR, "POINTING_MODEL", "POINTS") == 0, 30, "the model to be cleared")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Ekos's Clear Model (Mount.resetModel) needs libindi's alignment-subsystem properties "
-    "(ALIGNMENT_POINTSET_ACTION ...), which the NexStar driver does not have yet (issue 15, item 3)",
-)
-def test_ekos_clear_model(rig) -> None:
+def check_ekos_clear_model_needs_the_alignment_subsystem(rig: Rig) -> None:
+    """The gap (issue 15, item 3): Ekos's Clear Model (Mount.resetModel) works through libindi's alignment-subsystem
+    properties (ALIGNMENT_POINTSET_ACTION, ...), which the NexStar driver does not have yet, so Ekos refuses and the
+    model stays. When the driver gains them, this check fails: make it expect the model cleared."""
     kstars = rig.kstars
     ensure_unparked(kstars)
     goto(kstars, *high_target(hour_angle=0.5, dec=30.0))
     sync_here(kstars)
-    assert kstars.call(MOUNT, "resetModel") == "true"
-    wait_for(lambda: kstars.number(NEXSTAR, "POINTING_MODEL", "POINTS") == 0, 30, "Ekos to clear the model")
+    assert kstars.call(MOUNT, "resetModel") == "false"
+    assert kstars.number(NEXSTAR, "POINTING_MODEL", "POINTS") >= 1
+    kstars.press(NEXSTAR, "POINTING_CLEAR", "CLEAR")  # leave no model behind
 
 
-def test_disconnect_and_reconnect(rig) -> None:
+def check_disconnect_and_reconnect(rig: Rig) -> None:
     kstars = rig.kstars
     devices = (NEXSTAR, ASTROLINK, CAMERA)
     kstars.call(EKOS, "disconnectDevices")
@@ -309,9 +327,8 @@ def test_disconnect_and_reconnect(rig) -> None:
     reconnected_utc = time.time()
     kstars.call(EKOS, "connectDevices")
     wait_ekos_connected(kstars)
-    # On the new connect Ekos sends the site and time again.
-    utc = datetime.fromisoformat(kstars.text(NEXSTAR, "TIME_UTC", "UTC")).replace(tzinfo=timezone.utc).timestamp()
-    assert utc >= reconnected_utc - 2
+    # On the new connect Ekos sends the time (and the site) again.
+    wait_for(lambda: mount_utc(kstars) >= reconnected_utc - 2, 30, "Ekos to send the time again")
     assert kstars.number(NEXSTAR, "GEOGRAPHIC_COORD", "LAT") == pytest.approx(LATITUDE, abs=1e-3)
 
     # Stopping Ekos drops the connection to the server; starting it again finds everything as before.
@@ -321,3 +338,35 @@ def test_disconnect_and_reconnect(rig) -> None:
     wait_ekos_connected(kstars)
     assert wait_for(lambda: kstars.weather_object(ASTROLINK), 30, "the weather device again")
     assert kstars.mount_status() in ("Idle", "Tracking", "Parked")
+
+
+CHECKS: list[Callable[[Rig], None]] = [
+    check_ekos_connects_the_profile_and_finds_the_weather_part_by_itself,
+    check_a_first_connect_with_nothing_saved_leaves_no_error,
+    check_ekos_sends_the_site_and_time_on_connect,
+    check_goto_then_tracking_off_and_on,
+    check_abort_stops_a_slew,
+    check_park_and_unpark,
+    check_focus_module_moves_the_focuser,
+    check_weather_warning_and_alert_reach_ekos,
+    check_the_drivers_clear_model_works_through_ekos,
+    check_ekos_clear_model_needs_the_alignment_subsystem,
+    check_disconnect_and_reconnect,  # last: it stops and restarts Ekos
+]
+
+
+def test_ekos_drives_both_drivers(tmp_path) -> None:
+    """One KStars start for every check (it takes half a minute), in one test so that pytest-xdist cannot spread
+    the checks over workers that would each start their own. Each check sets up what it needs (unparked, on a
+    target), so all of them run and report even when one fails."""
+    missing = missing_tools()
+    if missing:
+        pytest.fail(f"{', '.join(missing)} missing: {INSTALL_HINT}")
+    failures = []
+    with ekos_rig(tmp_path) as rig:
+        for check in CHECKS:
+            try:
+                check(rig)
+            except Exception:  # noqa: BLE001 - every check's failure is reported below
+                failures.append(f"{check.__name__}:\n{traceback.format_exc(limit=-3)}")
+    assert not failures, f"{len(failures)} of {len(CHECKS)} checks failed:\n\n" + "\n".join(failures)
