@@ -466,12 +466,12 @@ class Device:
             except config.ConfigMissing:
                 # Nothing saved yet is a normal first run (Ekos asks for a load on every connect): information, as
                 # libindi drivers give it, and the property stays Idle rather than going to Alert.
-                self.update(
-                    vector.name,
-                    State.IDLE,
-                    f"No previous configuration found at {path}. To save the configuration, press Save in the "
-                    "Options tab.",
+                text = (
+                    f"No previous configuration found at {path}. "
+                    "To save the configuration, press Save in the Options tab."
                 )
+                self.log.info("%s", text)
+                self.update(vector.name, State.IDLE, text)
                 return
             self.update(vector.name, State.OK, f"Configuration loaded ({count} properties)")
         elif action == "CONFIG_DEFAULT":

@@ -280,7 +280,9 @@ def test_config_process_load_default_and_purge(server_factory, client_factory, t
 
 
 @pytest.mark.parametrize("driver, device", [("indi_astrolink4_usb", ASTROLINK), ("indi_nexstar_aux", NEXSTAR)])
-def test_loading_when_nothing_was_saved_yet_is_information_not_an_error(server_factory, client_factory, driver, device) -> None:
+def test_loading_when_nothing_was_saved_yet_is_information_not_an_error(
+    server_factory, client_factory, driver, device
+) -> None:
     """Ekos presses CONFIG_LOAD on every connect; on a first run there is no file yet, which is normal."""
     server = server_factory(driver)
     client = client_factory(server)

@@ -65,6 +65,8 @@ RunOnStart=false
 """
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
+# The desktop session KStars would otherwise join (display, buses, XDG directories): it gets its own.
+SESSION_VARIABLES = ("DBUS_", "XDG_", "DISPLAY", "WAYLAND_", "XAUTHORITY", "SESSION_MANAGER")
 
 
 def missing_tools() -> list[str]:
@@ -121,8 +123,9 @@ class KStarsSession:
         self.bus_address = self._start_reporting(
             "dbus-daemon", ["dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address={fd}"]
         )
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(SESSION_VARIABLES)}  # none of the user's
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "XDG_", "DISPLAY", "WAYLAND", "XAUTHORITY", "SESSION_MANAGER"))},
+            **inherited,
             "HOME": str(self.home),
             "XDG_CONFIG_HOME": str(self.home / ".config"),
             "XDG_DATA_HOME": str(self.home / ".local/share"),
@@ -219,7 +222,8 @@ class KStarsSession:
             if "portselector" in columns:
                 values["portselector"] = 0
             cursor = db.execute(
-                f"INSERT INTO profile ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})", list(values.values())
+                f"INSERT INTO profile ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                list(values.values()),
             )
             profile_id = cursor.lastrowid
             db.executemany(
@@ -264,7 +268,7 @@ class KStarsSession:
             raise QdbusError(f"{name}: not a list of doubles: {text}")
         return [float(word) for word in match.group(1).split(",") if word.strip()]
 
-    # --- Ekos ----------------------------------------------------------------------------------------------------------
+    # --- Ekos -------------------------------------------------------------------------------------------------------
 
     def ekos_status(self) -> tuple[str, str]:
         """(indiStatus, ekosStatus) in words."""
@@ -288,7 +292,7 @@ class KStarsSession:
     def focus_status(self) -> int:
         return self.int_prop(FOCUS, "org.kde.kstars.Ekos.Focus", "status")
 
-    # --- INDI as Ekos sees it (/KStars/INDI) -----------------------------------------------------------------------
+    # --- INDI as Ekos sees it (/KStars/INDI) ----------------------------------------------------------------------
 
     def number(self, device: str, prop: str, element: str) -> float:
         return float(self.call(INDI, "getNumber", device, prop, element))
