@@ -361,6 +361,7 @@ CHECKS: list[Callable[[Rig], None]] = [
 ]
 
 
+@pytest.mark.timeout(600)  # two KStars starts and a dozen checks: about 2 minutes here, more on a loaded machine
 def test_ekos_drives_both_drivers(tmp_path) -> None:
     """One KStars start for every check (it takes half a minute), in one test so that pytest-xdist cannot spread
     the checks over workers that would each start their own. Each check sets up what it needs (unparked, on a

@@ -289,9 +289,6 @@ class KStarsSession:
         ra, dec = self.doubles_prop(MOUNT, "org.kde.kstars.Ekos.Mount", "equatorialCoords")[:2]
         return ra, dec
 
-    def focus_status(self) -> int:
-        return self.int_prop(FOCUS, "org.kde.kstars.Ekos.Focus", "status")
-
     # --- INDI as Ekos sees it (/KStars/INDI) ----------------------------------------------------------------------
 
     def number(self, device: str, prop: str, element: str) -> float:
