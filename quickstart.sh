@@ -26,6 +26,19 @@ setup() {
     .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r tests/requirements-client.txt
 }
 
+setup_ekos() {
+    # tests/integration/test_ekos.py runs Debian's KStars/Ekos under Xvfb with a private D-Bus session.
+    local missing=() package
+    for package in kstars xvfb dbus-x11 qdbus-qt5; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "== installing Debian's ${missing[*]} (KStars/Ekos for the Ekos tests; about two minutes)"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
 case "${1:-}" in
     demo)
         setup
@@ -34,11 +47,13 @@ case "${1:-}" in
         ;;
     test)
         setup
+        setup_ekos
         shift
         exec .venv/bin/python -m pytest "$@"
         ;;
     setup)
         setup
+        setup_ekos
         ;;
     *)
         echo "usage: $0 demo|test|setup" >&2

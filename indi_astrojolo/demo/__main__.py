@@ -12,7 +12,7 @@ from ..client import IndiClient
 from ..nexstar.astrometry import Site
 from . import session
 from .server import DemoServer, free_port
-from .session import ASTROLINK, NEXSTAR, Place
+from .session import ASTROLINK, CAMERA, EKOS_PROFILE, NEXSTAR, Place
 from .watch import DemoError, request_switch, say
 
 KRAKOW = Place("Kraków", Site(50.0614, 19.9366, 219.0))
@@ -37,8 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="astrojolo-demo-") as workdir:
         port = free_port(args.port)
-        server = DemoServer(port, Path(workdir))
-        say(f"Starting indiserver on 127.0.0.1:{port} with indi_astrolink4_usb and indi_nexstar_aux ...")
+        server = DemoServer(port, Path(workdir), camera=args.serve)
+        camera = f" (and {CAMERA}, for Ekos)" if server.camera else ""
+        say(f"Starting indiserver on 127.0.0.1:{port} with indi_astrolink4_usb and indi_nexstar_aux{camera} ...")
         try:
             server.start()
             if args.serve:
@@ -66,21 +67,30 @@ def serve(server: DemoServer) -> int:
             client.wait_prop(device, "SIMULATION")
             request_switch(client, device, "SIMULATION", ["ENABLE"], ["DISABLE"])
     say(f"indiserver is running on 127.0.0.1:{server.port} with '{ASTROLINK}' and '{NEXSTAR}', both in simulation "
-        "and not connected yet." + how_to_connect(server.port))  # fmt: skip
+        "and not connected yet." + how_to_connect(server.port, camera_here=server.camera))  # fmt: skip
     say("\nPress Ctrl-C to stop.")
     code = server.wait()
     say(f"indiserver exited by itself (status {code}); see its log:\n{server.log_tail()}")
     return 1
 
 
-def how_to_connect(port: int) -> str:
+def how_to_connect(port: int, camera_here: bool = False) -> str:
     serve_hint = "" if port != DEFAULT_PORT else " (`./quickstart.sh demo --serve` keeps them running there)"
+    profile = ", ".join(f'{role} "{device}"' for device, role in EKOS_PROFILE)
+    camera_note = (
+        f"{CAMERA} runs on this server too"
+        if camera_here
+        else f"`./quickstart.sh demo --serve` runs {CAMERA} there too;\n    with your own indiserver, add "
+        "indi_simulator_ccd or your camera's driver to it"
+    )
     return f"""
 To use these drivers from a client, point it at indiserver on host 127.0.0.1, port {port}{serve_hint}:
-  KStars/Ekos: in the Ekos profile editor choose Mode "Remote", Host 127.0.0.1, Port {port}; type Mount
-    "{NEXSTAR}" and Focuser "{ASTROLINK}" (or pick them from the Telescopes and Focusers lists once
-    packaging/indi_astrojolo.xml is installed). Ekos finds the AstroLink's weather, dew and power parts by itself.
-    Save, then Start: Ekos connects both devices and sends them the site and time.
+  KStars/Ekos: in the Ekos profile editor choose Mode "Remote", Host 127.0.0.1, Port {port}, and type each
+    device once: {profile}.
+    Ekos finds the AstroLink's weather, dew and power parts by itself (listed again, under Aux or Weather,
+    it waits for devices that never come and stops with an error), and it needs a camera to start:
+    {camera_note}.
+    Save, then Start: Ekos connects the devices and sends the mount the site and time.
   CCDciel: Preferences, Devices: interface INDI, server 127.0.0.1, port {port}; telescope "{NEXSTAR}";
     focuser, weather and switch "{ASTROLINK}".
   Both devices are simulated. For real hardware run indiserver with the two drivers yourself, switch

@@ -19,6 +19,9 @@ import time
 from pathlib import Path
 
 DRIVERS = ("indi_astrolink4_usb", "indi_nexstar_aux")
+# Debian's camera simulator (indi-bin): Ekos refuses to start a profile without a camera, and in Remote mode every
+# device of the profile must be on the one server, so `--serve` runs it beside the drivers when it is installed.
+CAMERA_DRIVER = "indi_simulator_ccd"
 PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
@@ -45,9 +48,10 @@ def free_port(preferred: int) -> int:
 
 
 class DemoServer:
-    def __init__(self, port: int, workdir: Path) -> None:
+    def __init__(self, port: int, workdir: Path, *, camera: bool = False) -> None:
         self.port = port
         self.workdir = workdir
+        self.camera = bool(camera and shutil.which(CAMERA_DRIVER))  # with the CCD Simulator, for Ekos
         self.log_path = workdir / "indiserver.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.drivers: list[int] = []
@@ -61,7 +65,7 @@ class DemoServer:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 ["indiserver", "-v", "-r", "0", "-p", str(self.port), "-u", str(self.workdir / "indiserver.sock"),
-                 *(driver_path(name) for name in DRIVERS)],
+                 *(driver_path(name) for name in DRIVERS), *([CAMERA_DRIVER] if self.camera else [])],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir, start_new_session=True,
                 preexec_fn=_stop_when_the_demo_dies if sys.platform.startswith("linux") else None,
             )  # fmt: skip

@@ -27,6 +27,10 @@ from .watch import (
 
 ASTROLINK = "AstroLink 4 USB"
 NEXSTAR = "NexStar AUX"
+CAMERA = "CCD Simulator"  # Debian's indi_simulator_ccd, which `--serve` runs too
+# The Ekos profile that works, as the demo advises it and tests/integration/test_ekos.py runs it: each device once
+# (Ekos finds the AstroLink's weather part by itself) and a camera, without which Ekos does not start.
+EKOS_PROFILE = ((NEXSTAR, "Mount"), (ASTROLINK, "Focuser"), (CAMERA, "CCD"))
 FOCUSER_MOVE = 1000  # steps
 DEW_DUTY = 40  # percent
 DEMO_GOTO_SPEED = 8.0  # degrees per second for the simulated mount; a real one slews at about 2.8

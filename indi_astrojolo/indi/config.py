@@ -27,7 +27,7 @@ class ConfigError(Exception):
 
 
 class ConfigMissing(ConfigError):
-    """There is no config file (a fresh install, or after a purge): nothing to report."""
+    """No config file has been saved yet: normal on a first run."""
 
 
 @dataclass

@@ -465,14 +465,15 @@ class Device:
 
         A load the user asks for (not the one at connection) skips every saved property that already has its saved
         values: loading a config changes only what differs, so a handler with a side effect on the device (a heater
-        duty sent again) does not run for nothing."""
+        duty sent again) does not run for nothing. A file that does not exist raises config.ConfigMissing (the caller
+        says what that means); one that cannot be read is refused with the reason."""
         path = path or self.config_file()
         damage = None
         try:
             loaded = await trio.to_thread.run_sync(config.load, path)
-        except config.ConfigMissing as exc:
+        except config.ConfigMissing:
             if not initial:
-                raise ValidationError(str(exc)) from None
+                raise  # the caller says what that means: a first run for a load, a refusal for the defaults
             return []
         except config.ConfigError as exc:
             if not initial:
@@ -538,10 +539,24 @@ class Device:
             await self.save_config()
             self.update(vector.name, State.OK, f"Configuration saved to {path}")
         elif action == "CONFIG_LOAD":
-            changes = await self.load_config()
+            try:
+                changes = await self.load_config()
+            except config.ConfigMissing:
+                # Nothing saved yet is a normal first run (Ekos asks for a load on every connect): information, as
+                # libindi drivers give it, and the property stays Idle rather than going to Alert.
+                text = (
+                    f"No previous configuration found at {path}. "
+                    "To save the configuration, press Save in the Options tab."
+                )
+                self.log.info("%s", text)
+                self.update(vector.name, State.IDLE, text)
+                return
             self.update(vector.name, self._config_state(), self._loaded_message("Configuration", changes))
         elif action == "CONFIG_DEFAULT":
-            changes = await self.load_config(path=config.default_path(path))
+            try:
+                changes = await self.load_config(path=config.default_path(path))
+            except config.ConfigMissing as exc:
+                raise ValidationError(str(exc)) from None
             self.update(vector.name, self._config_state(), self._loaded_message("Default configuration", changes))
         elif action == "CONFIG_PURGE":
             removed = await trio.to_thread.run_sync(config.purge, path)

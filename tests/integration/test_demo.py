@@ -80,7 +80,9 @@ def test_the_scripted_session_does_every_step_with_real_values(tmp_path) -> None
     find(r"Parked after (\d+) s: TELESCOPE_PARK is Ok with PARK on, .+; tracking is off\.", out)
     find(r"Both are disconnected\.", out)
     find(r'Mode "Remote", Host 127\.0\.0\.1, Port 7624', out)
-    find(r'type Mount\s+"NexStar AUX" and Focuser "AstroLink 4 USB"', out)
+    # The profile tests/integration/test_ekos.py runs: each device once, and a camera.
+    find(r'type each\s+device once: Mount "NexStar AUX", Focuser "AstroLink 4 USB", CCD "CCD Simulator"\.', out)
+    find(r"it needs a camera to start", out)
     assert out.rstrip().endswith("indiserver and both drivers have stopped.")
 
 
@@ -102,7 +104,7 @@ class Serving:
         self.server = children(self.process.pid)
         assert len(self.server) == 1, self.lines
         self.drivers = children(self.server[0])
-        assert len(self.drivers) == 2, self.lines
+        assert len(self.drivers) == 3, self.lines  # both drivers and Debian's CCD Simulator, for Ekos
         command = Path(f"/proc/{self.server[0]}/cmdline").read_text().split("\0")
         self.workdir = Path(command[command.index("-u") + 1]).parent  # the demo's temporary directory
 
@@ -129,13 +131,16 @@ def test_serve_mode_answers_clients_until_stopped(tmp_path, stop_signal) -> None
     serving = Serving(tmp_path)
     try:
         assert any(f"indiserver is running on 127.0.0.1:{serving.port}" in line for line in serving.lines)
+        assert any("CCD Simulator runs on this server too." in line for line in serving.lines), serving.lines
         query = subprocess.run(
             ["indi_getprop", "-h", "127.0.0.1", "-p", str(serving.port), "-t", "3",
-             "AstroLink 4 USB.SIMULATION.ENABLE", "NexStar AUX.SIMULATION.ENABLE", "NexStar AUX.CONNECTION.CONNECT"],
+             "AstroLink 4 USB.SIMULATION.ENABLE", "NexStar AUX.SIMULATION.ENABLE", "NexStar AUX.CONNECTION.CONNECT",
+             "CCD Simulator.CONNECTION.CONNECT"],
             capture_output=True, text=True, timeout=15,
         )  # fmt: skip
         assert sorted(query.stdout.splitlines()) == [
             "AstroLink 4 USB.SIMULATION.ENABLE=On",
+            "CCD Simulator.CONNECTION.CONNECT=Off",
             "NexStar AUX.CONNECTION.CONNECT=Off",
             "NexStar AUX.SIMULATION.ENABLE=On",
         ], query.stdout + query.stderr

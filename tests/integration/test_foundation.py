@@ -279,6 +279,34 @@ def test_config_process_load_default_and_purge(server_factory, client_factory, t
     assert not config_file.exists()
 
 
+@pytest.mark.parametrize("driver, device", [("indi_astrolink4_usb", ASTROLINK), ("indi_nexstar_aux", NEXSTAR)])
+def test_loading_when_nothing_was_saved_yet_is_information_not_an_error(
+    server_factory, client_factory, driver, device
+) -> None:
+    """Ekos presses CONFIG_LOAD on every connect; on a first run there is no file yet, which is normal."""
+    server = server_factory(driver)
+    client = client_factory(server)
+    config_file = server.home / ".indi" / f"{device}_config.xml"
+    assert not config_file.exists()
+    client.wait_property(device, "CONFIG_PROCESS")
+    mark = client.mark(device, "CONFIG_PROCESS")
+    first_message = len(client.messages)
+    client.set_switch(device, "CONFIG_PROCESS", ["CONFIG_LOAD"])
+    answer = client.wait_for(lambda: client.updates_since(device, "CONFIG_PROCESS", mark), 5, "the load's answer")[0]
+    assert answer.state == "Idle"
+    assert not any(answer.values.values())  # switches reset
+    text = client.wait_message(device, "No previous configuration found", start=first_message)
+    assert "[INFO] No previous" in text and str(config_file) in text and "press Save in the Options tab" in text
+    assert not any("[ERROR]" in text for dev, text in client.messages[first_message:] if dev == device)
+    assert not config_file.exists()  # loading writes nothing
+    # The driver's defaults (written on the first connect or save) are missing too: that load is still refused.
+    mark = client.mark(device, "CONFIG_PROCESS")
+    client.set_switch(device, "CONFIG_PROCESS", ["CONFIG_DEFAULT"])
+    answer = client.wait_for(lambda: client.updates_since(device, "CONFIG_PROCESS", mark), 5, "the default load's answer")[0]
+    assert answer.state == "Alert"
+    assert "no config file at" in client.wait_message(device, ".default", start=first_message)
+
+
 def test_port_scan_answers(server_factory, client_factory) -> None:
     server = server_factory("indi_nexstar_aux")
     client = client_factory(server)
