@@ -28,13 +28,16 @@ from .xmlstream import EnableBLOB, GetProperties, MalformedMessage, Message, New
 log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT = 10.0  # seconds the requests queued before stdin closed may take to finish
-REQUEST_QUEUE_LIMIT = 64  # requests read ahead of the dispatcher, per lane; a few ms of work, a few tens of kB
+REQUEST_QUEUE_LIMIT = 256  # requests read ahead of the dispatcher, per lane: a few tens of ms of work, a few hundred kB
 
 Request = NewVector | MalformedMessage
 
 
 class RequestQueue:
-    """Requests between the stdin reader and the dispatcher, in two bounded lanes: urgent ones are taken first."""
+    """Requests between the stdin reader and the dispatcher, in two bounded lanes: urgent ones are taken first.
+
+    A full lane makes `put` wait until it is half empty, so a reader held up by a flood wakes once per half a queue,
+    not once per request served."""
 
     def __init__(self, limit: int = REQUEST_QUEUE_LIMIT) -> None:
         self.limit = limit
@@ -43,24 +46,22 @@ class RequestQueue:
         self.closed = False
         self.most_held = 0  # the longest the ordinary lane has been
         self.times_full = 0  # how often a put had to wait for room (the reader stopped reading meanwhile)
-        self._changed = trio.Event()
+        self._arrived = trio.Event()  # set when a request is put or the queue closes
+        self._room = trio.Event()  # set when a lane is down to half its limit
 
     def __len__(self) -> int:
         return len(self.ordinary) + len(self.urgent)
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
 
     async def put(self, request: Request, *, urgent: bool = False) -> None:
         lane = self.urgent if urgent else self.ordinary
         if len(lane) >= self.limit:
             self.times_full += 1
-            while len(lane) >= self.limit:
-                await self._changed.wait()
+            while len(lane) > self.limit // 2:
+                self._room = trio.Event()
+                await self._room.wait()
         lane.append(request)
         self.most_held = max(self.most_held, len(self.ordinary))
-        self._notify()
+        self._arrived.set()
 
     async def get(self) -> Request | None:
         """The next request, urgent ones first; None once the queue is closed and empty."""
@@ -69,23 +70,25 @@ class RequestQueue:
             for lane in (self.urgent, self.ordinary):
                 if lane:
                     request = lane.popleft()
-                    self._notify()
+                    if len(lane) <= self.limit // 2:
+                        self._room.set()
                     return request
             if self.closed:
                 return None
-            await self._changed.wait()
+            self._arrived = trio.Event()
+            await self._arrived.wait()
 
     def withdraw(self, wanted) -> list[Request]:
         """Take the ordinary requests `wanted(request)` is true of out of the queue, in arrival order."""
         withdrawn = [request for request in self.ordinary if wanted(request)]
         if withdrawn:
             self.ordinary = deque(request for request in self.ordinary if not wanted(request))
-            self._notify()
+            self._room.set()
         return withdrawn
 
     def close(self) -> None:
         self.closed = True
-        self._notify()
+        self._arrived.set()
 
 
 class Runtime:
