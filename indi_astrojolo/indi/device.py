@@ -167,6 +167,32 @@ class Device:
             return
         self.message(f"Malformed INDI message dropped: {message.reason} ({message.excerpt[:80]!r})", "ERROR")
 
+    def overtakes(self, request: NewVector) -> bool:
+        """An abort (a defined switch vector with an ABORT member, turned On) or a disconnect: served before the
+        requests queued ahead of it, which it withdraws, so nothing asked for before it can start after it."""
+        name = request.name or ""
+        if request.device != self.name or request.kind != "Switch" or name not in self.props.defined:
+            return False
+        asked = {member: value.strip().lower() for member, value in request.members}
+        if name == "CONNECTION":
+            return asked.get("DISCONNECT") == "on" or asked.get("CONNECT") == "off"
+        return "ABORT" in self.props[name].members and asked.get("ABORT") == "on"
+
+    def withdraw(self, requests: list[NewVector], overtaken_by: NewVector) -> None:
+        """Refuse queued requests an abort or disconnect overtook, once per property, each saying why."""
+        counts: dict[str, int] = {}
+        for request in requests:
+            counts[request.name or ""] = counts.get(request.name or "", 0) + 1
+        for name, count in counts.items():
+            reason = (
+                f"Request withdrawn: {overtaken_by.name} arrived after it and was served first"
+                + (f" ({count} requests for {name} withdrawn)" if count > 1 else "")
+            )
+            if name in self.props.defined:
+                self.refuse(self.props[name], reason)
+            else:
+                self.message(f"{reason} ({name or 'unnamed property'})", "ERROR")
+
     async def handle_request(self, request: NewVector, *, from_config: bool = False) -> None:
         """Validate a client's new*Vector as a whole and hand it to the property's handler."""
         if not request.device:

@@ -5,14 +5,20 @@ blocking write to stdout would raise once stdin is made non-blocking. Requests a
 order (a client sends ON_COORD_SET before the coordinates it applies to); getProperties is answered at once by the
 reader, so a long connect never delays a client's view. When stdin closes, the device link is closed and the
 process exits.
+
+The queue between the reader and the dispatcher is bounded: while it is full the reader stops reading, so a flood of
+requests waits in indiserver (which holds it as bytes) rather than in this process. An abort or a disconnect
+(`Device.overtakes`) does not wait in that queue: it goes to an urgent lane the dispatcher reads first, and the
+requests for the device queued before it are withdrawn with a refusal, so nothing a client asked for before an abort
+can start after it (abort always wins). It still waits for the one request being served, as every request does.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import signal
+from collections import deque
 
 import trio
 
@@ -22,6 +28,67 @@ from .xmlstream import EnableBLOB, GetProperties, MalformedMessage, Message, New
 log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT = 10.0  # seconds the requests queued before stdin closed may take to finish
+REQUEST_QUEUE_LIMIT = 256  # requests read ahead of the dispatcher, per lane: a few tens of ms of work, a few hundred kB
+
+Request = NewVector | MalformedMessage
+
+
+class RequestQueue:
+    """Requests between the stdin reader and the dispatcher, in two bounded lanes: urgent ones are taken first.
+
+    A full lane makes `put` wait until it is half empty, so a reader held up by a flood wakes once per half a queue,
+    not once per request served."""
+
+    def __init__(self, limit: int = REQUEST_QUEUE_LIMIT) -> None:
+        self.limit = limit
+        self.ordinary: deque[Request] = deque()
+        self.urgent: deque[Request] = deque()
+        self.closed = False
+        self.most_held = 0  # the longest the ordinary lane has been
+        self.times_full = 0  # how often a put had to wait for room (the reader stopped reading meanwhile)
+        self._arrived = trio.Event()  # set when a request is put or the queue closes
+        self._room = trio.Event()  # set when a lane is down to half its limit
+
+    def __len__(self) -> int:
+        return len(self.ordinary) + len(self.urgent)
+
+    async def put(self, request: Request, *, urgent: bool = False) -> None:
+        lane = self.urgent if urgent else self.ordinary
+        if len(lane) >= self.limit:
+            self.times_full += 1
+            while len(lane) > self.limit // 2:
+                self._room = trio.Event()
+                await self._room.wait()
+        lane.append(request)
+        self.most_held = max(self.most_held, len(self.ordinary))
+        self._arrived.set()
+
+    async def get(self) -> Request | None:
+        """The next request, urgent ones first; None once the queue is closed and empty."""
+        await trio.lowlevel.checkpoint()  # a request served without any I/O must still let the reader and writer run
+        while True:
+            for lane in (self.urgent, self.ordinary):
+                if lane:
+                    request = lane.popleft()
+                    if len(lane) <= self.limit // 2:
+                        self._room.set()
+                    return request
+            if self.closed:
+                return None
+            self._arrived = trio.Event()
+            await self._arrived.wait()
+
+    def withdraw(self, wanted) -> list[Request]:
+        """Take the ordinary requests `wanted(request)` is true of out of the queue, in arrival order."""
+        withdrawn = [request for request in self.ordinary if wanted(request)]
+        if withdrawn:
+            self.ordinary = deque(request for request in self.ordinary if not wanted(request))
+            self._room.set()
+        return withdrawn
+
+    def close(self) -> None:
+        self.closed = True
+        self._arrived.set()
 
 
 class Runtime:
@@ -31,7 +98,7 @@ class Runtime:
         self.pending = pending
         self.stdin_fd = stdin
         self.stdout_fd = stdout
-        self.requests_send, self.requests_receive = trio.open_memory_channel[NewVector | MalformedMessage](math.inf)
+        self.requests = RequestQueue()
         self._output_ready = trio.Event()
         self._requests_done = trio.Event()
         self._write_lock = trio.Lock()  # the writer task and the last flush at shutdown share stdout
@@ -47,11 +114,10 @@ class Runtime:
                 nursery.start_soon(self._write_loop, writer)
                 nursery.start_soon(self._dispatch_loop)
                 nursery.start_soon(self._signal_loop, nursery.cancel_scope)
-                for message in self.pending:
-                    self._route(message)
+                await self._route_all(self.pending)
                 await self._read_loop(reader)
                 log.info("stdin closed: shutting down")
-                self.requests_send.close()
+                self.requests.close()
                 with trio.move_on_after(DRAIN_TIMEOUT):
                     await self._requests_done.wait()  # requests that arrived before the end are still answered
                 with trio.CancelScope(shield=True), trio.move_on_after(5):
@@ -78,17 +144,38 @@ class Runtime:
                 return
             if not data:
                 return
-            for message in self.stream.feed(data):
-                self._route(message)
+            await self._route_all(self.stream.feed(data))
 
-    def _route(self, message: Message | MalformedMessage) -> None:
+    async def _route_all(self, messages: list[Message | MalformedMessage]) -> None:
+        """Route one read's messages in order; an abort or disconnect among them withdraws what came before it."""
+        last_overtaking = max((i for i, m in enumerate(messages) if self._overtakes(m)), default=-1)
+        held_back: list[Request] = []  # requests an abort later in this read withdraws: never queued
+        for index, message in enumerate(messages):
+            if self._overtakes(message):
+                assert isinstance(message, NewVector)
+                withdrawn = self.requests.withdraw(self._withdrawable) + held_back
+                held_back = []
+                self.device.withdraw(withdrawn, message)
+                await self.requests.put(message, urgent=True)
+            elif index < last_overtaking and self._withdrawable(message):
+                held_back.append(message)  # type: ignore[arg-type]
+            else:
+                await self._route(message)
+
+    def _overtakes(self, message: Message | MalformedMessage) -> bool:
+        return isinstance(message, NewVector) and self.device.overtakes(message)
+
+    def _withdrawable(self, message: Message | MalformedMessage) -> bool:
+        return isinstance(message, NewVector) and message.device == self.device.name
+
+    async def _route(self, message: Message | MalformedMessage) -> None:
         if isinstance(message, GetProperties):
             self.device.answer_get_properties(message)
         elif isinstance(message, NewVector):
-            self.requests_send.send_nowait(message)
+            await self.requests.put(message)
         elif isinstance(message, MalformedMessage):
             if message.request is not None:
-                self.requests_send.send_nowait(message)  # answered in turn, as the request it was meant to be
+                await self.requests.put(message)  # answered in turn, as the request it was meant to be
             else:
                 self.device.report_malformed(message)
         elif isinstance(message, EnableBLOB):
@@ -97,7 +184,7 @@ class Runtime:
             log.debug("ignored <%s>", getattr(message, "tag", type(message).__name__))
 
     async def _dispatch_loop(self) -> None:
-        async for request in self.requests_receive:
+        while (request := await self.requests.get()) is not None:
             if isinstance(request, MalformedMessage):
                 self.device.report_malformed(request)
             else:

@@ -92,17 +92,18 @@ def test_sync_sets_the_position_without_moving(astrolink) -> None:
 
 
 def test_focus_max_is_written_and_limits_follow(astrolink) -> None:
-    astrolink.set_number("FOCUS_MAX", {"FOCUS_MAX_VALUE": 30000})
-    astrolink.wait_value("FOCUS_MAX", "FOCUS_MAX_VALUE", lambda v: v == 30000)
+    # Each step waits for the driver's own answer to that request, with the rig's generous settle timeout: on a loaded
+    # machine a starved emulator costs the driver reply timeouts and retries, and 5 or 10 s were not always enough.
+    written = astrolink.set_and_settle("FOCUS_MAX", {"FOCUS_MAX_VALUE": 30000})
+    assert written.state == "Ok" and written.values["FOCUS_MAX_VALUE"] == 30000
     assert astrolink.emulator.get("u")[0] == "30000"
     astrolink.client.wait_for(
-        lambda: astrolink.prop("ABS_FOCUS_POSITION").limits["FOCUS_ABSOLUTE_POSITION"][1] == 30000, 5, "new limit"
+        lambda: astrolink.prop("ABS_FOCUS_POSITION").limits["FOCUS_ABSOLUTE_POSITION"][1] == 30000, 30, "new limit"
     )
     # a maximum below the current position is refused
-    astrolink.set_number("FOCUS_SYNC", {"FOCUS_SYNC_VALUE": 20000})
-    astrolink.wait_value("ABS_FOCUS_POSITION", "FOCUS_ABSOLUTE_POSITION", lambda v: v == 20000)
-    astrolink.set_number("FOCUS_MAX", {"FOCUS_MAX_VALUE": 10000})
-    astrolink.wait_state("FOCUS_MAX", "Alert")
+    assert astrolink.set_and_settle("FOCUS_SYNC", {"FOCUS_SYNC_VALUE": 20000}).state == "Ok"
+    astrolink.wait_value("ABS_FOCUS_POSITION", "FOCUS_ABSOLUTE_POSITION", lambda v: v == 20000, timeout=30)
+    assert astrolink.set_and_settle("FOCUS_MAX", {"FOCUS_MAX_VALUE": 10000}).state == "Alert"
     assert astrolink.emulator.get("u")[0] == "30000"
 
 

@@ -100,12 +100,15 @@ def test_both_drivers_exit_when_indiserver_is_killed_in_the_middle_of_moves(obse
     wait_until(lambda: observatory.axis(ALT) > 5 and observatory.focuser_position() > 500, 15, what="both moves to start")
     server.process.kill()
     server.process.wait(timeout=5)
-    wait_until(lambda: not any(running(pid) for pid in pids), 5, what="both drivers to exit after indiserver died")
+    # a driver may take its shutdown's own time limits (requests in hand, then stopping the device) on a loaded machine
+    wait_until(lambda: not any(running(pid) for pid in pids), 30, what="both drivers to exit after indiserver died")
     # the mount driver stopped the axes before letting go of the mount; they come to rest after the ramp down
-    time.sleep(2.5)
-    resting = (observatory.axis(AZM), observatory.axis(ALT))
-    time.sleep(1.0)
-    assert (observatory.axis(AZM), observatory.axis(ALT)) == pytest.approx(resting, abs=1e-6)
+    def at_rest() -> bool:
+        before = (observatory.axis(AZM), observatory.axis(ALT))
+        time.sleep(1.0)
+        return (observatory.axis(AZM), observatory.axis(ALT)) == pytest.approx(before, abs=1e-6)
+
+    wait_until(at_rest, 30, what="the axes to come to rest")  # not a fixed ramp-down time a loaded emulator may exceed
     assert observatory.axis(ALT) < 59.0  # stopped on the way, not carried on to the target
 
 

@@ -132,6 +132,11 @@ class IndiServer:
             values[key] = value
         return values
 
+    def getprop_when_defined(self, query: str, timeout: float = 60.0) -> dict[str, str]:
+        """indi_getprop for a fully named property, asked again until a driver that may still be starting (a few
+        seconds on a loaded machine) has defined it."""
+        return wait_until(lambda: self.getprop(query), timeout, interval=0.1, what=f"{query} to be defined")
+
     def setprop(self, assignment: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["indi_setprop", "-h", "127.0.0.1", "-p", str(self.port), assignment],

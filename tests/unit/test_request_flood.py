@@ -1,0 +1,163 @@
+"""A flood of client requests: the driver's queue stays bounded (the reader stops reading, so the flood waits in the
+sender), and an abort or a disconnect sent after the flood overtakes it and withdraws what was queued before it.
+
+The whole driver runtime (stdin reader, dispatcher, writer) runs in this process on a socket pair, the AstroLink 4
+driver simulating its device with the real emulator. The clock is trio's real one, since the socket is real I/O; the
+checks are on the order of the driver's replies, never on how long anything took.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import trio
+
+from indi_astrojolo.astrolink4.driver import AstroLink4Driver
+from indi_astrojolo.astrolink4.main import SPEC
+from indi_astrojolo.indi.outbox import Outbox
+from indi_astrojolo.indi.runtime import REQUEST_QUEUE_LIMIT, Runtime
+from indi_astrojolo.indi.spec import prepare_properties
+from indi_astrojolo.indi.xmlstream import OtherMessage, XmlStream
+
+DEVICE = "AstroLink 4 USB"
+FLOOD = 3_000  # requests (~400 kB): far more than the queue and a 64 kB read hold together
+GENEROUS = 120.0  # seconds: only a hang reaches this, even on a loaded machine
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("INDICONFIG", raising=False)
+
+
+def switch(name: str, member: str) -> bytes:
+    return (
+        f'<newSwitchVector device="{DEVICE}" name="{name}"><oneSwitch name="{member}">On</oneSwitch>'
+        "</newSwitchVector>\n"
+    ).encode()
+
+
+def number(name: str, member: str, value: float) -> bytes:
+    return (
+        f'<newNumberVector device="{DEVICE}" name="{name}"><oneNumber name="{member}">{value}</oneNumber>'
+        "</newNumberVector>\n"
+    ).encode()
+
+
+class Peer:
+    """indiserver's end of the driver's stdin/stdout: sends bytes, keeps every reply in arrival order."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.stream = trio.SocketStream(trio.socket.from_stdlib_socket(sock))
+        self.parser = XmlStream()
+        self.replies: list[OtherMessage] = []
+        self._arrived = trio.Event()
+
+    async def receive_forever(self) -> None:
+        while data := await self.stream.receive_some(1 << 16):
+            self.replies.extend(m for m in self.parser.feed(data) if isinstance(m, OtherMessage))
+            self._arrived.set()
+            self._arrived = trio.Event()
+
+    async def wait_for(self, found, what: str, start: int = 0) -> int:
+        """The index of the first reply from `start` on that `found` is true of, waiting for it to come."""
+        with trio.fail_after(GENEROUS):
+            while (index := self.index_of(found, start)) is None:
+                start = len(self.replies)  # looked at already
+                await self._arrived.wait()
+        return index
+
+    def index_of(self, found, start: int = 0) -> int | None:
+        return next((i for i in range(start, len(self.replies)) if found(self.replies[i])), None)
+
+
+def is_set(name: str, state: str | None = None):
+    def found(reply: OtherMessage) -> bool:
+        return (
+            reply.tag.startswith("set")
+            and reply.attrib.get("name") == name
+            and (state is None or reply.attrib.get("state") == state)
+        )
+
+    return found
+
+
+async def connected_driver(nursery: trio.Nursery):
+    driver_end, peer_end = socket.socketpair()
+    driver = AstroLink4Driver(SPEC, prepare_properties(SPEC), Outbox())
+    runtime = Runtime(driver, XmlStream(), [], stdin=driver_end.fileno(), stdout=driver_end.fileno())
+    peer = Peer(peer_end)
+
+    async def run_driver() -> None:
+        try:
+            await runtime.run()
+        finally:
+            driver_end.close()
+
+    nursery.start_soon(run_driver)
+    nursery.start_soon(peer.receive_forever)
+    await peer.stream.send_all(switch("SIMULATION", "ENABLE") + switch("CONNECTION", "CONNECT"))
+    await peer.wait_for(is_set("CONNECTION", "Ok"), "connected")
+    await peer.wait_for(lambda r: r.tag == "defNumberVector" and r.attrib.get("name") == "FOCUS_MAX", "focuser")
+    return driver, runtime, peer
+
+
+def backlash_flood(count: int) -> bytes:
+    return b"".join(number("FOCUS_BACKLASH_STEPS", "FOCUS_BACKLASH_VALUE", i % 100) for i in range(count))
+
+
+async def test_an_abort_after_a_flood_overtakes_it_and_the_queue_stays_bounded() -> None:
+    async with trio.open_nursery() as nursery:
+        driver, runtime, peer = await connected_driver(nursery)
+        await peer.stream.send_all(number("ABS_FOCUS_POSITION", "FOCUS_ABSOLUTE_POSITION", 20000))  # ~90 s away
+        await peer.wait_for(is_set("ABS_FOCUS_POSITION", "Busy"), "the move")
+        # a move queued just before the abort: served after it, the focuser would set off again
+        further = number("ABS_FOCUS_POSITION", "FOCUS_ABSOLUTE_POSITION", 24000)
+        await peer.stream.send_all(backlash_flood(FLOOD) + further + switch("FOCUS_ABORT_MOTION", "ABORT"))
+
+        aborted = await peer.wait_for(is_set("FOCUS_ABORT_MOTION", "Ok"), "the abort")
+        served_before_abort = sum(map(is_set("FOCUS_BACKLASH_STEPS", "Ok"), peer.replies[:aborted]))
+        assert served_before_abort < FLOOD - 10, "the abort waited for the flood"
+        withdrawn = peer.index_of(lambda r: "withdrawn" in (r.attrib.get("message") or ""))
+        assert withdrawn is not None and withdrawn < aborted
+        assert "FOCUS_ABORT_MOTION arrived after it" in peer.replies[withdrawn].attrib["message"]
+        assert peer.index_of(is_set("ABS_FOCUS_POSITION", "Alert")) is not None  # the move before the abort: refused
+
+        # the reader stopped reading while the queue was full, instead of holding the flood in memory
+        assert runtime.requests.times_full > 0
+        assert runtime.requests.most_held <= REQUEST_QUEUE_LIMIT
+
+        # a request behind everything sent: once it is answered, the queue is empty
+        await peer.stream.send_all(switch("DEBUG", "DISABLE"))
+        settled = await peer.wait_for(is_set("DEBUG", "Ok"), "the request after the abort")
+        assert not any(map(is_set("FOCUS_BACKLASH_STEPS", "Ok"), peer.replies[aborted:settled]))
+        assert not any(map(is_set("ABS_FOCUS_POSITION", "Busy"), peer.replies[aborted:settled]))
+        assert driver.focuser.target is None
+        emulator = driver.simulator
+        assert emulator is not None and emulator.target == round(emulator.position) < 20000  # halted on the way
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_disconnect_after_a_flood_overtakes_it_and_withdraws_a_connect_sent_before_it() -> None:
+    async with trio.open_nursery() as nursery:
+        driver, runtime, peer = await connected_driver(nursery)
+        await peer.stream.send_all(backlash_flood(FLOOD) + switch("CONNECTION", "DISCONNECT"))
+        disconnected = await peer.wait_for(is_set("CONNECTION", "Idle"), "the disconnect")
+        served_before = sum(map(is_set("FOCUS_BACKLASH_STEPS", "Ok"), peer.replies[:disconnected]))
+        assert served_before < FLOOD - 10, "the disconnect waited for the flood"
+
+        # connect, then disconnect: the disconnect overtakes the connect, which must then not connect after it
+        mark = len(peer.replies)
+        polling_flood = b"".join(number("POLLING_PERIOD", "PERIOD_MS", 1000 + i % 10) for i in range(FLOOD))
+        await peer.stream.send_all(
+            polling_flood + switch("CONNECTION", "CONNECT") + switch("CONNECTION", "DISCONNECT") + switch("DEBUG", "DISABLE")
+        )
+        settled = await peer.wait_for(is_set("DEBUG", "Ok"), "the end", start=mark)
+        connection = [r for r in peer.replies[mark:settled] if is_set("CONNECTION")(r)]
+        assert connection and "withdrawn" in connection[0].attrib.get("message", "")
+        assert connection[-1].attrib["state"] == "Idle"
+        assert not any(r.attrib.get("state") in ("Ok", "Busy") for r in connection)
+        assert not driver.connected
+        assert runtime.requests.most_held <= REQUEST_QUEUE_LIMIT
+        nursery.cancel_scope.cancel()
