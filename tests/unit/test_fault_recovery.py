@@ -220,6 +220,7 @@ async def test_a_settings_write_refused_in_a_brief_outage_is_caught_up_with_when
         driver = await start_astrolink(nursery)
         emulator = driver.simulator
         await driver.handle_request(astrolink_request("Number", "POLLING_PERIOD", PERIOD_MS=600000))
+        await driver.handle_request(astrolink_request("Switch", "DATA_LOG", INDI_DISABLED=True))  # it samples at 2 Hz
         await trio.sleep(2.0)  # the poll loop now waits ten minutes: no poll overlaps the outage below
         driver.outbox.take()
         emulator.faults.silent = True
