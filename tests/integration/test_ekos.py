@@ -206,14 +206,25 @@ def check_goto_then_tracking_off_and_on(rig: Rig) -> None:
     wait_for(lambda: kstars.switch(NEXSTAR, "TELESCOPE_TRACK_STATE", "TRACK_ON") == "On", 30, "tracking on again")
 
 
+def set_simulated_goto_speed(rig: Rig, degrees_per_s: float) -> None:
+    assignment = f"{NEXSTAR}.SIMULATION_GOTO_SPEED.FAST"
+    assert rig.server.setprop(f"{assignment}={degrees_per_s:g}").returncode == 0
+    wait_until(lambda: float(rig.server.getprop(assignment).get(assignment, "nan")) == degrees_per_s, 20, what=assignment)
+
+
 def check_abort_stops_a_slew(rig: Rig) -> None:
     kstars = rig.kstars
     ensure_unparked(kstars)
     goto(kstars, *high_target(hour_angle=1.0, dec=45.0))
-    far_ra, far_dec = high_target(hour_angle=-3.0, dec=10.0)  # about 60° away: several seconds of slewing
-    assert kstars.call(MOUNT, "slew", far_ra, far_dec) == "true"
-    wait_for(lambda: kstars.mount_status() == "Slewing", 30, "Ekos to show the mount slewing")
-    assert kstars.call(MOUNT, "abort") == "true"
+    far_ra, far_dec = high_target(hour_angle=-3.0, dec=10.0)  # about 60° away
+    # A slow slew (about 30 s) that Ekos cannot finish between two looks at its status, however loaded the machine.
+    set_simulated_goto_speed(rig, 2.0)
+    try:
+        assert kstars.call(MOUNT, "slew", far_ra, far_dec) == "true"
+        wait_for(lambda: kstars.mount_status() == "Slewing", 30, "Ekos to show the mount slewing")
+        assert kstars.call(MOUNT, "abort") == "true"
+    finally:
+        set_simulated_goto_speed(rig, 10.0)
     wait_for(lambda: kstars.mount_status() != "Slewing", 15, "the slew to stop")
     wait_for(lambda: kstars.state(NEXSTAR, "TELESCOPE_ABORT_MOTION") == "Ok", 30, "the abort to be confirmed")
     wait_for(lambda: kstars.state(NEXSTAR, "EQUATORIAL_EOD_COORD") != "Busy", 30, "the coordinates to stop moving")
