@@ -22,9 +22,10 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 from typing import Any, Callable
+
+from harness import wait_until
 
 SERVICE = "org.kde.kstars"
 EKOS = "/KStars/Ekos"
@@ -79,14 +80,8 @@ def _terminate_with_parent() -> None:
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
+    """harness.wait_until at a pace that suits KStars: each look is a D-Bus call."""
+    return wait_until(condition, timeout, interval, what)
 
 
 class QdbusError(RuntimeError):

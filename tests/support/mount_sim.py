@@ -17,6 +17,7 @@ from indi_astrojolo.indi.xmlstream import NewVector
 from indi_astrojolo.nexstar import astrometry as astro
 from indi_astrojolo.nexstar.aux import Device as AuxDevice
 from indi_astrojolo.nexstar.driver import NexStarDriver
+from indi_astrojolo.nexstar.motion import Phase
 from indi_astrojolo.nexstar.main import SPEC
 from indi_astrojolo.nexstar.motion import Phase
 
@@ -90,3 +91,10 @@ def pointing_error_arcsec(driver: NexStarDriver, ra: float, dec: float) -> float
 def target_for_altitude(driver: NexStarDriver, altitude: float, azimuth: float) -> tuple[float, float]:
     """An apparent RA/Dec that stands at the given altitude and azimuth now."""
     return astro.horizontal_to_apparent(azimuth, altitude, driver.instant(), driver.site(), driver.weather())
+
+
+async def wait_idle(driver, timeout: float = 300.0) -> None:
+    """Until the mount is still and no motion task is left (fake clock)."""
+    with trio.fail_after(timeout):
+        while driver.motion.phase is not Phase.IDLE or driver.motion.task_scope is not None:
+            await trio.sleep(0.05)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import trio
 
-from mount_sim import request, start_mount, true_direction
+from mount_sim import request, start_mount, true_direction, wait_idle
 
 from indi_astrojolo.nexstar.aux import Device as AuxDevice
 from indi_astrojolo.nexstar.motion import Phase
@@ -17,12 +17,6 @@ from indi_astrojolo.nexstar.motion import Phase
 def _home(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("INDICONFIG", raising=False)
-
-
-async def wait_idle(driver, timeout: float = 300.0) -> None:
-    with trio.fail_after(timeout):
-        while driver.motion.phase is not Phase.IDLE or driver.motion.task_scope is not None:
-            await trio.sleep(0.05)
 
 
 async def test_abort_ends_a_guide_pulse_in_the_driver_and_in_the_controllers(autojump_clock) -> None:
