@@ -228,6 +228,7 @@ class Device:
         except ValidationError as exc:
             self.refuse(vector, f"Request refused: {exc}")
             return
+        self.log.debug("%s requested: %s", name, ", ".join(f"{member}={value}" for member, value in request.members))
         handler = self.handlers.get(name)
         try:
             if handler is None:
