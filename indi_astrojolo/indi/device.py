@@ -155,10 +155,10 @@ class Device:
         """A request that was not carried out: the vector keeps its values and goes to Alert, with the reason.
 
         The reason rides on the set* (clients show a set*'s message like any other), so it is said once."""
-        self.log.error("%s", reason, extra=logs.SAID)
         if vector.name in self.props.defined:
+            self.log.error("%s", reason, extra=logs.SAID)
             self.update(vector.name, State.ALERT, f"[ERROR] {reason}")
-        else:
+        else:  # message() logs it
             self.message(reason, "ERROR")
 
     # --- input -----------------------------------------------------------------------------------------------
@@ -228,7 +228,8 @@ class Device:
         except ValidationError as exc:
             self.refuse(vector, f"Request refused: {exc}")
             return
-        self.log.debug("%s requested: %s", name, ", ".join(f"{member}={value}" for member, value in request.members))
+        if self.log.isEnabledFor(logging.DEBUG):  # a flood of requests costs no formatting while debug is off
+            self.log.debug("%s requested: %s", name, ", ".join(f"{member}={value}" for member, value in request.members))
         handler = self.handlers.get(name)
         try:
             if handler is None:
@@ -662,7 +663,7 @@ class Device:
                     f"No previous configuration found at {path}. "
                     "To save the configuration, press Save in the Options tab."
                 )
-                self.log.info("%s", text)
+                self.log.info("%s", text, extra=logs.SAID)  # the update below says it
                 self.update(vector.name, State.IDLE, text)
                 return
             self.update(vector.name, self._config_state(), self._loaded_message("Configuration", changes))

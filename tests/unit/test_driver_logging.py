@@ -28,8 +28,13 @@ LINE = re.compile(r"^(ERROR|WARNING|INFO|DEBUG|LINK)\t\d+\.\d{6} sec\t: (.*)$")
 def _home(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("INDICONFIG", raising=False)
+    root = logging.getLogger(logs.ROOT_LOGGER)
+    level, handlers = root.level, list(root.handlers)
     yield
-    logging.getLogger(logs.ROOT_LOGGER).setLevel(logging.INFO)
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
 
 
 def new_driver() -> AstroLink4Driver:
