@@ -250,3 +250,22 @@ def test_levels_are_saved_while_debug_is_off() -> None:
         assert requests["LOGGING_LEVEL"]["LOG_DEBUG"] == "On"
 
     run(test)
+
+
+def test_a_log_file_write_that_fails_closes_the_file_and_says_so_once() -> None:
+    async def test() -> None:
+        driver = new_driver()
+        await driver.handle_request(switch("DEBUG", "ENABLE"))
+        await driver.handle_request(switch("LOG_OUTPUT", "FILE_DEBUG"))
+        replies(driver)
+        driver.driver_log.file.close()
+        driver.driver_log.file = open("/dev/full", "w", buffering=1)  # every write fails: no space left on device
+        driver.log.info("lost one")
+        driver.log.info("lost two")
+        said = messages(replies(driver))
+        warnings = [m for m in said if m.startswith("[WARNING] The log file")]
+        assert len(warnings) == 1 and "is no longer written" in warnings[0]
+        assert driver.driver_log.file is None
+        assert "[INFO] lost two" in said  # the client still hears the log
+
+    run(test)
