@@ -8,15 +8,18 @@ A device module subclasses :class:`Device` and supplies ``open_device()`` (open 
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 import trio
 from lxml import etree
 
 from . import config
-from .logs import set_debug
+from . import logs
+from .logs import LOGGING_PROPERTIES, set_debug
 from .properties import PropertySet, State, SwitchVector, Update, ValidationError, Vector
 from .outbox import Outbox
 from .spec import DriverSpec, connected_names, default_config_document, refresh_system_ports
@@ -45,6 +48,9 @@ class Device:
         self.handlers: dict[str, Handler] = {
             "CONNECTION": self._on_connection,
             "DEBUG": self._on_debug,
+            "DEBUG_LEVEL": self._on_log_levels,
+            "LOGGING_LEVEL": self._on_log_levels,
+            "LOG_OUTPUT": self._on_log_output,
             "SIMULATION": self._on_simulation,
             "CONFIG_PROCESS": self._on_config_process,
             "POLLING_PERIOD": self._on_polling_period,
@@ -66,6 +72,9 @@ class Device:
         self.default_config = default_config_document(props)
         self.config_damage: str | None = None  # what was wrong with the config file loaded last
         self._pre_connection = [name for name in props.vectors if name not in self.connected_property_names()]
+        self.driver_log = logs.DriverLogHandler(self._say_log_record, self.log_file_path())
+        logs.attach_driver_log(self.driver_log)
+        self._start_logging()
 
     # --- what a subclass provides ----------------------------------------------------------------------------
 
@@ -130,7 +139,7 @@ class Device:
 
     def message(self, text: str, level: str = "INFO") -> None:
         """An INDI message to clients, also written to the driver log."""
-        self.log.log(LEVELS.get(level, logging.INFO), "%s", text)
+        self.log.log(LEVELS.get(level, logging.INFO), "%s", text, extra=logs.SAID)
         element = etree.Element(
             "message",
             {"device": self.name, "timestamp": timestamp_now(), "message": sanitize_text(f"[{level}] {text}")[:1000]},
@@ -146,10 +155,10 @@ class Device:
         """A request that was not carried out: the vector keeps its values and goes to Alert, with the reason.
 
         The reason rides on the set* (clients show a set*'s message like any other), so it is said once."""
-        self.log.error("%s", reason)
         if vector.name in self.props.defined:
+            self.log.error("%s", reason, extra=logs.SAID)
             self.update(vector.name, State.ALERT, f"[ERROR] {reason}")
-        else:
+        else:  # message() logs it
             self.message(reason, "ERROR")
 
     # --- input -----------------------------------------------------------------------------------------------
@@ -204,7 +213,9 @@ class Device:
             return
         name = request.name or ""
         if name not in self.props.defined:
-            if name in self.props:
+            if name in LOGGING_PROPERTIES:
+                reason = f"{name} is available while DEBUG is enabled"
+            elif name in self.props:
                 reason = f"{name} is not available while the device is {'connected' if self.connected else 'disconnected'}"
             else:
                 reason = f"unknown property {name!r}"
@@ -217,6 +228,8 @@ class Device:
         except ValidationError as exc:
             self.refuse(vector, f"Request refused: {exc}")
             return
+        if self.log.isEnabledFor(logging.DEBUG):  # a flood of requests costs no formatting while debug is off
+            self.log.debug("%s requested: %s", name, ", ".join(f"{member}={value}" for member, value in request.members))
         handler = self.handlers.get(name)
         try:
             if handler is None:
@@ -240,8 +253,78 @@ class Device:
     # --- general properties ----------------------------------------------------------------------------------
 
     async def _on_debug(self, update: Update) -> None:
-        set_debug(update["ENABLE"])
+        enable = bool(update["ENABLE"])
+        changed = bool(update.changed())
         self.accept(update)
+        if changed:
+            # libindi: "Debug is enabled." and the Logger's levels and outputs appear (or go) with it.
+            self.message(f"Debug is {'enabled' if enable else 'disabled'}")
+            for name in LOGGING_PROPERTIES:
+                if enable:
+                    self.define(name)
+                elif name in self.props.defined:
+                    self.delete(name)
+        failure = self._apply_logging()
+        if failure is not None:
+            self.props.switch("LOG_OUTPUT")["FILE_DEBUG"].on = False
+            self.update("LOG_OUTPUT", State.ALERT, f"[WARNING] File logging is off: {failure}")
+
+    # --- logging (libindi's Logger) ----------------------------------------------------------------------------
+
+    def log_file_path(self) -> Any:
+        home = os.environ.get("HOME") or os.path.expanduser("~")
+        return logs.log_file_path(home, self.spec.exec_name, datetime.now(timezone.utc))
+
+    def _log_settings(self) -> logs.LogSettings:
+        return logs.LogSettings.from_switches(
+            {name: self.props.switch(name).values() for name in ("DEBUG",) + LOGGING_PROPERTIES}
+        )
+
+    def _apply_logging(self) -> str | None:
+        """Make the logging match the properties; what kept the log file from opening, in words, or None."""
+        settings = self._log_settings()
+        set_debug(settings.debug)
+        try:
+            self.driver_log.configure(settings)
+        except OSError as exc:
+            return f"{self.driver_log.path} could not be opened: {file_error(exc, 'write')}"
+        return None
+
+    def _start_logging(self) -> None:
+        """The saved DEBUG and log settings, applied at start-up (libindi loads them before anything else)."""
+        failure = self._apply_logging()
+        if failure is not None:
+            self.props.switch("LOG_OUTPUT")["FILE_DEBUG"].on = False
+            self.message(f"File logging is off: {failure}", "WARNING")
+        elif self.driver_log.file is not None:
+            self.log.info("Session log file %s", self.driver_log.path)
+
+    def _say_log_record(self, tag: str, text: str) -> None:
+        element = etree.Element(
+            "message",
+            {"device": self.name, "timestamp": timestamp_now(), "message": sanitize_text(f"[{tag}] {text}")[:1000]},
+        )
+        self.send(element)
+
+    async def _on_log_levels(self, update: Update) -> None:
+        update.vector.apply(update.values)
+        self._apply_logging()
+        # libindi: Idle when no level is chosen
+        self.update(update.vector.name, State.OK if update.vector.on_names() else State.IDLE)
+
+    async def _on_log_output(self, update: Update) -> None:
+        vector = update.vector
+        before = vector.values()
+        file_was_open = self.driver_log.file is not None
+        vector.apply(update.values)
+        failure = self._apply_logging()
+        if failure is not None:
+            vector.apply(before)
+            self._apply_logging()
+            raise ValidationError(f"File logging not started: {failure}")
+        self.update(vector.name, State.OK if vector.on_names() else State.IDLE)
+        if self.driver_log.file is not None and not file_was_open:
+            self.message(f"Session log file {self.driver_log.path}")
 
     async def _on_simulation(self, update: Update) -> None:
         if self.connected and update.changed():
@@ -451,7 +534,13 @@ class Device:
         return config.config_path(self.name)
 
     def saved_vectors(self) -> list[Vector]:
-        return [v for v in self.props.vectors.values() if v.save and (v.name in self.props.defined)]
+        # The log levels and outputs are saved while DEBUG is off too, as libindi saves them: enabling it again
+        # brings back the levels chosen before.
+        return [
+            v
+            for v in self.props.vectors.values()
+            if v.save and (v.name in self.props.defined or v.name in LOGGING_PROPERTIES)
+        ]
 
     async def save_config(self) -> None:
         path = self.config_file()
@@ -574,7 +663,7 @@ class Device:
                     f"No previous configuration found at {path}. "
                     "To save the configuration, press Save in the Options tab."
                 )
-                self.log.info("%s", text)
+                self.log.info("%s", text, extra=logs.SAID)  # the update below says it
                 self.update(vector.name, State.IDLE, text)
                 return
             self.update(vector.name, self._config_state(), self._loaded_message("Configuration", changes))
@@ -602,3 +691,4 @@ class Device:
         """Close the device link when the driver exits."""
         if self.connected or self._connection_scope is not None:
             await self.disconnect()
+        self.driver_log.close_file()

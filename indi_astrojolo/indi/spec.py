@@ -16,6 +16,7 @@ from .. import __version__
 from ..files import file_error
 from . import config
 from .definitions import load_vectors
+from .logs import LOGGING_PROPERTIES
 from .properties import PropertySet, State, SwitchMember, SwitchVector, ValidationError
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ def prepare_properties(spec: DriverSpec, report: Report | None = None) -> Proper
     for name in props.vectors:
         if name in connected or (name == "SYSTEM_PORTS" and not props["SYSTEM_PORTS"].members):
             continue
+        if name in LOGGING_PROPERTIES and not props.switch("DEBUG")["ENABLE"].on:
+            continue  # as libindi's Logger: the log levels and outputs exist while DEBUG is enabled
         props.defined[name] = None
     return props
 
