@@ -35,8 +35,10 @@ FILENAME = "indi_astrojolo.xml"
 DATA_DIR = Path("/usr/share/indi")
 LINK_DIR = Path("/usr/local/bin")
 SYSTEM_BIN_DIRS = (Path("/usr/local/bin"), Path("/usr/bin"), Path("/bin"))
-# Groups in the order INDI's own drivers.xml uses them.
-GROUP_ORDER = ("Telescopes", "Focusers", "CCDs", "Spectrographs", "Filter Wheels", "Auxiliary", "Domes", "Weather", "Agent")
+# Groups in the order INDI's own drivers.xml uses them. "Power" is libindi 2.x's group for power boxes (Debian 12's
+# INDI 1.9.9 has none; a KStars that does not know it ignores it).
+GROUP_ORDER = ("Telescopes", "Focusers", "CCDs", "Spectrographs", "Filter Wheels", "Auxiliary", "Domes", "Weather", "Agent",
+               "Power")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,11 @@ class CatalogEntry:
 
 
 ENTRIES = (
-    CatalogEntry(ASTROLINK4, "Astrojolo", ("Focusers", "Auxiliary")),  # its power and dew outputs are Auxiliary in Ekos
+    # One device, several roles: focuser, power and dew outputs (Auxiliary, and Power in libindi 2.x), weather. KStars
+    # keeps only the first listing of a label (in GROUP_ORDER: Focusers), so its profile editor offers the AstroLink as
+    # Focuser and Aux; Ekos finds its weather and power parts by their interfaces whatever the slot. The other
+    # listings are for catalog readers that honour every one.
+    CatalogEntry(ASTROLINK4, "Astrojolo", ("Focusers", "Auxiliary", "Weather", "Power")),
     CatalogEntry(NEXSTAR, "Celestron", ("Telescopes",)),
 )
 

@@ -31,6 +31,7 @@ class Power:
                 "POWER_LABELS": self._on_labels,
                 "POW_DEF_ON": self._on_defaults,
                 "OTHER_SETTINGS": self._on_protection_settings,
+                "OVER_VOLTAGE_PROTECTION": self._on_over_voltage_protection,
             }
         )
         self._apply_labels()
@@ -58,6 +59,10 @@ class Power:
                 }
             )
             self.driver.update(other.name, State.OK)
+            # libindi's PowerInterface shows the same protection voltage under its own name
+            over_voltage = self.props.number("OVER_VOLTAGE_PROTECTION")
+            over_voltage.apply({"OVERVOLTAGE": settings.over_voltage})
+            self.driver.update(over_voltage.name, State.OK)
 
     async def _on_defaults(self, update: Update) -> None:
         changes = {p.U_OUTPUT_1_DEFAULT + i: 1 if update[name] else 0 for i, name in enumerate(DEFAULT_MEMBERS)}
@@ -75,6 +80,17 @@ class Power:
             changes[p.N_OVER_CURRENT] = round(update["SET_OVER_AMP"] * 10)
         if "SET_OVER_TIME" in changed:
             changes[p.N_OVER_TIME] = round(update["SET_OVER_TIME"])
+        await self._write_protection(changes)
+
+    async def _on_over_voltage_protection(self, update: Update) -> None:
+        changes = {}
+        if "OVERVOLTAGE" in update.changed():
+            changes[p.N_OVER_VOLTAGE] = round(update["OVERVOLTAGE"] * 10)
+        await self._write_protection(changes)
+
+    async def _write_protection(self, changes: dict[int, int]) -> None:
+        """The one writer of the n block's protection fields (read-modify-write), for OTHER_SETTINGS and
+        OVER_VOLTAGE_PROTECTION alike; both then show what the device holds."""
         if changes:
             await self.driver.settings.write("n", changes)
         self.show_settings(self.driver.settings.blocks)

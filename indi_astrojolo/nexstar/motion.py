@@ -794,6 +794,8 @@ class MotionControl:
         key = "NS" if ns else "WE"
         first, second = ("MOTION_NORTH", "MOTION_SOUTH") if ns else ("MOTION_WEST", "MOTION_EAST")
         direction = 1 if update[first] else -1 if update[second] else 0
+        if self.props.switch("TELESCOPE_REVERSE_MOTION")["REVERSE_" + key].on:
+            direction = -direction  # the user's view is mirrored (a diagonal, a camera turned over): as libindi does
         geometry, southern = self.driver.geometry(), self.driver.southern()
         if ns:
             axis, sign = aux.Device.ALT, axis2_sign(geometry, southern)
