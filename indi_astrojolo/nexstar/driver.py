@@ -572,6 +572,7 @@ class NexStarDriver(Device):
         self.focuser.on_connected()
         if aux.Device.GPS in self.versions:
             await self._read_gps()  # after the saved config is applied: a live fix wins over a saved site
+        await self.snooped.on_connected()  # a GPS on indiserver (ACTIVE_GPS) with a fix, likewise
         self.spawn_connected(self.motion.run, "tracking")
         self._show_pointing()
         self.show_refraction()

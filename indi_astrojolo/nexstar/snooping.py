@@ -52,6 +52,7 @@ class SnoopedDevices:
         self.weather_values: dict[str, float] = {}
         self.weather_live: dict[str, bool] = {}  # per reading, from its range vector's state
         self.weather_vector_state: str | None = None  # WEATHER_PARAMETERS's own state
+        self.gps_fix: dict[str, SnoopedVector] = {}  # the GPS's last Ok site and time, applied again at connect
         self.follow()
 
     # --- what is followed ------------------------------------------------------------------------------------
@@ -62,7 +63,8 @@ class SnoopedDevices:
     def follow(self) -> None:
         """Subscribe to the devices ACTIVE_DEVICES names; forget what a device no longer followed said."""
         snooper = self.snooper
-        snooper.follow("gps", self.active("ACTIVE_GPS"), GPS_PROPERTIES, self._on_gps)  # keeps nothing of it
+        if snooper.follow("gps", self.active("ACTIVE_GPS"), GPS_PROPERTIES, self._on_gps):
+            self.gps_fix.clear()
         if snooper.follow("dome", self.active("ACTIVE_DOME"), DOME_PROPERTIES, self._on_dome):
             self._dome_gone()
         if snooper.follow("weather", self.active("ACTIVE_WEATHER"), WEATHER_PROPERTIES, self._on_weather):
@@ -81,10 +83,25 @@ class SnoopedDevices:
 
     # --- GPS -------------------------------------------------------------------------------------------------
 
+    async def on_connected(self) -> None:
+        """A GPS that had its fix before the mount connected: its site and time are taken now, not at its next
+        update (a GPS may say them only once)."""
+        for vector in list(self.gps_fix.values()):
+            await self._on_gps(vector)
+
     async def _on_gps(self, vector: SnoopedVector) -> None:
         driver = self.driver
-        if vector.verb == "del" or vector.state != "Ok" or not driver.connected:
+        if vector.verb == "del":
+            if vector.name:
+                self.gps_fix.pop(vector.name, None)
+            else:
+                self.gps_fix.clear()
+            return
+        if vector.state != "Ok":
             return  # a GPS without a fix says nothing about the site (libindi takes only Ok)
+        self.gps_fix[vector.name] = vector
+        if not driver.connected:
+            return
         if vector.name == "GEOGRAPHIC_COORD":
             site = {member: vector.number(member) for member in ("LAT", "LONG", "ELEV")}
             if any(value is None for value in site.values()):

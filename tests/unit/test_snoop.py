@@ -138,6 +138,21 @@ async def test_a_gps_with_a_fix_sets_the_site_and_time(autojump_clock) -> None:
         nursery.cancel_scope.cancel()
 
 
+async def test_a_gps_fix_from_before_the_mount_connected_is_taken_at_connect(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = NexStarDriver(SPEC, prepare_properties(SPEC), Outbox())
+        driver.runtime_nursery = nursery
+        await driver.handle_request(request("Switch", "SIMULATION", ENABLE=True))
+        fix = snooped("set", "Number", "GPS Simulator", "GEOGRAPHIC_COORD", "Ok", LAT=-33.5, LONG=151.25, ELEV=40)
+        await driver.handle_snooped(fix)
+        assert driver.props.number("GEOGRAPHIC_COORD")["LAT"].value == 50.0  # not connected: kept for later
+        await driver.handle_request(request("Switch", "CONNECTION", CONNECT=True))
+        assert driver.connected
+        geo = driver.props.number("GEOGRAPHIC_COORD").values()
+        assert geo == {"LAT": -33.5, "LONG": 151.25, "ELEV": 40.0}
+        nursery.cancel_scope.cancel()
+
+
 async def test_a_weather_device_feeds_refraction_with_its_live_readings_only(autojump_clock) -> None:
     async with trio.open_nursery() as nursery:
         driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
