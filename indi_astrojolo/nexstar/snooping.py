@@ -16,9 +16,10 @@ ACTIVE_DEVICES names, for each role, the device followed (empty: none):
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
-from ..indi.properties import Update, ValidationError
+from ..indi.properties import State, Update, ValidationError
 from ..indi.snoop import Snooper
 from ..indi.xmlstream import NewVector, SnoopedVector
 from . import astrometry as astro
@@ -34,6 +35,9 @@ DOME_PROPERTIES = ("DOME_PARK",)
 WEATHER_TEMPERATURE, WEATHER_PRESSURE, WEATHER_HUMIDITY = "WEATHER_TEMPERATURE", "WEATHER_PRESSURE", "WEATHER_HUMIDITY"
 WEATHER_READINGS = (WEATHER_TEMPERATURE, WEATHER_PRESSURE, WEATHER_HUMIDITY)
 WEATHER_PROPERTIES = ("WEATHER_PARAMETERS",) + WEATHER_READINGS
+# A GPS repeats its time every update; one the mount's clock already agrees with (TIME_UTC's whole seconds and their
+# transit) changes nothing and is not applied again (each application recomputes a satellite pass prediction).
+GPS_TIME_AGREES_S = 2.5
 
 # The requests a locking dome refuses, each with what makes it one (a sync and a park never move through the dome).
 DOME_LOCKED_REQUESTS: dict[str, Callable[[Update, "NexStarDriver"], bool]] = {
@@ -115,8 +119,20 @@ class SnoopedDevices:
             if not utc:
                 return
             offset = vector.members.get("OFFSET", "0").strip() or "0"
+            if self._time_agrees(utc, offset):
+                return
             request = NewVector("Text", driver.name, "TIME_UTC", (("UTC", utc), ("OFFSET", offset)), None)
         await driver.handle_request(request)
+
+    def _time_agrees(self, utc: str, offset: str) -> bool:
+        shown = self.props.text("TIME_UTC")
+        if shown.state is not State.OK or shown["OFFSET"].value.strip() != offset:
+            return False
+        try:
+            when = datetime.strptime(utc.replace("/", "-")[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+        except ValueError:
+            return False  # applied as a client's would be: refused, saying why
+        return abs(self.driver.now_unix() - when.timestamp()) <= GPS_TIME_AGREES_S
 
     # --- dome ------------------------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ refraction)."""
 from __future__ import annotations
 
 import socket
+from datetime import datetime, timezone
 
 import pytest
 import trio
@@ -129,12 +130,17 @@ async def test_a_gps_with_a_fix_sets_the_site_and_time(autojump_clock) -> None:
         assert driver.props.number("REFRACTION_CONDITIONS")["PRESSURE"].value < 1013.25  # the site's elevation counts
 
         hour_ahead = driver.now_unix() + 3600
-        from datetime import datetime, timezone
-
         utc = datetime.fromtimestamp(hour_ahead, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
         await driver.handle_snooped(snooped("set", "Text", "GPS Simulator", "TIME_UTC", "Ok", UTC=utc, OFFSET="3"))
         assert driver.props.text("TIME_UTC")["UTC"].value == utc
         assert driver.clock_offset == pytest.approx(3600.5, abs=1.0)
+        driver.outbox.take()
+        await trio.sleep(1.0)  # the GPS's next update, one second on: the mount's clock agrees, nothing to apply
+        again = datetime.fromtimestamp(hour_ahead + 1, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        await driver.handle_snooped(snooped("set", "Text", "GPS Simulator", "TIME_UTC", "Ok", UTC=again, OFFSET="3"))
+        assert b'name="TIME_UTC"' not in driver.outbox.take() and driver.props.text("TIME_UTC")["UTC"].value == utc
+        await driver.handle_snooped(snooped("set", "Text", "GPS Simulator", "TIME_UTC", "Ok", UTC=again, OFFSET="2"))
+        assert driver.props.text("TIME_UTC")["OFFSET"].value == "2"  # a new time zone is taken
         nursery.cancel_scope.cancel()
 
 
