@@ -83,7 +83,8 @@ class SnoopedDevices:
     async def on_dome_policy(self, update: Update) -> None:
         self.driver.accept(update)
         if self.locks():
-            self.driver.message(f"The dome {self.active('ACTIVE_DOME')} is parked: gotos and unpark are refused until it opens")
+            dome = self.active("ACTIVE_DOME")
+            self.driver.message(f"The dome {dome} is parked: gotos and unpark are refused until it opens")
 
     # --- GPS -------------------------------------------------------------------------------------------------
 
@@ -113,7 +114,8 @@ class SnoopedDevices:
             shown = self.props.number("GEOGRAPHIC_COORD").values()
             if all(abs(shown[member] - value) < 1e-7 for member, value in site.items()):  # type: ignore[operator]
                 return  # the GPS repeats itself every few seconds: nothing to do, nothing to refuse
-            request = NewVector("Number", driver.name, "GEOGRAPHIC_COORD", tuple((m, repr(v)) for m, v in site.items()), None)
+            members = tuple((member, repr(value)) for member, value in site.items())
+            request = NewVector("Number", driver.name, "GEOGRAPHIC_COORD", members, None)
         else:
             utc = vector.members.get("UTC", "").strip()
             if not utc:

@@ -120,11 +120,17 @@ async def test_a_gps_with_a_fix_sets_the_site_and_time(autojump_clock) -> None:
     async with trio.open_nursery() as nursery:
         driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
         geo = driver.props.number("GEOGRAPHIC_COORD")
-        await driver.handle_snooped(snooped("set", "Number", "GPS Simulator", "GEOGRAPHIC_COORD", "Busy", LAT=10, LONG=30, ELEV=5))
+        await driver.handle_snooped(
+            snooped("set", "Number", "GPS Simulator", "GEOGRAPHIC_COORD", "Busy", LAT=10, LONG=30, ELEV=5)
+        )
         assert (geo["LAT"].value, geo["LONG"].value) == (50.0, 20.0)  # no fix: nothing taken
-        await driver.handle_snooped(snooped("set", "Number", "Other GPS", "GEOGRAPHIC_COORD", "Ok", LAT=10, LONG=30, ELEV=5))
+        await driver.handle_snooped(
+            snooped("set", "Number", "Other GPS", "GEOGRAPHIC_COORD", "Ok", LAT=10, LONG=30, ELEV=5)
+        )
         assert geo["LAT"].value == 50.0  # a device not followed
-        await driver.handle_snooped(snooped("set", "Number", "GPS Simulator", "GEOGRAPHIC_COORD", "Ok", LAT=10, LONG=30, ELEV=5))
+        await driver.handle_snooped(
+            snooped("set", "Number", "GPS Simulator", "GEOGRAPHIC_COORD", "Ok", LAT=10, LONG=30, ELEV=5)
+        )
         assert (geo["LAT"].value, geo["LONG"].value, geo["ELEV"].value) == (10.0, 30.0, 5.0)
         assert geo.state.value == "Ok"
         assert driver.props.number("REFRACTION_CONDITIONS")["PRESSURE"].value < 1013.25  # the site's elevation counts
