@@ -20,10 +20,11 @@ from lxml import etree
 from . import config
 from . import logs
 from .logs import LOGGING_PROPERTIES, set_debug
+from .snoop import Snooper
 from .properties import PropertySet, State, SwitchVector, Update, ValidationError, Vector
 from .outbox import Outbox
 from .spec import DriverSpec, connected_names, default_config_document, refresh_system_ports
-from .xmlstream import GetProperties, MalformedMessage, NewVector, sanitize_text, serialize, timestamp_now
+from .xmlstream import GetProperties, MalformedMessage, NewVector, SnoopedVector, sanitize_text, serialize, timestamp_now
 from ..link.session import LinkError
 from ..link.transports import Transport, TransportError, open_tcp, SerialTransport
 from ..errors import describe, first_error
@@ -38,6 +39,8 @@ CONNECTION_SETTINGS = ("CONNECTION_MODE", "DEVICE_PORT", "DEVICE_BAUD_RATE", "DE
 
 class Device:
     """One INDI device served by this process."""
+
+    snooper: Snooper | None = None  # set by a device that follows other devices' properties (indi/snoop.py)
 
     def __init__(self, spec: DriverSpec, props: PropertySet, outbox: Outbox) -> None:
         self.spec = spec
@@ -175,6 +178,15 @@ class Device:
             self.refuse(self.props[target.name], f"Request refused: malformed INDI message: {message.reason}")
             return
         self.message(f"Malformed INDI message dropped: {message.reason} ({message.excerpt[:80]!r})", "ERROR")
+
+    async def handle_snooped(self, vector: SnoopedVector) -> None:
+        """Another device's property this device follows changed: its role's handler decides (never fatal)."""
+        if self.snooper is None:
+            return
+        try:
+            await self.snooper.route(vector)
+        except Exception as exc:  # a bug in following another device must not cost the driver
+            self.log.error("snooped %s.%s: %s", vector.device, vector.name, "".join(traceback.format_exception(exc))[-900:])
 
     def overtakes(self, request: NewVector) -> bool:
         """An abort (a defined switch vector with an ABORT member, turned On) or a disconnect: served before the

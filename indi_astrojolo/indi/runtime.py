@@ -23,14 +23,26 @@ from collections import deque
 import trio
 
 from .device import Device
-from .xmlstream import EnableBLOB, GetProperties, MalformedMessage, Message, NewVector, XmlStream
+from .xmlstream import (
+    EnableBLOB,
+    GetProperties,
+    MalformedMessage,
+    Message,
+    NewVector,
+    OtherMessage,
+    SnoopedVector,
+    XmlStream,
+    snooped_vector,
+)
 
 log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT = 10.0  # seconds the requests queued before stdin closed may take to finish
 REQUEST_QUEUE_LIMIT = 256  # requests read ahead of the dispatcher, per lane: a few tens of ms of work, a few hundred kB
 
-Request = NewVector | MalformedMessage
+# Another device's def/set/del this driver snoops waits in the same queue: it is served in arrival order with the
+# requests (a GPS's site applied between two gotos, never during one).
+Request = NewVector | MalformedMessage | SnoopedVector
 
 
 class RequestQueue:
@@ -111,6 +123,8 @@ class Runtime:
             async with trio.open_nursery() as nursery:
                 device.runtime_nursery = nursery
                 device.outbox.notify = self._output_ready.set
+                if device.outbox:
+                    self._output_ready.set()  # what the device said while it was built (snoop subscriptions)
                 nursery.start_soon(self._write_loop, writer)
                 nursery.start_soon(self._dispatch_loop)
                 nursery.start_soon(self._signal_loop, nursery.cancel_scope)
@@ -180,12 +194,24 @@ class Runtime:
                 self.device.report_malformed(message)
         elif isinstance(message, EnableBLOB):
             pass  # indiserver applies BLOB policy per client; a driver has nothing to do
+        elif isinstance(message, OtherMessage) and (snooped := self._snooped(message)) is not None:
+            await self.requests.put(snooped)
         else:
             log.debug("ignored <%s>", getattr(message, "tag", type(message).__name__))
 
+    def _snooped(self, message: OtherMessage) -> SnoopedVector | None:
+        """Another device's def/set/del that this driver follows (indi/snoop.py), or None."""
+        snooper = self.device.snooper
+        vector = snooped_vector(message)
+        if snooper is None or vector is None or not snooper.wants(vector):
+            return None
+        return vector
+
     async def _dispatch_loop(self) -> None:
         while (request := await self.requests.get()) is not None:
-            if isinstance(request, MalformedMessage):
+            if isinstance(request, SnoopedVector):
+                await self.device.handle_snooped(request)
+            elif isinstance(request, MalformedMessage):
                 self.device.report_malformed(request)
             else:
                 await self.device.handle_request(request)

@@ -25,12 +25,14 @@ __all__ = [
     "NewVector",
     "OtherMessage",
     "RequestTarget",
+    "SnoopedVector",
     "XmlStream",
     "format_number_display",
     "format_number_wire",
     "parse_number",
     "sanitize_text",
     "serialize",
+    "snooped_vector",
     "timestamp_now",
 ]
 
@@ -92,6 +94,59 @@ class MalformedMessage:
 
 
 Message = GetProperties | NewVector | EnableBLOB | OtherMessage
+
+
+@dataclass(frozen=True, slots=True)
+class SnoopedVector:
+    """Another device's def*/set*Vector or delProperty, forwarded by indiserver because this driver asked for it
+    (a getProperties naming that device: INDI's snooping). Values stay text; `number()` and `switch()` read them."""
+
+    verb: str  # "def" | "set" | "del"
+    kind: str  # "Number" | "Switch" | "Text" | "Light" | "BLOB"; "" for a delProperty
+    device: str
+    name: str  # "" for a delProperty of the whole device
+    state: str | None  # "Idle" | "Ok" | "Busy" | "Alert"; None when the message carries none
+    members: dict[str, str]  # member name -> stripped text
+    member_states: dict[str, str]  # libindi's per-member states (not standard INDI; some drivers mark readings)
+
+    def number(self, member: str) -> float | None:
+        """A number member's value (decimal or sexagesimal), None if absent or unreadable."""
+        text = self.members.get(member)
+        if text is None:
+            return None
+        try:
+            return parse_number(text)
+        except ValueError:
+            return None
+
+    def switch(self, member: str) -> bool | None:
+        text = self.members.get(member)
+        return None if text is None else text.strip().lower() == "on"
+
+
+_SNOOPED_TAG_RE = re.compile(r"(def|set)(Number|Switch|Text|Light|BLOB)Vector")
+
+
+def snooped_vector(message: "OtherMessage") -> SnoopedVector | None:
+    """The def/set/del message of another device this is, or None for anything else (ping, message, ...)."""
+    attrib = message.attrib
+    device = attrib.get("device") or ""
+    if message.tag == "delProperty":
+        return SnoopedVector("del", "", device, attrib.get("name") or "", None, {}, {}) if device else None
+    match = _SNOOPED_TAG_RE.fullmatch(message.tag)
+    if match is None or not device or not attrib.get("name"):
+        return None
+    verb, kind = match.groups()
+    members: dict[str, str] = {}
+    member_states: dict[str, str] = {}
+    for child in message.element:  # type: ignore[attr-defined]
+        name = child.get("name") if isinstance(child.tag, str) else None
+        if not name:
+            continue
+        members[name] = (child.text or "").strip()
+        if child.get("state"):
+            member_states[name] = child.get("state")
+    return SnoopedVector(verb, kind, device, attrib["name"], attrib.get("state"), members, member_states)
 
 _EXCERPT_BYTES = 120
 _HEAD_BYTES = 4096  # how much of a malformed message is searched for the request's start tag

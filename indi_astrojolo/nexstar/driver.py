@@ -26,6 +26,7 @@ from .aux import Command
 from .focuser import BusFocuser, simulated_focuser
 from .motion import MotionControl
 from .satellite import SatelliteTracker
+from .snooping import DOME_LOCKED_REQUESTS, SnoopedDevices
 from .mount import (
     AxisAngles,
     Geometry,
@@ -173,6 +174,14 @@ class NexStarDriver(Device):
         self.limits_unconfirmed: str | None = None  # why motion is held until the user confirms the limits
         for name, moves in MOTION_REQUESTS.items():
             self.handlers[name] = self._held_while_limits_unconfirmed(self.handlers[name], moves)
+
+        # Other devices followed through indiserver: a GPS, a dome, a weather device (snooping.py).
+        self.snooped = SnoopedDevices(self)
+        self.snooper = self.snooped.snooper
+        self.handlers["ACTIVE_DEVICES"] = self.snooped.on_active_devices
+        self.handlers["DOME_POLICY"] = self.snooped.on_dome_policy
+        for name, locked in DOME_LOCKED_REQUESTS.items():
+            self.handlers[name] = self.snooped.guard(self.handlers[name], locked)
 
     def connected_property_names(self) -> list[str]:
         return super().connected_property_names() + list(self.focuser_names)
@@ -563,6 +572,7 @@ class NexStarDriver(Device):
         self.focuser.on_connected()
         if aux.Device.GPS in self.versions:
             await self._read_gps()  # after the saved config is applied: a live fix wins over a saved site
+        await self.snooped.on_connected()  # a GPS on indiserver (ACTIVE_GPS) with a fix, likewise
         self.spawn_connected(self.motion.run, "tracking")
         self._show_pointing()
         self.show_refraction()
