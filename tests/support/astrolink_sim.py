@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import trio
+from lxml import etree
 
 from indi_astrojolo.astrolink4.driver import AstroLink4Driver
 from indi_astrojolo.astrolink4.emulator import AstroLink4Emulator, EmulatorConfig
@@ -32,3 +33,27 @@ async def start_astrolink(nursery: trio.Nursery, device: "AstroLink4Emulator | E
     await driver.handle_request(astrolink_request("Switch", "CONNECTION", CONNECT=True))
     assert driver.connected, driver.outbox.take()[-600:]
     return driver
+
+
+# The AstroLink's read commands: identification, status and the settings blocks. Anything else writes.
+READS = ("#", "q", "u", "e", "n", "j", "f", "z", "p")
+
+
+def writes(commands: list[str]) -> list[str]:
+    """Every command that is not a read (settings block, status, identification)."""
+    return [command for command in commands if command.split(":")[0] not in READS]
+
+
+def sent(driver) -> list[etree._Element]:
+    """The elements sent to clients since the last call."""
+    return list(etree.fromstring(b"<all>" + driver.outbox.take() + b"</all>"))
+
+
+def messages(driver) -> list[str]:
+    """The messages sent to clients since the last call (message elements and messages on vectors)."""
+    root = etree.fromstring(b"<all>" + driver.outbox.take() + b"</all>")
+    return [element.get("message") for element in root.iter() if element.get("message")]
+
+
+async def send(driver, kind: str, name: str, **members) -> None:
+    await driver.handle_request(astrolink_request(kind, name, **members))

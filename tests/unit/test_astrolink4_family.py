@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pytest
 import trio
-from lxml import etree
 
-from astrolink_sim import astrolink_request, start_astrolink
+from astrolink_sim import astrolink_request, sent, start_astrolink
 from indi_astrojolo.astrolink4.driver import AstroLink4Driver
 from indi_astrojolo.astrolink4.emulator import AstroLink4Emulator, EmulatorConfig
 from indi_astrojolo.astrolink4.main import SPEC
@@ -28,10 +27,6 @@ MINI_ABSENT = {"WEATHER_SKY_TEMPERATURE", "WEATHER_CLOUD_COVER", "WEATHER_SKY_BR
 def _home(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("INDICONFIG", raising=False)
-
-
-def sent(driver) -> list[etree._Element]:
-    return list(etree.fromstring(b"<all>" + driver.outbox.take() + b"</all>"))
 
 
 def not_understood(emulator: AstroLink4Emulator) -> int:

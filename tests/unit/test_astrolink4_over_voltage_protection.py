@@ -7,33 +7,16 @@ from __future__ import annotations
 
 import pytest
 import trio
-from lxml import etree
 
-from astrolink_sim import astrolink_request, start_astrolink
+from astrolink_sim import messages, send, start_astrolink, writes
 from indi_astrojolo.astrolink4.emulator import AstroLink4Emulator, EmulatorConfig, Layout
 from indi_astrojolo.indi.properties import State
-
-READS = ("#", "q", "u", "e", "n", "j", "f", "z", "p")
 
 
 @pytest.fixture(autouse=True)
 def _home(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("INDICONFIG", raising=False)
-
-
-def writes(commands: list[str]) -> list[str]:
-    """Every command that is not a read (settings block, status, identification)."""
-    return [command for command in commands if command.split(":")[0] not in READS]
-
-
-def messages(driver) -> list[str]:
-    root = etree.fromstring(b"<all>" + driver.outbox.take() + b"</all>")
-    return [element.get("message") for element in root.iter() if element.get("message")]
-
-
-async def send(driver, kind: str, name: str, **members) -> None:
-    await driver.handle_request(astrolink_request(kind, name, **members))
 
 
 def shown(driver) -> tuple[float, float]:

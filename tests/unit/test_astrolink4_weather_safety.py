@@ -10,7 +10,7 @@ import pytest
 import trio
 from lxml import etree
 
-from astrolink_sim import astrolink_request, start_astrolink
+from astrolink_sim import astrolink_request, sent, start_astrolink
 from indi_astrojolo.astrolink4.emulator import EmulatorConfig
 from indi_astrojolo.indi.properties import State
 
@@ -22,10 +22,6 @@ SKY = ("WEATHER_SKY_TEMPERATURE", "WEATHER_CLOUD_COVER")
 def _home(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("INDICONFIG", raising=False)
-
-
-def sent(driver) -> list[etree._Element]:
-    return list(etree.fromstring(b"<all>" + driver.outbox.take() + b"</all>"))
 
 
 def messages(elements: list[etree._Element]) -> list[str]:
