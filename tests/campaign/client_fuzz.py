@@ -70,11 +70,12 @@ def updates_of(rig: Rig, name: str | None, mark: int) -> list[Event]:
 
 
 def answers_to(rig: Rig, name: str | None, mark: int, state_before: str | None) -> list[Event]:
-    """Updates of `name` that answer a request: with a message, or in a new state, Busy or Alert. Polls also send
-    updates (the mount's coordinates every period, in the state they had), which answer nothing."""
+    """Updates of `name` that answer a request: with a message, Alert, or in a new state. Polls also send updates
+    (the mount's coordinates every period, in the state they had: Busy while the axes coast to rest after an abort),
+    which answer nothing."""
     return [
         e for e in updates_of(rig, name, mark)
-        if e.message or e.state in ("Busy", "Alert") or e.state != state_before
+        if e.message or e.state == "Alert" or e.state != state_before
     ]  # fmt: skip
 
 
