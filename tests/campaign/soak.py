@@ -13,9 +13,17 @@ driver stalled outside a fault, every reported position is one the device report
 the hour-long run) memory grew by less than MEMORY_GROWTH_LIMIT_KIB. The suite's one-minute run
 asserts only what does not depend on timing (tests/integration/test_reliability_faults.py); it prints the figures.
 
+Memory: each driver's resident memory is sampled at every check (every CHUNK_S seconds), printed every ten minutes and,
+with --memory-csv, appended to a file as it is measured (so a run stopped early still leaves its series). A run of
+half an hour or more is judged the way a night is lived: after ten minutes of warm-up memory must stay flat, the
+median of the last ten minutes at most SETTLED_GROWTH_LIMIT_KIB above the median of minutes 10-20.
+
+Load: with --poll-properties SECONDS (the long runs default to 0.1) a second client asks the server for every property
+that often, as a script running indi_getprop in a loop would (property_poller.py).
+
     .venv/bin/python tests/campaign/soak.py          # one minute, one fault per driver (the suite's run)
     .venv/bin/python tests/campaign/soak.py --full   # one hour (on demand only)
-    .venv/bin/python tests/campaign/soak.py --minutes 10
+    .venv/bin/python tests/campaign/soak.py --minutes 180 --memory-csv soak-memory.csv   # the three-hour soak
 """
 
 from __future__ import annotations
@@ -28,17 +36,22 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from device_faults import ASTROLINK_FAULTS, NEXSTAR_FAULTS, STALENESS_S, Fault, goto_horizontal
 from device_rigs import AZM, AstroLinkRig, NexStarRig, Rig
 from pause_probe import TICKS_PER_S, Pause, paused_within, read_pauses, steal_ticks
+from property_poller import PropertyPoller
 
 POLLING_MS = 100  # ten times the drivers' default of 1000 ms
 STALL_LIMIT_S = 2 * POLLING_MS / 1000.0
-MEMORY_GROWTH_LIMIT_KIB = 4096  # over the hour-long run, after the first minute's warm-up
+MEMORY_GROWTH_LIMIT_KIB = 4096  # a run under half an hour, after the first minute's warm-up
+SETTLED_S = 600.0  # a run of half an hour or more: memory is judged from the tenth minute on
+SETTLED_MIN_RUN_S = 1800.0
+SETTLED_GROWTH_LIMIT_KIB = 1024
+LONG_RUN_POLL_PROPERTIES_S = 0.1
 CHUNK_S = 30.0  # positions and gaps are checked, and the client's history trimmed, this often
 KEEP_S = 60.0  # history kept before a chunk (an Alert may repeat a value reported this long before)
 RECOVERY_LIMIT_S = 40.0
@@ -76,6 +89,8 @@ class Soaked:
     # (start, length) between successive position readings, as the device saw them
     device_gaps: list[tuple[float, float]] = field(default_factory=list)
     last_reading: float | None = None
+    memory: list[tuple[float, int]] = field(default_factory=list)  # (seconds since the start, RSS in KiB)
+    memory_csv: Path | None = None
 
     @property
     def ticker(self) -> str:
@@ -140,12 +155,41 @@ def check_chunk(soaked: Soaked, until: float) -> None:
     readings = [t for t in reading_times(rig) if soaked.checked_until <= t < until]
     soaked.last_reading = add_gaps(soaked.device_gaps, soaked.last_reading, readings, lambda a, b: in_fault(soaked, a, b))
     soaked.checked_until = until
+    sample_memory(soaked)
     assert rig.client is not None
     with rig.client._cond:  # the client is ours alone here; an hour of updates would not fit in memory
         for key, snapshots in rig.client.history.items():
             rig.client.history[key] = [s for s in snapshots if s.received >= until - KEEP_S]
     gc.collect()  # here, inside a window the gap analysis leaves out, rather than at a moment of its own choosing
     soaked.busy.append((began, time.monotonic()))
+
+
+def sample_memory(soaked: Soaked) -> None:
+    try:
+        at, rss = time.monotonic() - soaked.started, soaked.rig.rss_kib()
+    except (OSError, RuntimeError):  # the driver is gone: the report says so
+        return
+    soaked.memory.append((at, rss))
+    if soaked.memory_csv is not None:
+        with soaked.memory_csv.open("a") as out:
+            out.write(f"{soaked.rig.kind},{at:.0f},{rss}\n")
+
+
+def median(values: list[int]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return float(ordered[middle]) if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def settled_growth(memory: list[tuple[float, int]], duration: float) -> tuple[float, float] | None:
+    """Median RSS of minutes 10-20 and of the last ten minutes, for a run long enough to have both apart."""
+    if duration < SETTLED_MIN_RUN_S:
+        return None
+    first = [rss for at, rss in memory if SETTLED_S <= at < 2 * SETTLED_S]
+    last = [rss for at, rss in memory if at >= duration - SETTLED_S]
+    if not first or not last:
+        return None
+    return median(first), median(last)
 
 
 def schedule(kind: str, duration: float, full: bool, rng: random.Random, offset: float) -> list[tuple[float, Episode]]:
@@ -190,11 +234,23 @@ class Verdict:
         return self.working and self.timely
 
 
-def run(full: bool, minutes: float | None = None, seed: int | None = None, workdir: Path | None = None) -> Verdict:
+def run(
+    full: bool,
+    minutes: float | None = None,
+    seed: int | None = None,
+    workdir: Path | None = None,
+    poll_properties_s: float | None = None,
+    memory_csv: Path | None = None,
+) -> Verdict:
     duration = 60.0 * (minutes if minutes is not None else 60.0 if full else 1.0)
+    long = full or duration > 120
+    if poll_properties_s is None and long:
+        poll_properties_s = LONG_RUN_POLL_PROPERTIES_S
     seed = random.randrange(1 << 30) if seed is None else seed
     rng = random.Random(seed)
-    print(f"soak: {duration / 60:g} min at POLLING_PERIOD {POLLING_MS} ms, faults sprinkled in (seed {seed})", flush=True)
+    load = f", a client asking for every property every {poll_properties_s * 1000:.0f} ms" if poll_properties_s else ""
+    print(f"soak: {duration / 60:g} min at POLLING_PERIOD {POLLING_MS} ms{load}, faults sprinkled in (seed {seed})",
+          flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="soak-") as scratch:
         base = workdir or Path(scratch)
         base.mkdir(parents=True, exist_ok=True)
@@ -202,9 +258,23 @@ def run(full: bool, minutes: float | None = None, seed: int | None = None, workd
         probe = subprocess.Popen([sys.executable, str(Path(__file__).with_name("pause_probe.py")), str(pauses)])
         try:
             soaked = start_rigs(base)
+            pollers: list[PropertyPoller] = []
             try:
-                return soak(soaked, duration, full or duration > 120, rng, pauses)
+                for one in soaked:
+                    one.memory_csv = memory_csv
+                    if poll_properties_s:
+                        assert one.rig.server is not None
+                        pollers.append(PropertyPoller(one.rig.server.port, poll_properties_s).start())
+                verdict = soak(soaked, duration, long, rng, pauses)
+                for poller, one in zip(pollers, soaked):
+                    print(f"  {one.rig.driver}: {poller.requests} getProperties asked, "
+                          f"{poller.received_bytes / 1e6:.0f} MB of definitions read"
+                          + (f"; the polling client failed: {poller.error}" if poller.error else ""))  # fmt: skip
+                    verdict.working = verdict.working and poller.error is None
+                return verdict
             finally:
+                for poller in pollers:
+                    poller.stop()
                 for one in soaked:
                     one.rig.stop()
         finally:
@@ -320,11 +390,13 @@ def report(soaked: tuple[Soaked, Soaked], long: bool, pause_file: Path, steal_at
         device_longest = max((gap for _, gap in one.device_gaps), default=0.0)
         device_stalls, device_explained = own_stalls(one.device_gaps, pauses)
         growth = one.rss_end - one.rss_start
+        settled = settled_growth(one.memory, time.monotonic() - one.started)
         print(f"  {rig.driver}: {one.updates} {one.ticker} updates, longest gap outside faults {longest * 1000:.0f} ms, "
               f"{len(stalls)} stall(s) over {STALL_LIMIT_S * 1000:.0f} ms and {explained} gap(s) the machine's pauses "
               f"explain (at the device: longest {device_longest * 1000:.0f} ms between readings, {len(device_stalls)} "
               f"stall(s), {device_explained} explained); RSS {one.rss_start / 1024:.1f} → "
               f"{one.rss_end / 1024:.1f} MiB ({growth:+d} KiB); {'alive' if alive else 'DEAD'}")  # fmt: skip
+        report_memory(one, settled)
         for episode in one.episodes:
             after = f"recovered {episode.recovered - episode.cleared:.1f} s after" if episode.recovered else "NOT recovered"
             print(f"      fault {episode.fault.name} held {episode.hold_s:.0f} s: {after}")
@@ -335,9 +407,28 @@ def report(soaked: tuple[Soaked, Soaked], long: bool, pause_file: Path, steal_at
         for problem in one.problems[:10]:
             print(f"      problem: {problem}")
         verdict.working = verdict.working and alive and not one.problems
-        verdict.timely = verdict.timely and not stalls and (not long or growth < MEMORY_GROWTH_LIMIT_KIB)
+        if settled is not None:
+            flat = settled[1] - settled[0] <= SETTLED_GROWTH_LIMIT_KIB
+        else:
+            flat = not long or growth < MEMORY_GROWTH_LIMIT_KIB
+        verdict.timely = verdict.timely and not stalls and flat
     print(f"soak: {'passed' if verdict else 'FAILED'}" + ("" if verdict.timely else " (stalls or memory growth)"))
     return verdict
+
+
+def report_memory(one: Soaked, settled: tuple[float, float] | None) -> None:
+    marks = [(at, rss) for at, rss in one.memory]
+    shown, next_mark = [], 0.0
+    for at, rss in marks:
+        if at >= next_mark:
+            shown.append(f"{at / 60:.0f} min {rss / 1024:.1f}")
+            next_mark = (at // SETTLED_S + 1) * SETTLED_S
+    if shown:
+        print("      RSS (MiB): " + ", ".join(shown))
+    if settled is not None:
+        first, last = settled
+        print(f"      settled memory: median {first / 1024:.2f} MiB over minutes 10-20, {last / 1024:.2f} MiB over the "
+              f"last ten minutes ({last - first:+.0f} KiB; limit +{SETTLED_GROWTH_LIMIT_KIB} KiB)")  # fmt: skip
 
 
 def main() -> None:
@@ -345,8 +436,12 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="one hour (on demand only)")
     parser.add_argument("--minutes", type=float, help="another length")
     parser.add_argument("--seed", type=int, help="repeat a run's choice of faults")
+    parser.add_argument("--poll-properties", type=float, metavar="SECONDS",
+                        help=f"a client asks for every property this often (long runs: {LONG_RUN_POLL_PROPERTIES_S})")
+    parser.add_argument("--memory-csv", type=Path, help="append each memory sample (driver, seconds, KiB) here")
     args = parser.parse_args()
-    raise SystemExit(0 if run(args.full, args.minutes, args.seed) else 1)
+    verdict = run(args.full, args.minutes, args.seed, poll_properties_s=args.poll_properties, memory_csv=args.memory_csv)
+    raise SystemExit(0 if verdict else 1)
 
 
 if __name__ == "__main__":
