@@ -4,6 +4,9 @@ The AstroLink 4 compensates focus with one linear coefficient in steps per °C. 
 points collected over one or more sessions; this module does the same for the INDI driver and for the
 `astrolink4-compensation` command. The coefficient is the slope of position against temperature, so it is
 positive when a falling temperature needs a falling position, as the manual defines it.
+
+Sans-I/O: no device, port or event loop here. The fit is arithmetic, the store reads and writes only its points
+file, and the driver hands positions and temperatures in.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Dew heater control done by the driver, for the modes the wire protocol cannot hand to the device.
+"""Dew heater control done by the driver, for the modes the wire protocol cannot hand to the device; sans-I/O.
 
 HEAT sets the duty from relative humidity: nothing up to a start humidity, rising linearly to "heat power at max
 humidity" at 100 % (the manual's HEAT option). AUTO holds a sensor at a preset temperature (the manual's AUTO option,

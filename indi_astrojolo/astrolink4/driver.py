@@ -19,8 +19,9 @@ import trio
 from ..indi.device import Device
 from ..indi.interfaces.focuser import Focuser
 from ..indi.properties import State, Update, ValidationError
+from ..link.errors import LinkError, LinkTimeout
 from ..link.framing import Line, LineFramer
-from ..link.session import LinkError, LinkTimeout, RequestSession, open_session
+from ..link.session import RequestSession, open_session
 from ..link.transports import Transport, memory_pair
 from . import protocol as p
 from .alerts import Alerts

@@ -1,4 +1,4 @@
-"""Sky and alert judgements made from the status readings (pure functions).
+"""Sky and alert judgements made from the status readings: pure functions, sans-I/O.
 
 Clouds are judged from how much colder the sky is than the air (ambient minus sky temperature): the manual's four
 thresholds (8, 12, 18, 25 °C by default) separate overcast, cloudy, partly cloudy, mostly clear and clear skies; the

@@ -1,4 +1,4 @@
-"""The AstroLink 4 serial protocol, sans I/O: commands as text, replies parsed into dataclasses.
+"""The AstroLink 4 serial protocol, sans-I/O: commands as text, replies parsed into dataclasses.
 
 ASCII lines ending in LF; fields separated by ':'; every reply starts with the letter of its command. Settings are
 written read-modify-write: the whole block as read, with some fields changed and every unknown field kept, ending in
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Mapping
 
+from ..link.errors import ReplyError, Verdict
 from ..link.framing import Line
-from ..link.session import ReplyError, Verdict
 
 ID_PREFIX = "#:AstroLink4"
 BAUD_USB = 38400

@@ -1,4 +1,4 @@
-"""Load property declarations from the project's xml/ files.
+"""Load property declarations from the project's xml/ files; sans-I/O (reading those files is all it does).
 
 The files are INDI skeleton files: a root element (conventionally ``<INDIDriver>``) holding ``def*Vector`` elements in
 the wire format. Two attributes that never reach the wire extend them: ``save="true"`` marks a vector that

@@ -25,8 +25,9 @@ from .properties import PropertySet, State, SwitchVector, Update, ValidationErro
 from .outbox import Outbox
 from .spec import DriverSpec, connected_names, default_config_document, refresh_system_ports
 from .xmlstream import GetProperties, MalformedMessage, NewVector, SnoopedVector, sanitize_text, serialize, timestamp_now
-from ..link.session import LinkError
-from ..link.transports import Transport, TransportError, open_tcp, SerialTransport
+from . import connection
+from .connection import Transport
+from ..link.errors import LinkError, TransportError
 from ..errors import describe, first_error
 from ..files import file_error
 
@@ -387,14 +388,11 @@ class Device:
             return await self.open_simulator()
         if self.props.switch("CONNECTION_MODE").selected() == "CONNECTION_TCP":
             address = self.props.text("DEVICE_ADDRESS")
-            host, port_text = address["ADDRESS"].value.strip(), address["PORT"].value.strip()
-            if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-                raise TransportError(0, f"TCP port {port_text!r} is not a number from 1 to 65535")
-            return await open_tcp(host, int(port_text))
+            return await connection.open_address(address["ADDRESS"].value, address["PORT"].value)
         return await self.open_serial(self.props.text("DEVICE_PORT")["PORT"].value.strip(), self.baud_rate())
 
     async def open_serial(self, path: str, baud_rate: int) -> Transport:
-        return await SerialTransport.open(path, baud_rate)
+        return await connection.open_serial(path, baud_rate)
 
     # --- connection lifecycle --------------------------------------------------------------------------------
 

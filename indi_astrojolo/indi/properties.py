@@ -1,6 +1,6 @@
 """INDI property vectors: members, state, permissions, rules, and all-or-nothing validation of client requests.
 
-Nothing here touches I/O. A client's ``new*Vector`` is turned into an :class:`Update` by :meth:`Vector.validate`, which
+Sans-I/O: nothing here touches I/O. A client's ``new*Vector`` is turned into an :class:`Update` by :meth:`Vector.validate`, which
 either accepts the whole message or raises :class:`ValidationError` naming exactly what was wrong; the vector itself is
 only changed by :meth:`Vector.apply`, after the driver has carried the request out.
 """

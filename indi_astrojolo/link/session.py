@@ -13,13 +13,13 @@ import logging
 from collections import deque
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
-from enum import Enum
 from typing import Any, AsyncIterator, Awaitable, Callable, Generic, Protocol, TypeVar
 
 import trio
 
+from .errors import LinkDown, LinkTimeout, NotSentInTime, ReplyRejected, TransportError, Verdict
 from .framing import FramingError
-from .transports import Transport, TransportError
+from .transports import Transport
 
 Item = TypeVar("Item")
 
@@ -28,36 +28,6 @@ class Framer(Protocol[Item]):
     def feed(self, data: bytes) -> list[Item | FramingError]: ...
 
     def reset(self) -> None: ...
-
-
-class Verdict(Enum):
-    ACCEPT = "accept"
-    IGNORE = "ignore"  # someone else's traffic or a stale reply: keep waiting
-    REJECT = "reject"  # the device answered this request with an error: this attempt failed
-
-
-class LinkError(Exception):
-    """The device could not be reached or did not answer as the protocol says."""
-
-
-class LinkTimeout(LinkError):
-    pass
-
-
-class NotSentInTime(LinkTimeout):
-    """A request with a deadline (`send_by`) that could not go out by then: nothing was sent, no reply was missed."""
-
-
-class LinkDown(LinkError):
-    pass
-
-
-class ReplyRejected(LinkError):
-    pass
-
-
-class ReplyError(LinkError, ValueError):
-    """A reply that does not have the form the protocol gives it."""
 
 
 @dataclass

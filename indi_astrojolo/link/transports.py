@@ -17,6 +17,8 @@ import socket
 
 import trio
 
+from .errors import TransportError
+
 
 class Transport(Protocol):
     description: str
@@ -28,10 +30,6 @@ class Transport(Protocol):
     def discard_input(self) -> None: ...
 
     async def aclose(self) -> None: ...
-
-
-class TransportError(OSError):
-    """The transport could not be opened or broke."""
 
 
 class StreamTransport:

@@ -1,4 +1,4 @@
-"""Astrometry for the NexStar driver: apparent place of date ⇄ the mount's axes, sans I/O.
+"""Astrometry for the NexStar driver: apparent place of date ⇄ the mount's axes, sans-I/O.
 
 INDI's EQUATORIAL_EOD_COORD carries the *apparent place of date* ("JNow"): right ascension on the true equator
 measured from the true equinox of date, with precession, nutation, annual aberration and light deflection already

@@ -1,4 +1,4 @@
-"""Celestron AUX bus commands, sans I/O: device ids, command ids, payload encoders and decoders, rate units.
+"""Celestron AUX bus commands, sans-I/O: device ids, command ids, payload encoders and decoders, rate units.
 
 Framing (3B LEN SRC DST CMD DATA CK) lives in link.framing; this module gives the packets their meaning
 (reference: nexstar-aux-protocol.md §4–§7).
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Callable
 
+from ..link.errors import ReplyError, Verdict
 from ..link.framing import AuxPacket
-from ..link.session import ReplyError, Verdict
 
 STEPS_PER_TURN = 1 << 24
 STEPS_PER_DEGREE = STEPS_PER_TURN / 360.0

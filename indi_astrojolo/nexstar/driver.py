@@ -17,8 +17,9 @@ from ..files import StoreProblem, indi_home
 from ..indi import config
 from ..indi.device import Device, Handler
 from ..indi.properties import State, Update, ValidationError
+from ..link.errors import LinkError, LinkTimeout
 from ..link.framing import AuxFramer, AuxPacket, PassthroughFramer
-from ..link.session import LinkError, LinkTimeout, RequestSession, open_session
+from ..link.session import RequestSession, open_session
 from ..link.transports import SerialTransport, Transport, memory_pair
 from . import astrometry as astro
 from . import aux

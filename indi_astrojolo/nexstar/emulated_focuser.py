@@ -1,4 +1,4 @@
-"""The Celestron focus motor (AUX device 0x12) on the emulated bus, sans I/O.
+"""The Celestron focus motor (AUX device 0x12) on the emulated bus, sans-I/O.
 
 It answers GET_VERSION, GET_POSITION (24-bit raw steps), GOTO_FAST, SLEW_DONE, MOVE_POS/NEG (rate 0–9, 0 stops) and
 the focuser's own commands (reference §7.3): the hard-stop calibration (0x2A/0x2B) and the hard-stop positions (0x2C).

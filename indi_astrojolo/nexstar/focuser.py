@@ -24,7 +24,7 @@ from ..indi.definitions import load_vectors
 from ..indi.interfaces.focuser import Focuser
 from ..indi.properties import State, Update, ValidationError
 from ..indi.spec import default_config_document
-from ..link.session import LinkError, LinkTimeout, ReplyError, ReplyRejected
+from ..link.errors import LinkError, LinkTimeout, ReplyError, ReplyRejected
 from . import aux
 from .aux import Command, FocuserCommand
 from .emulated_focuser import EmulatedFocuser, FocuserConfig

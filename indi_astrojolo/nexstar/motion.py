@@ -23,7 +23,7 @@ import trio
 
 from ..files import StoreProblem, indi_home
 from ..indi.properties import State, Update, ValidationError
-from ..link.session import LinkError, LinkTimeout, NotSentInTime, ReplyRejected
+from ..link.errors import LinkError, LinkTimeout, NotSentInTime, ReplyRejected
 from . import astrometry as astro
 from . import aux
 from .aux import Command

@@ -1,4 +1,4 @@
-"""Mount geometry, sans I/O: motor encoders ⇄ axis angles, the pointing model built from sync points, altitude limits
+"""Mount geometry, sans-I/O: motor encoders ⇄ axis angles, the pointing model built from sync points, altitude limits
 and cord wrap.
 
 Axis angles are (axis 1, axis 2) in degrees: azimuth (0 north, 90 east) and altitude for an alt-az mount; hour angle

@@ -1,4 +1,4 @@
-"""Satellite orbits for the NexStar driver, sans I/O: TLE parsing, where a satellite is seen from a site, and passes.
+"""Satellite orbits for the NexStar driver, sans-I/O: TLE parsing, where a satellite is seen from a site, and passes.
 
 No clock is read here: every function takes the instant as unix seconds (UTC, leap seconds not counted, which is
 also how sgp4 counts TLE epochs). Times may be a float or a 1-D numpy array; pass prediction evaluates thousands of

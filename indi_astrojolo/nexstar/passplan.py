@@ -1,4 +1,4 @@
-"""The axes' path through a satellite pass, planned before the pass starts; sans I/O.
+"""The axes' path through a satellite pass, planned before the pass starts; sans-I/O.
 
 A satellite's track asks more of the axes than they can give in two places, and the plan decides in advance how the
 mount falls short there, so the astronomer is told before the pass rather than surprised during it:

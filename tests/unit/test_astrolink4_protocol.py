@@ -21,8 +21,8 @@ from indi_astrojolo.astrolink4.protocol import (
     ProtocolError,
     SkySensor,
 )
+from indi_astrojolo.link.errors import ReplyError, Verdict
 from indi_astrojolo.link.framing import Line
-from indi_astrojolo.link.session import ReplyError, Verdict
 
 USB_SAMPLE = (
     "q:0:0:0.34:1:21.30:49.50:10.20:0:0.00:0:0:1:1:1:12.05:5.00:0.01:0.14:0:0:0:0:0:1037.50:1037.50:0:0.00:0.00:0.00:0:0.00"

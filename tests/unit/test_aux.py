@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from indi_astrojolo.link.errors import ReplyError, Verdict
 from indi_astrojolo.link.framing import AuxFramer, AuxPacket
-from indi_astrojolo.link.session import ReplyError, Verdict
 from indi_astrojolo.nexstar import aux
 from indi_astrojolo.nexstar.aux import Command, Device
 

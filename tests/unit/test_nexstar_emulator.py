@@ -10,8 +10,8 @@ import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from indi_astrojolo.link.errors import Verdict
 from indi_astrojolo.link.framing import AuxFramer, AuxPacket, FramingError, PassthroughFramer
-from indi_astrojolo.link.session import Verdict
 from indi_astrojolo.nexstar import aux
 from indi_astrojolo.nexstar.aux import Command, Device, FocuserCommand
 from indi_astrojolo.nexstar.emulated_focuser import FocuserConfig

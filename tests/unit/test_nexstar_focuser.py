@@ -13,7 +13,7 @@ from mount_sim import goto_and_track, pointing_error_arcsec, request, start_moun
 from indi_astrojolo.indi.outbox import Outbox
 from indi_astrojolo.indi.properties import State
 from indi_astrojolo.indi.spec import prepare_properties
-from indi_astrojolo.link.session import ReplyError
+from indi_astrojolo.link.errors import ReplyError
 from indi_astrojolo.nexstar import aux
 from indi_astrojolo.nexstar.aux import Command, Device, FocuserCommand
 from indi_astrojolo.nexstar.driver import NexStarDriver

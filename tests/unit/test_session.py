@@ -11,14 +11,9 @@ import pytest
 import trio
 import trio.testing
 
+from indi_astrojolo.link.errors import LinkDown, LinkTimeout, ReplyRejected, TransportError, Verdict
 from indi_astrojolo.link.framing import AuxFramer, AuxPacket, Line, LineFramer
-from indi_astrojolo.link.session import (
-    LinkDown,
-    LinkTimeout,
-    ReplyRejected,
-    Verdict,
-    open_session,
-)
+from indi_astrojolo.link.session import open_session
 from indi_astrojolo.link.transports import StreamTransport
 
 
@@ -42,8 +37,6 @@ class FakeDevice:
         self.fail_opens = 0
 
     async def opener(self) -> StreamTransport:
-        from indi_astrojolo.link.transports import TransportError
-
         self.openers += 1
         if self.fail_opens:
             self.fail_opens -= 1
