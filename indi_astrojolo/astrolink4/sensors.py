@@ -9,7 +9,7 @@ STALE_POLLS polling periods (at least STALE_MINIMUM_S), e.g. while firmware send
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import trio
 

@@ -3,8 +3,8 @@
 A part (one concern of a device: focusing, dew heaters, power, ...) never holds its driver. It receives a publisher
 for properties, messages and tasks, plus its own collaborators (commands, readings); the driver module is the
 composition root that builds the parts and registers each part's `handlers`. The concrete Device (indi/device.py)
-satisfies Publisher structurally; the Protocol has exactly what the parts use, so a test can also hand a part a
-recording fake.
+satisfies Publisher structurally (mypy checks it where a driver hands itself to a part); the Protocol has exactly what
+the parts use, no more.
 """
 
 from __future__ import annotations
