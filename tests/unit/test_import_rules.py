@@ -1,5 +1,6 @@
 """DESIGN.md's import rules, read from the source with ast (nothing is imported): no module imports its own device's
-driver, an AstroLink part imports no sibling part, and the package has no import cycle.
+driver, an AstroLink part imports no sibling part, link/ imports nothing of indi/ or the devices, and the package has
+no import cycle.
 
 The graph has an edge for every import in a module: at module level, inside functions, and under TYPE_CHECKING alike,
 since an import moved into a function or behind TYPE_CHECKING to dodge a cycle still ties the two modules together.
@@ -148,8 +149,18 @@ def in_a_cycle() -> set[str]:
 CYCLIC = in_a_cycle()
 
 
+def link_imports_indi(name: str) -> set[str]:
+    """link/ moves bytes and knows no INDI and no device: what it imports of indi/, astrolink4/ or nexstar/."""
+    if not name.startswith(f"{PACKAGE}.link"):
+        return set()
+    above = tuple(f"{PACKAGE}.{room}" for room in ("indi", "astrolink4", "nexstar"))
+    return {target for target in GRAPH[name] if target.startswith(above)}
+
+
 def violations(name: str) -> list[str]:
     found = []
+    if link_imports_indi(name):
+        found.append(f"imports {sorted(link_imports_indi(name))} from above the link")
     if imports_own_driver(name):
         found.append("imports its driver")
     if imports_sibling_part(name):
