@@ -7,41 +7,40 @@ when it is switched off (limit 0) or its sensor is absent. Every change to Busy 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..indi.interfaces.weather import worst
+from ..indi.part import Handler, Publisher
 from ..indi.properties import State, Update
 from . import environment as env
 from . import protocol as p
-
-if TYPE_CHECKING:
-    from .driver import AstroLink4Driver
-    from .sensors import Sensors
+from . import readings
+from .unit import Unit
 
 
 class Alerts:
-    def __init__(self, driver: "AstroLink4Driver") -> None:
-        self.driver = driver
-        self.props = driver.props
+    def __init__(self, publisher: Publisher, unit: Unit) -> None:
+        self.publisher = publisher
+        self.props = publisher.props
+        self.unit = unit
         self.start_temperature: dict[str, float] = {}
-        driver.handlers.update(
-            {"POWER_ALERTS": self._on_settings, "ENVIRONMENT_ALERTS": self._on_settings, "TEMP_ALERT_SENSOR": self._on_sensor}
-        )
+        self.handlers: dict[str, Handler] = {
+            "POWER_ALERTS": self._on_settings,
+            "ENVIRONMENT_ALERTS": self._on_settings,
+            "TEMP_ALERT_SENSOR": self._on_sensor,
+        }
 
-    def _temperature(self, status: p.Status, sensors: "Sensors") -> tuple[str, float | None]:
-        if self.props.switch("TEMP_ALERT_SENSOR")["SENSOR_2"].on:
-            return "SENSOR_2", sensors.sensor2_temperature(status)
-        return "SENSOR_1", sensors.sensor1_temperature(status)
+    def _temperature(self, status: p.Status) -> tuple[str, float | None]:
+        sensor_2 = bool(self.props.switch("TEMP_ALERT_SENSOR")["SENSOR_2"].on)
+        return ("SENSOR_2" if sensor_2 else "SENSOR_1"), readings.chosen_temperature(status, sensor_2)
 
-    def evaluate(self, status: p.Status, sensors: "Sensors") -> dict[str, tuple[State, str]]:
+    def evaluate(self, status: p.Status) -> dict[str, tuple[State, str]]:
         power = self.props.number("POWER_ALERTS")
         environment = self.props.number("ENVIRONMENT_ALERTS")
-        sensor, temperature = self._temperature(status, sensors)
+        sensor, temperature = self._temperature(status)
         change = None
         if temperature is not None:
             start = self.start_temperature.setdefault(sensor, temperature)
             change = abs(temperature - start)
-        difference = sensors.ambient_minus_sky(status)
+        difference = readings.ambient_minus_sky(status)
         return {
             "TOTAL_CURRENT": (env.above_limit(status.current, power["CURRENT_WARN"].value), f"total current {status.current:.2f} A"),
             "ENERGY": (env.above_limit(status.amp_hours, power["ENERGY_WARN"].value), f"energy {status.amp_hours or 0:.2f} Ah"),
@@ -57,9 +56,9 @@ class Alerts:
             ),
         }
 
-    def on_status(self, status: p.Status, sensors: "Sensors") -> None:
+    def on_status(self, status: p.Status) -> None:
         lights = self.props.light("ALERTS")
-        results = self.evaluate(status, sensors)
+        results = self.evaluate(status)
         new_states = {name: state for name, (state, _) in results.items()}
         if new_states == lights.values() and lights.state is not State.IDLE:
             return
@@ -71,12 +70,12 @@ class Alerts:
         lights.apply(new_states)
         overall = worst([state for state in new_states.values() if state is not State.IDLE])
         level = "ERROR" if overall is State.ALERT else "WARNING"
-        self.driver.update(lights.name, overall, f"[{level}] Alert: {'; '.join(raised)}" if raised else None)
+        self.publisher.update(lights.name, overall, f"[{level}] Alert: {'; '.join(raised)}" if raised else None)
 
     async def _on_settings(self, update: Update) -> None:
-        self.driver.accept(update)
-        if self.driver.status is not None:
-            self.on_status(self.driver.status, self.driver.sensors)
+        self.publisher.accept(update)
+        if self.unit.status is not None:
+            self.on_status(self.unit.status)
 
     async def _on_sensor(self, update: Update) -> None:
-        self.driver.accept(update)
+        self.publisher.accept(update)

@@ -1,36 +1,39 @@
-"""INDI policy for the AstroLink 4: the connection, the status poll, and the device-wide settings.
+"""INDI policy for the AstroLink 4: the composition root, the connection, the status poll, and the device-wide
+settings.
 
-The work is split by what the user sees: the focuser (indi.interfaces.focuser plus focusing.py for motor and
-compensation settings), the 12 V outputs and protection (power.py), the dew heaters (dewheaters.py), the sensors
-and weather (sensors.py) and the alerts (alerts.py). Each part reads the status line it needs from `on_status` and
-registers handlers for its own properties.
+The work is split by what the user sees, one part each: the focuser (indi.interfaces.focuser plus focusing.py for
+motor and compensation settings), the 12 V outputs and protection (power.py), the dew heaters (dewheaters.py), the
+sensors and weather (sensors.py), the alerts (alerts.py) and the session log (sessionlog.py). This module is the only
+one that knows them all: it builds each with what it needs (this device as its Publisher, the Commands, the Unit with
+the last status line, narrow callables where one part uses another's readings), registers their request handlers,
+and hands each status line to the parts that use it.
 """
 
 from __future__ import annotations
 
-import os
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator, Mapping
 
 import trio
 
 from ..indi.device import Device
 from ..indi.interfaces.focuser import Focuser
-from ..indi.properties import State, Update, ValidationError
-from ..link.errors import LinkError, LinkTimeout
+from ..indi.interfaces.weather import Weather
+from ..indi.part import Handler
+from ..indi.properties import State, Update
+from ..link.errors import LinkTimeout
 from ..link.framing import Line, LineFramer
-from ..link.session import RequestSession, open_session
+from ..link.session import open_session
 from ..link.transports import Transport, memory_pair
 from . import protocol as p
 from .alerts import Alerts
-from .datalog import DirectoryRefused, Sample, SessionLog, allowed_roots, check_directory, default_directory
+from .commands import Commands
 from .dewheaters import DewHeaters
 from .focusing import Focusing
 from .power import Power
-from .sensors import Sensors
-from .settings import SettingsCache
+from .sensors import CRITICAL, WEATHER_PARAMETERS, Sensors
+from .sessionlog import SessionLogging
+from .unit import Unit
 
 if TYPE_CHECKING:
     from .emulator import AstroLink4Emulator
@@ -39,9 +42,6 @@ REPLY_TIMEOUT = 1.0
 RETRIES = 2
 HANDSHAKE_RETRY_DELAY = 2.0  # a unit that resets when the port opens may miss the first '#'
 LINK_STATISTICS_EVERY = 10  # polls
-# While the session log is on, the status is sampled at least this often: the vendor panel's "Actual data is always
-# sampled two times per second". A shorter POLLING_PERIOD is kept; nothing else is slowed down.
-SESSION_SAMPLE_PERIOD = 0.5  # seconds
 
 USB_ONLY = {"MOTOR_HOLD", "SKY_SENSOR", "CLOUD_THRESHOLDS", "SKY_CONDITION", "SKY_QUALITY", "SKY_QUALITY_CALIBRATION",
             "WEATHER_SKY_TEMPERATURE", "WEATHER_CLOUD_COVER", "WEATHER_SKY_BRIGHTNESS"}  # fmt: skip
@@ -81,53 +81,56 @@ def describe_protection_changes(current: p.SettingsBlock, changes: dict[int, int
 
 
 class AstroLink4Driver(Device):
-    layout: p.Layout | None = None  # known once connected; the base class asks for property names before that
-
     def __init__(self, *args, **kwargs) -> None:
+        self.unit = Unit()  # first: the base class asks for the property names, which depend on the model
         super().__init__(*args, **kwargs)
-        self.session: RequestSession[Line] | None = None
         self.identity = ""
         self.simulator: "AstroLink4Emulator | None" = None
-        self.status: p.Status | None = None
-        self.settings = SettingsCache(self.command)
+        # The parts, each given what it needs and nothing else: this device publishes for them.
+        self.commands = Commands()
         self.focuser = Focuser(self, self)
-        self.focusing = Focusing(self)
-        self.power = Power(self)
-        self.dew = DewHeaters(self)
-        self.sensors = Sensors(self)
-        self.alerts = Alerts(self)
-        self.session_log: SessionLog | None = None
+        self.focusing = Focusing(self, self.commands, self.unit, self.focuser, self.name)
+        self.power = Power(self, self.commands)
+        self.dew = DewHeaters(self, self.commands, self.unit)
+        self.sensors = Sensors(self, Weather(self, WEATHER_PARAMETERS, CRITICAL), self.polling_period)
+        self.alerts = Alerts(self, self.unit)
+        self.session_logging = SessionLogging(self, self.name, lambda: self.connected, self.sensors.sky_brightness)
+        for part in (self.focusing, self.power, self.dew, self.sensors, self.alerts, self.session_logging):
+            self._register(part.handlers)
         self.polls = 0
-        # From opening the link until the saved config is replayed and the parts have caught up: a handler must not
-        # write to the device then (connecting reads; only DEW_STARTUP, where the user set it, writes, and says so).
-        self.connecting = False
         self._factory_armed_until: float | None = None  # a first FACTORY_DEFAULTS press waits for its confirmation
         self.trial_baud: int | None = None  # the speed being tried while looking for the device
         self._full_members = {name: dict(self.props[name].members) for name in MINI_ABSENT_MEMBERS}
-        self.handlers.update(
+        self._register(
             {
                 "BUZZER": self._on_buzzer,
                 "MANUAL_CONTROLLER": self._on_manual_controller,
                 "FACTORY_DEFAULTS": self._on_factory_defaults,
-                "DATA_LOG": self._on_data_log,
-                "DATA_LOG_DIR": self._on_data_log_dir,
             }
         )
 
+    def _register(self, handlers: Mapping[str, Handler]) -> None:
+        """Take a part's request handlers: each property has one owner."""
+        taken = sorted(set(handlers) & set(self.handlers))
+        if taken:
+            raise RuntimeError(f"two handlers for {', '.join(taken)}")
+        self.handlers.update(handlers)
+
     @property
-    def usb(self) -> bool:
-        return self.layout is not p.Layout.MINI
+    def layout(self) -> p.Layout | None:
+        """The model found when connecting (None before)."""
+        return self.unit.layout
 
     def connected_property_names(self) -> list[str]:
         names = super().connected_property_names()
-        if self.layout is p.Layout.MINI:
+        if self.unit.layout is p.Layout.MINI:
             names = [name for name in names if name not in USB_ONLY]
         return names
 
     def _fit_to_family(self) -> None:
         """Offer only what the connected model has: the mini loses the elements of hardware it lacks."""
         for name, full in self._full_members.items():
-            absent = MINI_ABSENT_MEMBERS[name] if self.layout is p.Layout.MINI else ()
+            absent = MINI_ABSENT_MEMBERS[name] if self.unit.layout is p.Layout.MINI else ()
             self.props[name].members = {member: value for member, value in full.items() if member not in absent}
 
     # --- link ------------------------------------------------------------------------------------------------
@@ -156,18 +159,6 @@ class AstroLink4Driver(Device):
             return [selected]  # a speed the user chose on purpose
         return [selected] + [baud for baud in FAMILY_BAUD_RATES if baud != selected]
 
-    async def command(self, text: str) -> str:
-        """One transaction: a command line out, its reply line back."""
-        if self.session is None:
-            raise LinkError("not connected")
-        reply = await self.session.request(self.session.framer.encode(text), p.reply_matcher(text))  # type: ignore[attr-defined]
-        return reply.text
-
-    async def expect_ack(self, text: str) -> None:
-        reply = await self.command(text)
-        if not reply.startswith(text[0]):
-            raise p.ProtocolError(f"{text!r} was answered with {reply[:20]!r}")
-
     @asynccontextmanager
     async def open_device(self) -> AsyncIterator[None]:
         candidates = self._baud_candidates()
@@ -176,32 +167,33 @@ class AstroLink4Driver(Device):
             async with open_session(
                 LineFramer(max_line=256), self.open_transport, timeout=REPLY_TIMEOUT, retries=RETRIES, name=self.name
             ) as session:
-                self.session = session
-                self.connecting = True
+                self.commands.session = session
+                self.unit.connecting = True
                 try:
                     await self._identify(candidates)
                     await self.read_all_settings()
-                    self.status = None
+                    self.unit.status = None
                     await self.poll()
                     yield
                 finally:
-                    self.session = None
-                    self.connecting = False
+                    self.commands.session = None
+                    self.unit.connecting = False
         finally:
             self.trial_baud = None
 
     async def _handshake(self, candidates: list[int | None]) -> Line:
         """Find the device: each speed once at once; then, for a unit that resets when its port opens and misses the
         first '#', each again after a pause. The speed that answered is shown in DEVICE_BAUD_RATE."""
-        assert self.session is not None
+        session = self.commands.session
+        assert session is not None
         attempts = [(baud, 0.0) for baud in candidates] + [(baud, HANDSHAKE_RETRY_DELAY) for baud in candidates]
         for baud, pause in attempts:
             if baud != self.trial_baud:
                 self.trial_baud = baud
-                await self.session.reconnect()  # the port opened again at the other speed
+                await session.reconnect()  # the port opened again at the other speed
             await trio.sleep(pause)
             try:
-                reply = await self.session.request(b"#\n", p.reply_matcher("#"), retries=0)
+                reply = await session.request(b"#\n", p.reply_matcher("#"), retries=0)
             except LinkTimeout:
                 continue
             if baud is not None and baud != super().baud_rate():
@@ -216,25 +208,25 @@ class AstroLink4Driver(Device):
     async def _identify(self, candidates: list[int | None]) -> None:
         reply = await self._handshake(candidates)
         self.identity = p.parse_identity(reply.text)
-        self.layout = p.detect_layout(await self.command(p.status()))
+        layout = self.unit.layout = p.detect_layout(await self.commands.command(p.status()))
         self._fit_to_family()
-        self.sensors.connecting(self.layout)
+        self.sensors.connecting(layout)
         info = self.props.text("DEVICE_INFO")
-        info["MODEL"].value = self.layout.model
+        info["MODEL"].value = layout.model
         info["IDENTITY"].value = self.identity
-        info["STATUS_FIELDS"].value = str(self.layout.value)
+        info["STATUS_FIELDS"].value = str(layout.value)
         info.state = State.OK
-        self.message(f"Found {self.layout.model} ({self.identity})")
+        self.message(f"Found {layout.model} ({self.identity})")
 
     async def read_all_settings(self) -> None:
         """Read every settings block and show it; connecting reads, it never writes."""
-        for letter in ("u", "e", "n", "j", "f") + (("z",) if self.usb else ()):
-            await self.settings.read(letter)
+        for letter in ("u", "e", "n", "j", "f") + (("z",) if self.unit.usb else ()):
+            await self.commands.read_settings(letter)
         self.show_settings()
 
     def show_settings(self) -> None:
-        blocks = self.settings.blocks
-        self.focusing.show_settings(blocks)
+        blocks = self.commands.blocks
+        self.focusing.show_settings(blocks, first_read=not self.connected)
         self.power.show_settings(blocks)
         self.dew.show_settings(blocks)
         if "j" in blocks:
@@ -246,22 +238,17 @@ class AstroLink4Driver(Device):
             self.update("MANUAL_CONTROLLER", State.OK)
 
     async def on_connected(self) -> None:
-        assert self.status is not None
+        assert self.unit.status is not None
         self.spawn_connected(self.sensors.run, "weather updates")
         self.sensors.weather.announce()
-        self.connecting = False  # the saved config is in: from here on, requests act on the device
+        self.unit.connecting = False  # the saved config is in: from here on, requests act on the device
         await self.dew.on_connected()
         self.focusing.on_connected()
-        try:
-            self._open_session_log()
-        except OSError as exc:
-            self.update("DATA_LOG", State.ALERT, f"[ERROR] Session log cannot be opened: {exc}")
+        self.session_logging.on_connected()
 
     async def on_disconnected(self) -> None:
         self._factory_armed_until = None  # a confirmation belongs to the connection it was asked in
-        if self.session_log is not None:
-            self.session_log.close()
-            self.session_log = None
+        self.session_logging.on_disconnected()
 
     # --- polling ---------------------------------------------------------------------------------------------
 
@@ -269,31 +256,29 @@ class AstroLink4Driver(Device):
         return self.focuser.moving
 
     def polling_period(self) -> float:
-        period = super().polling_period()
-        if self.session_log is not None:
-            period = min(period, SESSION_SAMPLE_PERIOD)
-        return period
+        return self.session_logging.polling_period(super().polling_period())
 
     async def poll(self) -> None:
-        assert self.layout is not None
-        status = p.parse_status(await self.command(p.status()), self.layout)
+        assert self.unit.layout is not None
+        status = p.parse_status(await self.commands.command(p.status()), self.unit.layout)
         self.polls += 1
         await self.focuser.report(status.position, status.steps_to_go)
         self.focusing.on_status(status)
         if status.complete:
-            self.status = status
+            self.unit.status = status
             # Between the parts, a client's request waiting to be handled goes first: it reaches the device
             # within a millisecond or two instead of after all of this status line's updates.
             for update in (self.power.on_status, self.sensors.on_status):
                 await trio.lowlevel.checkpoint()
                 update(status)
             await trio.lowlevel.checkpoint()
-            await self.dew.on_status(status, self.sensors)
+            await self.dew.on_status(status)
             await trio.lowlevel.checkpoint()
-            self.alerts.on_status(status, self.sensors)
-            self._log_sample(status)
-        if self.polls % LINK_STATISTICS_EVERY == 0 and self.session is not None:
-            counters = self.session.counters
+            self.alerts.on_status(status)
+            self.session_logging.on_status(status)
+        session = self.commands.session
+        if self.polls % LINK_STATISTICS_EVERY == 0 and session is not None:
+            counters = session.counters
             self.props.text("LINK_STATISTICS")["COUNTERS"].value = (
                 f"{counters.requests} requests, {counters.timeouts} timeouts, {counters.retries} retries, "
                 f"{counters.framing_errors} framing errors, {counters.ignored} stray replies, "
@@ -323,31 +308,31 @@ class AstroLink4Driver(Device):
     # --- focuser backend -------------------------------------------------------------------------------------
 
     async def focuser_move(self, position: int) -> None:
-        await self.expect_ack(p.move_to(position))
+        await self.commands.expect_ack(p.move_to(position))
 
     async def focuser_halt(self) -> None:
-        await self.expect_ack(p.halt())
+        await self.commands.expect_ack(p.halt())
 
     async def focuser_sync(self, position: int) -> None:
-        await self.expect_ack(p.sync_position(position))
+        await self.commands.expect_ack(p.sync_position(position))
 
     async def focuser_set_max(self, maximum: int) -> None:
-        await self.settings.write("u", {p.U_MAX_POSITION: maximum})
+        await self.commands.write_settings("u", {p.U_MAX_POSITION: maximum})
 
     async def focuser_set_reversed(self, reversed: bool) -> None:
-        await self.settings.write("u", {p.U_REVERSED: 1 if reversed else 0})
+        await self.commands.write_settings("u", {p.U_REVERSED: 1 if reversed else 0})
 
     # --- device-wide settings --------------------------------------------------------------------------------
 
     async def _on_buzzer(self, update: Update) -> None:
-        block = await self.settings.write("j", {1: 1 if update["BUZZER"] else 0})
+        block = await self.commands.write_settings("j", {1: 1 if update["BUZZER"] else 0})
         update.vector.apply({"BUZZER": block.integer(1) != 0})
         self.update(update.vector.name, State.OK)
 
     async def _on_manual_controller(self, update: Update) -> None:
         on = bool(update["FS_MANUAL_ON"])
-        await self.expect_ack(p.set_manual_controller(on))
-        block = await self.settings.read("f")
+        await self.commands.expect_ack(p.set_manual_controller(on))
+        block = await self.commands.read_settings("f")
         update.vector.select("FS_MANUAL_ON" if block.integer(1) else "FS_MANUAL_OFF")
         self.update(update.vector.name, State.OK)
 
@@ -360,7 +345,7 @@ class AstroLink4Driver(Device):
         if not update["RESET"]:
             self.update(vector.name, State.IDLE, "Factory reset cancelled; nothing changed" if armed else None)
             return
-        current = await self.settings.read("n")
+        current = await self.commands.read_settings("n")
         changes = {index: value for index, value in FACTORY_N.items() if current.number(index) != value}
         if not changes:
             self.update(vector.name, State.OK, f"The protection settings are at their factory values; nothing changed ({FACTORY_KEPT})")
@@ -377,7 +362,7 @@ class AstroLink4Driver(Device):
             )
             return
         self.update(vector.name, State.BUSY)
-        await self.settings.write("n", changes)
+        await self.commands.write_settings("n", changes)
         self.show_settings()
         self.update(
             vector.name,
@@ -390,111 +375,3 @@ class AstroLink4Driver(Device):
         if self._factory_armed_until == deadline:
             self._factory_armed_until = None
             self.update("FACTORY_DEFAULTS", State.IDLE, "Factory reset not confirmed; nothing changed")
-
-    # --- session data ----------------------------------------------------------------------------------------
-
-    def log_directory(self) -> Path:
-        text = self.props.text("DATA_LOG_DIR")["DIRECTORY"].value.strip()
-        return Path(text).expanduser() if text else default_directory()
-
-    def _open_session_log(self) -> None:
-        if self.session_log is not None:
-            self.session_log.close()
-            self.session_log = None
-        if self.props.switch("DATA_LOG")["INDI_ENABLED"].on:
-            directory = self.log_directory()
-            check_directory(directory, allowed_roots())
-            # Our own default may need ~/astrojolo too; a directory the user typed gets only its last level created.
-            chosen = bool(self.props.text("DATA_LOG_DIR")["DIRECTORY"].value.strip())
-            self.session_log = SessionLog(directory, self.name, clock=trio.current_time, create_parents=not chosen)
-            self.poll_soon()  # the first sample now, and the period of the log (SESSION_SAMPLE_PERIOD) from there on
-
-    def _log_sample(self, status: p.Status) -> None:
-        if self.session_log is None:
-            return
-        sensors = self.sensors
-        sample = Sample(
-            time=datetime.now(timezone.utc),
-            position=status.position,
-            temperature_1=status.sensor1.temperature if status.sensor1 else None,
-            humidity_1=status.sensor1.humidity if status.sensor1 else None,
-            dew_point_1=status.sensor1.dew_point if status.sensor1 else None,
-            temperature_2=sensors.sensor2_temperature(status),
-            humidity_2=status.sensor2.humidity if status.sensor2 else None,
-            dew_point_2=status.sensor2.dew_point if status.sensor2 else None,
-            sky_temperature=status.sky.sky_temperature if status.sky else None,
-            ambient_minus_sky=-status.sky.sky_minus_ambient if status.sky else None,
-            sky_brightness=sensors.sky_brightness(status),
-            pwm_1=status.pwm[0] if status.pwm else None,
-            pwm_2=status.pwm[1] if status.pwm else None,
-            output_1=status.outputs[0] if status.outputs else None,
-            output_2=status.outputs[1] if status.outputs else None,
-            output_3=status.outputs[2] if status.outputs else None,
-            voltage=status.input_voltage,
-            current=status.current,
-            amp_hours=status.amp_hours,
-            watt_hours=status.watt_hours,
-            pending_compensation=status.compensation_pending,
-        )
-        try:
-            path = self.session_log.append(sample, sync=False)
-            due = self.session_log.detach_due_sync()
-        except OSError as exc:
-            self.session_log.close()
-            self.session_log = None
-            self.props.switch("DATA_LOG").select("INDI_DISABLED")
-            self.update("DATA_LOG", State.ALERT, f"[ERROR] Session log stopped: {exc}")
-            return
-        if due is not None:
-            self.spawn_connected(lambda: self._sync_session_log(due), "Flushing the session log")
-        files = self.props.text("DATA_LOG_DIR")
-        if files["FILE"].value != str(path):
-            files["FILE"].value = str(path)
-            self.update("DATA_LOG_DIR", State.OK)
-
-    async def _sync_session_log(self, fd: int) -> None:
-        """fsync the log in a worker thread: on a slow SD card it can take longer than a polling period."""
-
-        def sync() -> None:
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-        try:
-            # Shielded: a disconnect arriving first would otherwise cancel the task before the thread starts, leaking
-            # the descriptor and dropping a flush that was due.
-            with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(sync)
-        except OSError as exc:
-            self.message(f"The session log could not be flushed to disk: {exc}", "WARNING")
-
-    async def _on_data_log(self, update: Update) -> None:
-        self.device_accept_and_reopen(update)
-
-    async def _on_data_log_dir(self, update: Update) -> None:
-        directory = update["DIRECTORY"].strip()
-        if directory and not Path(directory).expanduser().is_absolute():
-            raise ValidationError(f"the data directory must be an absolute path, not {directory!r}")
-        if directory:
-            chosen = Path(directory).expanduser()
-            try:
-                check_directory(chosen, allowed_roots())
-            except DirectoryRefused as exc:
-                raise ValidationError(str(exc)) from None
-            if not chosen.parent.is_dir():
-                raise ValidationError(
-                    f"{chosen.parent} does not exist: only the last level of the data directory is created"
-                )
-        update.values["FILE"] = self.props.text("DATA_LOG_DIR")["FILE"].value  # shown, not set by clients
-        self.device_accept_and_reopen(update)
-
-    def device_accept_and_reopen(self, update: Update) -> None:
-        self.accept(update)
-        if self.connected:
-            try:
-                self._open_session_log()
-            except OSError as exc:
-                self.session_log = None
-                self.refuse(update.vector, f"Session log cannot be opened: {exc}")
-

@@ -7,33 +7,31 @@ with the value that tripped it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping
 
+from ..indi.part import Handler, Publisher
 from ..indi.properties import State, Update, ValidationError
 from . import protocol as p
-
-if TYPE_CHECKING:
-    from .driver import AstroLink4Driver
+from .commands import Commands
 
 CHANNELS = ("POWER_CHANNEL_1", "POWER_CHANNEL_2", "POWER_CHANNEL_3")
 DEFAULT_MEMBERS = ("POW_DEF_ON1", "POW_DEF_ON2", "POW_DEF_ON3")
 
 
 class Power:
-    def __init__(self, driver: "AstroLink4Driver") -> None:
-        self.driver = driver
-        self.props = driver.props
+    def __init__(self, publisher: Publisher, commands: Commands) -> None:
+        self.publisher = publisher
+        self.props = publisher.props
+        self.commands = commands
         self.tripped: p.ProtectionTrip | None = None
-        driver.handlers.update(
-            {
-                "POWER_CHANNELS": self._on_channels,
-                "POWER_LOCK": self._on_lock,
-                "POWER_LABELS": self._on_labels,
-                "POW_DEF_ON": self._on_defaults,
-                "OTHER_SETTINGS": self._on_protection_settings,
-                "OVER_VOLTAGE_PROTECTION": self._on_over_voltage_protection,
-            }
-        )
+        self.handlers: dict[str, Handler] = {
+            "POWER_CHANNELS": self._on_channels,
+            "POWER_LOCK": self._on_lock,
+            "POWER_LABELS": self._on_labels,
+            "POW_DEF_ON": self._on_defaults,
+            "OTHER_SETTINGS": self._on_protection_settings,
+            "OVER_VOLTAGE_PROTECTION": self._on_over_voltage_protection,
+        }
         self._apply_labels()
 
     def locked(self) -> bool:
@@ -46,7 +44,7 @@ class Power:
             focuser = p.FocuserSettings.from_block(blocks["u"])
             defaults = self.props.switch("POW_DEF_ON")
             defaults.apply(dict(zip(DEFAULT_MEMBERS, focuser.output_defaults)))
-            self.driver.update(defaults.name, State.OK)
+            self.publisher.update(defaults.name, State.OK)
         if "n" in blocks:
             settings = p.DeviceSettings.from_block(blocks["n"])
             other = self.props.number("OTHER_SETTINGS")
@@ -58,16 +56,16 @@ class Power:
                     "SET_OVER_AMP": settings.over_current,
                 }
             )
-            self.driver.update(other.name, State.OK)
+            self.publisher.update(other.name, State.OK)
             # libindi's PowerInterface shows the same protection voltage under its own name
             over_voltage = self.props.number("OVER_VOLTAGE_PROTECTION")
             over_voltage.apply({"OVERVOLTAGE": settings.over_voltage})
-            self.driver.update(over_voltage.name, State.OK)
+            self.publisher.update(over_voltage.name, State.OK)
 
     async def _on_defaults(self, update: Update) -> None:
         changes = {p.U_OUTPUT_1_DEFAULT + i: 1 if update[name] else 0 for i, name in enumerate(DEFAULT_MEMBERS)}
-        await self.driver.settings.write("u", changes)
-        self.show_settings(self.driver.settings.blocks)
+        await self.commands.write_settings("u", changes)
+        self.show_settings(self.commands.blocks)
 
     async def _on_protection_settings(self, update: Update) -> None:
         changes = {}
@@ -92,8 +90,8 @@ class Power:
         """The one writer of the n block's protection fields (read-modify-write), for OTHER_SETTINGS and
         OVER_VOLTAGE_PROTECTION alike; both then show what the device holds."""
         if changes:
-            await self.driver.settings.write("n", changes)
-        self.show_settings(self.driver.settings.blocks)
+            await self.commands.write_settings("n", changes)
+        self.show_settings(self.commands.blocks)
 
     # --- outputs ---------------------------------------------------------------------------------------------
 
@@ -103,21 +101,21 @@ class Power:
             raise ValidationError("the outputs are locked (POWER_LOCK); unlock them first")
         for index, name in enumerate(CHANNELS):
             if name in changed:
-                await self.driver.expect_ack(p.set_output(index, bool(update[name])))
-        self.driver.accept(update, State.BUSY if changed else State.OK)
-        self.driver.poll_soon()  # the next status line confirms the outputs
+                await self.commands.expect_ack(p.set_output(index, bool(update[name])))
+        self.publisher.accept(update, State.BUSY if changed else State.OK)
+        self.publisher.poll_soon()  # the next status line confirms the outputs
 
     async def _on_lock(self, update: Update) -> None:
         locked = bool(update["INDI_ENABLED"])
-        self.driver.accept(update, message="Outputs locked" if locked else "Outputs unlocked")
+        self.publisher.accept(update, message="Outputs locked" if locked else "Outputs unlocked")
 
     async def _on_labels(self, update: Update) -> None:
-        self.driver.accept(update)
+        self.publisher.accept(update)
         self._apply_labels()
         if "POWER_CHANNELS" in self.props.defined:
             # libindi clients ignore a repeated definition: a new label needs the property deleted and defined again.
-            self.driver.delete("POWER_CHANNELS")
-            self.driver.define("POWER_CHANNELS")
+            self.publisher.delete("POWER_CHANNELS")
+            self.publisher.define("POWER_CHANNELS")
 
     def _apply_labels(self) -> None:
         labels = self.props.text("POWER_LABELS")
@@ -131,13 +129,13 @@ class Power:
     # --- status ----------------------------------------------------------------------------------------------
 
     def on_status(self, status: p.Status) -> None:
-        driver = self.driver
+        publisher = self.publisher
         if status.outputs is not None:
             channels = self.props.switch("POWER_CHANNELS")
             values = dict(zip(CHANNELS, status.outputs))
             if channels.values() != values or channels.state is not State.OK:
                 channels.apply(values)
-                driver.update(channels.name, State.OK)
+                publisher.update(channels.name, State.OK)
         if status.input_voltage is not None:
             sensors = self.props.number("POWER_SENSORS")
             sensors.apply(
@@ -147,11 +145,11 @@ class Power:
                     "SENSOR_POWER": status.input_voltage * status.current,
                 }
             )
-            driver.update(sensors.name, State.OK)
+            publisher.update(sensors.name, State.OK)
         if status.amp_hours is not None and status.watt_hours is not None:
             energy = self.props.number("POWER_ENERGY")
             energy.apply({"ENERGY_AH": status.amp_hours, "ENERGY_WH": status.watt_hours})
-            driver.update(energy.name, State.OK)
+            publisher.update(energy.name, State.OK)
         self._show_protection(status.protection)
 
     def _show_protection(self, trip: p.ProtectionTrip | None) -> None:
@@ -162,12 +160,12 @@ class Power:
         if trip is None:
             lights.apply({"OVER_VOLTAGE": State.OK, "OVER_CURRENT": State.OK})
             message = "[INFO] Protection cleared" if previous is not None else None
-            self.driver.update(lights.name, State.OK, message)
+            self.publisher.update(lights.name, State.OK, message)
             return
         voltage = trip.kind == "over-voltage"
         lights.apply({"OVER_VOLTAGE": State.ALERT if voltage else State.OK, "OVER_CURRENT": State.OK if voltage else State.ALERT})
         unit = "V" if voltage else "A"
-        self.driver.update(
+        self.publisher.update(
             lights.name,
             State.ALERT,
             f"[ERROR] {trip.kind.capitalize()} protection tripped at {trip.value:.2f} {unit}: "

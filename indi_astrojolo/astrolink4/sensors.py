@@ -9,17 +9,16 @@ STALE_POLLS polling periods (at least STALE_MINIMUM_S), e.g. while firmware send
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import trio
 
 from ..indi.interfaces.weather import Reading, Weather
+from ..indi.part import Handler, Publisher
 from ..indi.properties import State, Update, ValidationError
 from . import protocol as p
+from . import readings
 from .environment import CloudThresholds, cloud_cover, sky_condition
-
-if TYPE_CHECKING:
-    from .driver import AstroLink4Driver
 
 WEATHER_PARAMETERS = [
     "WEATHER_TEMPERATURE",
@@ -39,52 +38,40 @@ SILENT = "no readings from the device"
 
 
 class Sensors:
-    def __init__(self, driver: "AstroLink4Driver") -> None:
-        self.driver = driver
-        self.props = driver.props
-        self.weather = Weather(driver, WEATHER_PARAMETERS, CRITICAL)
+    """`weather` is the standard Weather interface this part feeds (the driver builds it with WEATHER_PARAMETERS and
+    CRITICAL); `polling_period` is the driver's current one, which sets how long readings stay live."""
+
+    def __init__(self, publisher: Publisher, weather: Weather, polling_period: Callable[[], float]) -> None:
+        self.publisher = publisher
+        self.props = publisher.props
+        self.weather = weather
+        self.polling_period = polling_period
         self.present: dict[str, bool | None] = {name: None for name in SENSOR_NAMES}
         self.last_fresh: float | None = None  # trio time of the last complete status line
         self.stale = False
-        driver.handlers.update({"CLOUD_THRESHOLDS": self._on_thresholds, "SKY_QUALITY_CALIBRATION": self._on_calibration})
+        self.handlers: dict[str, Handler] = {
+            "CLOUD_THRESHOLDS": self._on_thresholds,
+            "SKY_QUALITY_CALIBRATION": self._on_calibration,
+        }
 
-    # --- readings other parts use ----------------------------------------------------------------------------
+    # --- readings that depend on this part's settings --------------------------------------------------------
 
-    def sensor1_temperature(self, status: p.Status) -> float | None:
-        return status.sensor1.temperature if status.sensor1 else None
-
-    def sensor2_temperature(self, status: p.Status) -> float | None:
-        if status.sensor2 is not None:
-            return status.sensor2.temperature
-        return status.sensor2_temperature
-
-    def humidity(self, status: p.Status) -> float | None:
-        return status.sensor1.humidity if status.sensor1 else (status.sensor2.humidity if status.sensor2 else None)
-
-    def compensation_temperature(self) -> float | None:
-        status = self.driver.status
-        if status is None:
-            return None
-        if self.props.switch("COMP_SENSOR")["SENSOR_2"].on:
-            return self.sensor2_temperature(status)
-        return self.sensor1_temperature(status)
+    def compensation_temperature(self, status: p.Status) -> float | None:
+        """The temperature of the sensor COMP_SENSOR chose, shown in FOCUS_TEMPERATURE."""
+        return readings.chosen_temperature(status, bool(self.props.switch("COMP_SENSOR")["SENSOR_2"].on))
 
     def thresholds(self) -> CloudThresholds:
         values = self.props.number("CLOUD_THRESHOLDS")
         return CloudThresholds(values["OVERCAST"].value, values["CLOUDY"].value, values["PARTLY"].value, values["CLEAR"].value)
 
-    def ambient_minus_sky(self, status: p.Status) -> float | None:
-        return -status.sky.sky_minus_ambient if status.sky else None
-
     def cloud_cover(self, status: p.Status) -> float | None:
-        difference = self.ambient_minus_sky(status)
+        difference = readings.ambient_minus_sky(status)
         return None if difference is None else cloud_cover(difference, self.thresholds())
 
     def sky_brightness(self, status: p.Status) -> float | None:
-        if status.sky_brightness is None:
-            return None
+        """The sky quality meter's reading with this part's calibration (SKY_QUALITY_CALIBRATION)."""
         calibration = self.props.number("SKY_QUALITY_CALIBRATION")
-        return (status.sky_brightness - calibration["OFFSET"].value) * calibration["COEFFICIENT"].value
+        return readings.sky_brightness(status, calibration["OFFSET"].value, calibration["COEFFICIENT"].value)
 
     def _missing(self, *names: str) -> str:
         sensors = [SENSOR_NAMES[name] for name in names]
@@ -131,7 +118,7 @@ class Sensors:
         self.weather.readings = {name: Reading(None, "no reading yet") for name in self.weather.parameters}
 
     def stale_after(self) -> float:
-        return max(STALE_POLLS * self.driver.polling_period(), STALE_MINIMUM_S)
+        return max(STALE_POLLS * self.polling_period(), STALE_MINIMUM_S)
 
     async def run(self) -> None:
         """The weather's periodic publication, and the watch on how fresh the readings are."""
@@ -153,7 +140,7 @@ class Sensors:
         self.stale = True
         for name in ("SENSOR_1", "SENSOR_2", "SKY_SENSOR", "SKY_QUALITY", "SKY_CONDITION", "FOCUS_TEMPERATURE"):
             if name in self.props.defined and self.props[name].state is not State.IDLE:
-                self.driver.update(name, State.IDLE)
+                self.publisher.update(name, State.IDLE)
         self.weather.lose_all(reason)
 
     # --- status ----------------------------------------------------------------------------------------------
@@ -167,7 +154,7 @@ class Sensors:
         word = "connected" if present else "not connected"
         message = f"[{'INFO' if present else 'WARNING'}] {SENSOR_NAMES[name]} is {word}"
         if name in self.props.defined:
-            self.driver.update(name, State.OK if present else State.IDLE, message)
+            self.publisher.update(name, State.OK if present else State.IDLE, message)
 
     def _show(self, name: str, values: dict[str, float] | None) -> None:
         if name not in self.props.defined:
@@ -175,7 +162,7 @@ class Sensors:
         self._presence(name, values is not None)
         if values is not None:
             self.props.number(name).apply(values)
-            self.driver.update(name, State.OK)
+            self.publisher.update(name, State.OK)
 
     def on_status(self, status: p.Status) -> None:
         s1 = status.sensor1
@@ -187,7 +174,7 @@ class Sensors:
             self._show("SENSOR_2", {"TEMP_2": status.sensor2_temperature})
         else:
             self._show("SENSOR_2", None)
-        difference = self.ambient_minus_sky(status)
+        difference = readings.ambient_minus_sky(status)
         cover = self.cloud_cover(status)
         if status.sky is not None and difference is not None and cover is not None:
             self._show("SKY_SENSOR", {"SKY_TEMP": status.sky.sky_temperature, "SKY_DIFF": difference, "CLOUD_COVER": cover})
@@ -195,21 +182,21 @@ class Sensors:
             text = sky_condition(difference, self.thresholds())
             if condition["CONDITION"].value != text or condition.state is not State.OK:
                 condition["CONDITION"].value = text
-                self.driver.update(condition.name, State.OK)
+                self.publisher.update(condition.name, State.OK)
         else:
             self._show("SKY_SENSOR", None)
             if "SKY_CONDITION" in self.props.defined and self.props["SKY_CONDITION"].state is not State.IDLE:
-                self.driver.update("SKY_CONDITION", State.IDLE)
+                self.publisher.update("SKY_CONDITION", State.IDLE)
         brightness = self.sky_brightness(status)
         raw = status.sky_brightness
         self._show("SKY_QUALITY", {"SKY_BRIGHTNESS": brightness, "SKY_BRIGHTNESS_RAW": raw} if brightness is not None and raw is not None else None)
-        temperature = self.compensation_temperature()
+        temperature = self.compensation_temperature(status)
         focus = self.props.number("FOCUS_TEMPERATURE")
         if temperature is not None:
             focus["TEMPERATURE"].value = temperature
-            self.driver.update(focus.name, State.OK)
+            self.publisher.update(focus.name, State.OK)
         elif focus.state is not State.IDLE:
-            self.driver.update(focus.name, State.IDLE)  # the chosen sensor is gone: its last value is not live
+            self.publisher.update(focus.name, State.IDLE)  # the chosen sensor is gone: its last value is not live
         first = self.last_fresh is None
         self.last_fresh = trio.current_time()
         self.stale = False
@@ -223,8 +210,8 @@ class Sensors:
         proposed = CloudThresholds(update["OVERCAST"], update["CLOUDY"], update["PARTLY"], update["CLEAR"])
         if not proposed.ordered():
             raise ValidationError("the cloud thresholds must rise: overcast < cloudy < partly cloudy < clear")
-        self.driver.accept(update)
+        self.publisher.accept(update)
         self.weather.refresh_now()
 
     async def _on_calibration(self, update: Update) -> None:
-        self.driver.accept(update)
+        self.publisher.accept(update)

@@ -23,6 +23,7 @@ from .logs import LOGGING_PROPERTIES, set_debug
 from .snoop import Snooper
 from .properties import PropertySet, State, SwitchVector, Update, ValidationError, Vector
 from .outbox import Outbox
+from .part import Handler
 from .spec import DriverSpec, connected_names, default_config_document, refresh_system_ports
 from .xmlstream import GetProperties, MalformedMessage, NewVector, SnoopedVector, sanitize_text, serialize, timestamp_now
 from . import connection
@@ -30,8 +31,6 @@ from .connection import Transport
 from ..link.errors import LinkError, TransportError
 from ..errors import describe, first_error
 from ..files import file_error
-
-Handler = Callable[[Update], Awaitable[None]]
 
 LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 FAST_POLL_PERIOD = 0.25  # seconds between polls while something moves, so clients see progress

@@ -14,7 +14,7 @@ import trio
 
 from astrolink_sim import astrolink_request, start_astrolink
 from indi_astrojolo.astrolink4 import datalog
-from indi_astrojolo.astrolink4.driver import SESSION_SAMPLE_PERIOD
+from indi_astrojolo.astrolink4.sessionlog import SESSION_SAMPLE_PERIOD
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +26,13 @@ def _home(tmp_path, monkeypatch) -> None:
 
 def data_rows(path: Path) -> list[str]:
     return path.read_text().splitlines()[1:]
+
+
+def log_file(driver) -> Path:
+    """The file the log writes, as DATA_LOG_DIR shows it."""
+    shown = driver.props.text("DATA_LOG_DIR")["FILE"].value
+    assert shown, "no session log file is shown"
+    return Path(shown)
 
 
 async def test_rows_are_written_on_each_poll_and_synced_off_the_event_loop(autojump_clock, monkeypatch) -> None:
@@ -44,22 +51,22 @@ async def test_rows_are_written_on_each_poll_and_synced_off_the_event_loop(autoj
 
         # The flushes are observed from trio's side: a flush is counted once its worker thread has returned, so no
         # assertion depends on how far the fake clock jumped while a thread ran.
-        real_sync = driver._sync_session_log
+        real_flush = driver.session_logging.flush
         flushed: list[int] = []
         three_flushed = trio.Event()
 
-        async def observed_sync(fd: int) -> None:
-            await real_sync(fd)
+        async def observed_flush(fd: int) -> None:
+            await real_flush(fd)
             flushed.append(fd)
             if len(flushed) >= 3:
                 three_flushed.set()
 
-        monkeypatch.setattr(driver, "_sync_session_log", observed_sync)
+        monkeypatch.setattr(driver.session_logging, "flush", observed_flush)
         polls_before = driver.polls
         await trio.sleep(95.0)
         polls = driver.polls - polls_before
-        path = driver.session_log.path
-        assert path is not None and path.parent == datalog.default_directory()
+        path = log_file(driver)
+        assert path.parent == datalog.default_directory()
         assert 189 <= polls <= 191  # twice a second, although POLLING_PERIOD is 1000 ms
         # Every sample a row (the connect-time poll comes before the log opens).
         assert len(data_rows(path)) == driver.polls - 1
@@ -83,13 +90,13 @@ async def test_the_log_samples_twice_a_second_without_slowing_a_faster_poll(auto
         assert 59 <= await polls_in(driver, 30.0) <= 61
 
         await driver.handle_request(astrolink_request("Switch", "DATA_LOG", INDI_DISABLED=True))
-        assert driver.session_log is None
+        assert driver.props["DATA_LOG"].state.value == "Ok"
         await trio.sleep(1.0)
         assert 29 <= await polls_in(driver, 30.0) <= 31  # back to POLLING_PERIOD (1000 ms)
 
         await driver.handle_request(astrolink_request("Number", "POLLING_PERIOD", PERIOD_MS=5000))
         await driver.handle_request(astrolink_request("Switch", "DATA_LOG", INDI_ENABLED=True))
-        assert driver.session_log is not None
+        assert driver.props["DATA_LOG"].state.value == "Ok"
         await trio.sleep(1.0)  # the log asks for a poll at once rather than after the 5 s period
         assert 59 <= await polls_in(driver, 30.0) <= 61
 
@@ -116,7 +123,7 @@ async def test_a_due_flush_still_runs_and_closes_its_descriptor_when_the_connect
         flushed = os.fstat(descriptor).st_ino
         with trio.CancelScope() as going_away:
             going_away.cancel()  # a disconnect cancels the connection's tasks, this flush among them
-            await driver._sync_session_log(descriptor)
+            await driver.session_logging.flush(descriptor)
         assert descriptor in synced
         assert not still_open(descriptor, flushed)  # not leaked with every disconnect
         nursery.cancel_scope.cancel()
@@ -152,11 +159,11 @@ async def test_a_directory_outside_the_home_is_refused_and_changes_nothing(
     async with trio.open_nursery() as nursery:
         driver = await start_astrolink(nursery)
         await trio.sleep(2.0)
-        before = driver.session_log.path
+        before = log_file(driver)
         for directory in (str(outside / "logs"), str(home / "link" / "logs"), "/etc/astro", str(home / ".." / "x")):
             state, kept = await set_directory(driver, directory)
             assert (state, kept) == ("Alert", ""), directory
-            assert driver.session_log.path == before
+            assert log_file(driver) == before
         assert not (outside / "logs").exists()
         assert "outside your home directory" in driver.outbox.take().decode()
 
@@ -167,8 +174,8 @@ async def test_a_directory_outside_the_home_is_refused_and_changes_nothing(
         state, kept = await set_directory(driver, "~/nights")
         assert (state, kept) == ("Ok", "~/nights")
         await trio.sleep(2.0)
-        assert driver.session_log.path.parent == home / "nights"
-        assert driver.props.text("DATA_LOG_DIR")["FILE"].value == str(driver.session_log.path)
+        assert log_file(driver).parent == home / "nights"
+        assert len(data_rows(log_file(driver))) >= 3
         nursery.cancel_scope.cancel()
 
 
@@ -186,8 +193,8 @@ async def test_a_directory_outside_the_home_listed_in_the_environment_is_used(
         state, _ = await set_directory(driver, str(shared / "astrolink"))
         assert state == "Ok"
         await trio.sleep(2.0)
-        assert driver.session_log.path.parent == shared / "astrolink"
-        assert len(data_rows(driver.session_log.path)) >= 3
+        assert log_file(driver).parent == shared / "astrolink"
+        assert len(data_rows(log_file(driver))) >= 3
         nursery.cancel_scope.cancel()
 
 
@@ -211,7 +218,6 @@ async def test_a_directory_no_longer_allowed_stops_the_log_on_the_next_connect(
         rows_before = len(data_rows(next((shared / "astrolink").glob("*.csv"))))
         await driver.handle_request(astrolink_request("Switch", "CONNECTION", CONNECT=True))
         assert driver.connected
-        assert driver.session_log is None
         assert driver.props["DATA_LOG"].state.value == "Alert"
         assert "outside your home directory" in driver.outbox.take().decode()
         await trio.sleep(5.0)
