@@ -63,6 +63,7 @@ def _answer_until_first_request(
             else:
                 pending.append(message)
         _write_blocking(1, outbox.take())
+        outbox.written()
         if pending:
             return pending
 

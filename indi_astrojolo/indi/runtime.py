@@ -11,6 +11,11 @@ requests waits in indiserver (which holds it as bytes) rather than in this proce
 (`Device.overtakes`) does not wait in that queue: it goes to an urgent lane the dispatcher reads first, and the
 requests for the device queued before it are withdrawn with a refusal, so nothing a client asked for before an abort
 can start after it (abort always wins). It still waits for the one request being served, as every request does.
+
+Output is bounded the same way: while more than OUTPUT_BACKLOG_LIMIT bytes wait for stdout (indiserver reading slower
+than the driver writes, on a loaded machine), the reader answers no further getProperties and reads nothing more, so
+a client asking for every property again and again makes indiserver hold its requests instead of this process
+holding the answers.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT = 10.0  # seconds the requests queued before stdin closed may take to finish
 REQUEST_QUEUE_LIMIT = 256  # requests read ahead of the dispatcher, per lane: a few tens of ms of work, a few hundred kB
+OUTPUT_BACKLOG_LIMIT = 1 << 20  # bytes waiting for stdout before the reader waits: some twenty full definition sets
 
 # Another device's def/set/del this driver snoops waits in the same queue: it is served in arrival order with the
 # requests (a GPS's site applied between two gotos, never during one).
@@ -112,6 +118,8 @@ class Runtime:
         self.stdout_fd = stdout
         self.requests = RequestQueue()
         self._output_ready = trio.Event()
+        self._output_written = trio.Event()  # set after each write to stdout
+        self.times_output_full = 0  # how often the reader waited for stdout to catch up
         self._requests_done = trio.Event()
         self._write_lock = trio.Lock()  # the writer task and the last flush at shutdown share stdout
 
@@ -182,8 +190,18 @@ class Runtime:
     def _withdrawable(self, message: Message | MalformedMessage) -> bool:
         return isinstance(message, NewVector) and message.device == self.device.name
 
+    async def _wait_for_output_room(self) -> None:
+        if self.device.outbox.unsent <= OUTPUT_BACKLOG_LIMIT:
+            return
+        self.times_output_full += 1
+        while self.device.outbox.unsent > OUTPUT_BACKLOG_LIMIT:
+            self._output_ready.set()  # the writer may be waiting for news while the backlog is its own
+            self._output_written = trio.Event()
+            await self._output_written.wait()
+
     async def _route(self, message: Message | MalformedMessage) -> None:
         if isinstance(message, GetProperties):
+            await self._wait_for_output_room()
             self.device.answer_get_properties(message)
         elif isinstance(message, NewVector):
             await self.requests.put(message)
@@ -226,13 +244,18 @@ class Runtime:
 
     async def _flush(self, writer: trio.lowlevel.FdStream) -> None:
         async with self._write_lock:
-            while self.device.outbox:
-                data = self.device.outbox.take()
+            outbox = self.device.outbox
+            while outbox:
+                data = outbox.take()
                 try:
                     await writer.send_all(data)
                 except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                     log.info("stdout failed: %s", exc)
+                    outbox.written()  # never will be: a reader waiting for room must not wait for it
+                    self._output_written.set()
                     return
+                outbox.written()
+                self._output_written.set()
 
     async def _signal_loop(self, scope: trio.CancelScope) -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:

@@ -1,5 +1,6 @@
 """A flood of client requests: the driver's queue stays bounded (the reader stops reading, so the flood waits in the
 sender), and an abort or a disconnect sent after the flood overtakes it and withdraws what was queued before it.
+A flood of getProperties that the peer does not read the answers to: the answers waiting for stdout stay bounded too.
 
 The whole driver runtime (stdin reader, dispatcher, writer) runs in this process on a socket pair, the AstroLink 4
 driver simulating its device with the real emulator. The clock is trio's real one, since the socket is real I/O; the
@@ -16,13 +17,15 @@ import trio
 from indi_astrojolo.astrolink4.driver import AstroLink4Driver
 from indi_astrojolo.astrolink4.main import SPEC
 from indi_astrojolo.indi.outbox import Outbox
-from indi_astrojolo.indi.runtime import REQUEST_QUEUE_LIMIT, Runtime
+from indi_astrojolo.indi.runtime import OUTPUT_BACKLOG_LIMIT, REQUEST_QUEUE_LIMIT, Runtime
 from indi_astrojolo.indi.spec import prepare_properties
 from indi_astrojolo.indi.xmlstream import OtherMessage, XmlStream
 
 DEVICE = "AstroLink 4 USB"
 FLOOD = 3_000  # requests (~400 kB): far more than the queue and a 64 kB read hold together
 GENEROUS = 120.0  # seconds: only a hang reaches this, even on a loaded machine
+ONE_ANSWER_AT_MOST = 256 * 1024  # bytes: every property of the connected AstroLink is about 40 kB
+GET_FLOOD = 200  # getProperties: their answers (~8 MB) are several times what may wait for stdout
 
 
 @pytest.fixture(autouse=True)
@@ -53,9 +56,11 @@ class Peer:
         self.parser = XmlStream()
         self.replies: list[OtherMessage] = []
         self._arrived = trio.Event()
+        self.reading = trio.Event()  # cleared: the peer reads nothing, as a stalled indiserver would
+        self.reading.set()
 
     async def receive_forever(self) -> None:
-        while data := await self.stream.receive_some(1 << 16):
+        while await self.reading.wait() is None and (data := await self.stream.receive_some(1 << 16)):
             self.replies.extend(m for m in self.parser.feed(data) if isinstance(m, OtherMessage))
             self._arrived.set()
             self._arrived = trio.Event()
@@ -161,3 +166,27 @@ async def test_a_disconnect_after_a_flood_overtakes_it_and_withdraws_a_connect_s
         assert not driver.connected
         assert runtime.requests.most_held <= REQUEST_QUEUE_LIMIT
         nursery.cancel_scope.cancel()
+
+
+async def test_answers_to_a_get_properties_flood_wait_in_the_sender_while_stdout_lags() -> None:
+    async with trio.open_nursery() as nursery:
+        driver, runtime, peer = await connected_driver(nursery)
+        peer.reading = trio.Event()  # the peer stops reading: stdout fills up
+        flood = b'<getProperties version="1.7"/>\n' * GET_FLOOD
+        nursery.start_soon(peer.stream.send_all, flood)
+        with trio.fail_after(GENEROUS):
+            while not runtime.times_output_full and driver.outbox.unsent <= OUTPUT_BACKLOG_LIMIT + ONE_ANSWER_AT_MOST:
+                await trio.sleep(0.05)  # until the reader waits for stdout, or the backlog passes the bound
+        assert driver.outbox.unsent <= OUTPUT_BACKLOG_LIMIT + ONE_ANSWER_AT_MOST
+
+        peer.reading.set()  # the peer catches up: every request is answered, none was dropped
+        index = len(peer.replies) - 1
+        for _ in range(GET_FLOOD):
+            index = await peer.wait_for(is_defined("CONNECTION"), "every answer", start=index + 1)
+        assert driver.outbox.most_unsent <= OUTPUT_BACKLOG_LIMIT + ONE_ANSWER_AT_MOST
+        nursery.cancel_scope.cancel()
+
+
+def is_defined(name: str):
+    return lambda reply: reply.tag.startswith("def") and reply.attrib.get("name") == name
+
