@@ -9,6 +9,7 @@ import math
 import time
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator, Callable
 
 import trio
@@ -23,6 +24,7 @@ from ..link.session import RequestSession, open_session
 from ..link.transports import SerialTransport, Transport, memory_pair
 from . import astrometry as astro
 from . import aux
+from .alignment_pointset import AlignmentPointSet
 from .aux import Command
 from .focuser import BusFocuser, simulated_focuser
 from .motion import MotionControl
@@ -175,6 +177,10 @@ class NexStarDriver(Device):
         self.limits_unconfirmed: str | None = None  # why motion is held until the user confirms the limits
         for name, moves in MOTION_REQUESTS.items():
             self.handlers[name] = self._held_while_limits_unconfirmed(self.handlers[name], moves)
+
+        # libindi's alignment-subsystem point set over the pointing model, for Ekos's Clear Model.
+        self.alignment_pointset = AlignmentPointSet(self)
+        self.handlers.update(self.alignment_pointset.handlers)
 
         # Other devices followed through indiserver: a GPS, a dome, a weather device (snooping.py).
         self.snooped = SnoopedDevices(self)
@@ -591,16 +597,23 @@ class NexStarDriver(Device):
 
     # --- sync and the pointing model -------------------------------------------------------------------------
 
-    def _pointing_path(self):
+    def pointing_file(self) -> Path:
         return indi_home() / f"{self.name}_pointing.json"
 
-    def _load_pointing(self) -> None:
+    def _load_pointing(self, without_it: str = "Connected without it") -> None:
         try:
-            self.pointing = PointingStore.load(self._pointing_path())
+            self.pointing = PointingStore.load(self.pointing_file())
         except StoreProblem as problem:
-            self.message(f"Pointing model file {problem}. Connected without it: sync again to rebuild it", "WARNING")
-            self.pointing = PointingStore(self._pointing_path())
+            self.message(f"Pointing model file {problem}. {without_it}: sync again to rebuild it", "WARNING")
+            self.pointing = PointingStore(self.pointing_file())
         self.model = fit_model(self.pointing.points)
+
+    def sync_points(self) -> list[SyncPoint]:
+        """The pointing model's sync points; read from the file first if the mount has not connected yet."""
+        if self.pointing is None:
+            self._load_pointing("Going on without it")
+        assert self.pointing is not None
+        return list(self.pointing.points)
 
     def _show_pointing(self) -> None:
         points = self.pointing.points if self.pointing else []
@@ -621,6 +634,10 @@ class NexStarDriver(Device):
             f"{i}: sky {p.sky1:.3f}/{p.sky2:.3f} mount {p.mount1:.3f}/{p.mount2:.3f}" for i, p in enumerate(points, 1)
         )[:3900]
         self.update(listing.name, State.OK if points else State.IDLE)
+        # libindi's alignment point set mirrors the count (defined before connecting: Idle until the file is read).
+        size = self.props.number("ALIGNMENT_POINTSET_SIZE")
+        size["ALIGNMENT_POINTSET_SIZE"].value = len(points)
+        self.update(size.name, State.OK if self.pointing is not None else State.IDLE)
 
     async def sync(self, ra_hours: float, dec_degrees: float) -> None:
         """The star at RA/Dec is where the mount points now: a point of the pointing model. Never moves the mount."""
@@ -645,14 +662,34 @@ class NexStarDriver(Device):
         self.motion.synced(mount, read_at)
         self.show_position()
 
-    async def _on_pointing_clear(self, update: Update) -> None:
-        update.vector.reset()
-        if self.pointing is not None:
-            self.pointing.points = []
-            await trio.to_thread.run_sync(self.pointing.save)
-        self.model = PointingModel()
+    async def replace_sync_points(self, points: list[SyncPoint]) -> None:
+        """The one way the sync points change other than by a sync: POINTING_CLEAR, and libindi's point-set CLEAR
+        and DELETE (alignment_pointset.py). The file is written first (atomically; a failure changes nothing), then
+        the model is refitted and shown everywhere (POINTING_MODEL, POINTING_POINTS, ALIGNMENT_POINTSET_SIZE).
+
+        Never moves the mount: refused while it slews (what it is heading for would change under it); while it
+        tracks, what it tracks becomes what the new model says it points at, as after a sync, so it stays on the same
+        piece of sky and only the coordinates shown change. Disconnected, only the file and the model change."""
+        anchor: tuple[AxisAngles, float] | None = None
+        if self.connected:
+            self.motion.check_model_change()
+            if self.motion.tracking():
+                azm, alt = await self.read_encoders()
+                anchor = (self.mount_axes(azm, alt), self.encoders_time)
+        store = PointingStore(self.pointing_file(), list(points))
+        await trio.to_thread.run_sync(store.save)
+        self.pointing = store
+        self.model = fit_model(store.points)
+        if anchor is not None:
+            self.motion.synced(*anchor)
         self._show_pointing()
-        self.update(update.vector.name, State.OK, "Pointing model cleared")
+        if self.connected:
+            self.show_position()
+
+    async def _on_pointing_clear(self, update: Update) -> None:
+        await self.replace_sync_points([])
+        self.props.switch("POINTING_CLEAR").reset()
+        self.update("POINTING_CLEAR", State.OK, "Pointing model cleared")
 
     # --- site, time and settings -----------------------------------------------------------------------------
 

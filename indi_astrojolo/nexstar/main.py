@@ -13,7 +13,7 @@ SPEC = DriverSpec(
     interface=TELESCOPE | GUIDER,
     baud_rate="19200",
     tcp_address=("1.2.3.4", "2000"),  # the address a SkyPortal/Evolution WiFi module has in access-point mode
-    pre_connection_files=("nexstar_aux_connection.xml",),
+    pre_connection_files=("nexstar_aux_connection.xml", "nexstar_aux_alignment.xml"),
     connected_files=("nexstar_aux.xml",),
 )
 

@@ -242,6 +242,14 @@ class MotionControl:
         if self.busy():
             raise ValidationError("the mount is moving; sync when it is still")
 
+    def check_model_change(self) -> None:
+        """Clearing or editing the pointing model while the axes head somewhere would change where they end up."""
+        if self.busy():
+            raise ValidationError("the mount is moving; change the pointing model when it is still or tracking")
+
+    def tracking(self) -> bool:
+        return self.phase is Phase.TRACKING
+
     def confirm_sync(self, shift_degrees: float, ra: float, dec: float) -> bool:
         """A sync that moves the pointing by more than SYNC_CONFIRM_DEG (a wrong plate solve, the wrong star) is
         refused the first time, with a warning, and applied when the same sync comes again within

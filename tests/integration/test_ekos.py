@@ -10,6 +10,7 @@ the tests can make the weather turn.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import traceback
@@ -321,17 +322,25 @@ def check_the_drivers_clear_model_works_through_ekos(rig: Rig) -> None:
     wait_for(lambda: kstars.number(NEXSTAR, "POINTING_MODEL", "POINTS") == 0, 30, "the model to be cleared")
 
 
-def check_ekos_clear_model_needs_the_alignment_subsystem(rig: Rig) -> None:
-    """The gap (issue 15, item 3): Ekos's Clear Model (Mount.resetModel) works through libindi's alignment-subsystem
-    properties (ALIGNMENT_POINTSET_ACTION, ...), which the NexStar driver does not have yet, so Ekos refuses and the
-    model stays. When the driver gains them, this check fails: make it expect the model cleared."""
+def check_ekos_clear_model_clears_the_drivers_model(rig: Rig) -> None:
+    """Issue 15, item 3: Ekos's Clear Model (Mount.resetModel; Align's and the Scheduler's "reset mount model" too)
+    goes through libindi's alignment-subsystem properties: ALIGNMENT_POINTSET_ACTION with its member at index 4 On
+    (CLEAR, in libindi's order), then ALIGNMENT_POINTSET_COMMIT. The driver offers them over its own model, defined
+    before connecting (KStars looks for them once, when it first sees the mount), and clears it as POINTING_CLEAR
+    does: the model, ALIGNMENT_POINTSET_SIZE and the pointing file, with the mount left tracking where it was."""
     kstars = rig.kstars
     ensure_unparked(kstars)
     goto(kstars, *high_target(hour_angle=0.5, dec=30.0))
     sync_here(kstars)
-    assert kstars.call(MOUNT, "resetModel") == "false"
-    assert kstars.number(NEXSTAR, "POINTING_MODEL", "POINTS") >= 1
-    kstars.press(NEXSTAR, "POINTING_CLEAR", "CLEAR")  # leave no model behind
+    pointing_file = rig.server.home / ".indi" / f"{NEXSTAR}_pointing.json"
+    assert len(json.loads(pointing_file.read_text())["points"]) >= 1
+    assert kstars.call(MOUNT, "resetModel") == "true"
+    wait_for(lambda: kstars.number(NEXSTAR, "POINTING_MODEL", "POINTS") == 0, 30, "Ekos's Clear Model to clear it")
+    wait_for(lambda: kstars.state(NEXSTAR, "ALIGNMENT_POINTSET_COMMIT") == "Ok", 30, "the commit to be answered Ok")
+    assert kstars.number(NEXSTAR, "ALIGNMENT_POINTSET_SIZE", "ALIGNMENT_POINTSET_SIZE") == 0
+    assert json.loads(pointing_file.read_text())["points"] == []
+    assert any("Alignment Model cleared" in line for line in mount_log_lines(kstars))
+    assert kstars.mount_status() == "Tracking"
 
 
 def check_disconnect_and_reconnect(rig: Rig) -> None:
@@ -367,7 +376,7 @@ CHECKS: list[Callable[[Rig], None]] = [
     check_focus_module_moves_the_focuser,
     check_weather_warning_and_alert_reach_ekos,
     check_the_drivers_clear_model_works_through_ekos,
-    check_ekos_clear_model_needs_the_alignment_subsystem,
+    check_ekos_clear_model_clears_the_drivers_model,
     check_disconnect_and_reconnect,  # last: it stops and restarts Ekos
 ]
 
