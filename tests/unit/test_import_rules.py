@@ -157,10 +157,23 @@ def link_imports_indi(name: str) -> set[str]:
     return {target for target in GRAPH[name] if target.startswith(above)}
 
 
+INDI_CONNECTION = f"{PACKAGE}.indi.connection"  # libindi's connection plugins: indi/'s one way to open a link
+
+
+def indi_reaches_into_link(name: str) -> set[str]:
+    """indi/ opens links only through its connection module, and otherwise knows the link's pure error types."""
+    if not name.startswith(f"{PACKAGE}.indi") or name == INDI_CONNECTION:
+        return set()
+    pure = f"{PACKAGE}.link.errors"
+    return {target for target in GRAPH[name] if target.startswith(f"{PACKAGE}.link") and target != pure}
+
+
 def violations(name: str) -> list[str]:
     found = []
     if link_imports_indi(name):
         found.append(f"imports {sorted(link_imports_indi(name))} from above the link")
+    if indi_reaches_into_link(name):
+        found.append(f"imports {sorted(indi_reaches_into_link(name))}: indi/ opens links only in {INDI_CONNECTION}")
     if imports_own_driver(name):
         found.append("imports its driver")
     if imports_sibling_part(name):
@@ -209,6 +222,7 @@ def later():
     }
     assert ASTROLINK_PARTS <= set(MODULES)
     assert f"{astrolink}.emulator" in GRAPH[f"{astrolink}.driver"]  # imported only when simulating
+    assert any(target.startswith(f"{PACKAGE}.link.") for target in GRAPH[INDI_CONNECTION])
 
 
 def test_no_module_breaks_the_import_rules() -> None:

@@ -16,8 +16,6 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "indi_astrojolo"
 SANS_IO = re.compile(r"\bsans[-\s]?I/?O\b", re.IGNORECASE)
@@ -118,65 +116,3 @@ def test_sans_io_modules_load_no_io_library() -> None:
         for name, chain in report["loaded"].items():
             leaks.append(f"{module} loads {name}" + (f" (through {' -> '.join(chain)})" if chain else ""))
     assert not leaks, "sans-I/O modules that load I/O libraries:\n" + "\n".join(leaks)
-
-
-def imported_modules(source: str, package: str) -> set[str]:
-    """Every module `source`, written in `package`, imports anywhere (functions and TYPE_CHECKING blocks included)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                base = ".".join(anchor + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            for alias in node.names:  # `from ..link import errors` imports the submodule link.errors
-                submodule = f"{base}.{alias.name}"
-                where = ROOT / Path(*submodule.split("."))
-                is_module = where.with_suffix(".py").exists() or (where / "__init__.py").exists()
-                names.add(submodule if is_module else base)
-    return names
-
-
-def imports_of(path: Path) -> set[str]:
-    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
-    return imported_modules(path.read_text(encoding="utf-8"), package)
-
-
-def imports_under(room: str) -> dict[str, set[str]]:
-    return {module_name(path): imports_of(path) for path in sorted((PACKAGE / room).rglob("*.py"))}
-
-
-def in_room(module: str, room: str) -> bool:
-    return module == f"indi_astrojolo.{room}" or module.startswith(f"indi_astrojolo.{room}.")
-
-
-def test_link_never_imports_indi() -> None:
-    found = {module: sorted(n for n in names if in_room(n, "indi")) for module, names in imports_under("link").items()}
-    assert {module: names for module, names in found.items() if names} == {}
-
-
-def test_indi_reaches_link_only_through_its_connection_module() -> None:
-    reach = {
-        module: sorted(n for n in names if in_room(n, "link") and n != "indi_astrojolo.link.errors")
-        for module, names in imports_under("indi").items()
-    }
-    assert reach.pop("indi_astrojolo.indi.connection"), "the connection module no longer opens link transports"
-    assert {module: names for module, names in reach.items() if names} == {}
-
-
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
-        ("from ..link import errors", {"indi_astrojolo.link.errors"}),
-        ("from ..link.transports import Transport", {"indi_astrojolo.link.transports"}),
-        ("from .. import link", {"indi_astrojolo.link"}),
-        ("from . import properties", {"indi_astrojolo.indi.properties"}),
-        ("import indi_astrojolo.link.session", {"indi_astrojolo.link.session"}),
-        ("def f():\n    from ..link.session import open_session", {"indi_astrojolo.link.session"}),
-    ],
-)
-def test_the_import_scan_resolves_what_a_module_in_indi_imports(source: str, expected: set[str]) -> None:
-    assert imported_modules(source, "indi_astrojolo.indi") == expected
