@@ -438,6 +438,7 @@ class NexStarDriver(Device):
                 await self.read_encoders()
                 self._load_pointing()
                 await self.motion.restore_park()
+                self._show_driver_clock()
                 yield
             finally:
                 self.session = None
@@ -701,6 +702,18 @@ class NexStarDriver(Device):
         self.show_position()
         await self.motion.site_changed()
         await self.satellites.refresh_quietly()
+
+    def _show_driver_clock(self) -> None:
+        """TIME_UTC at connect: the time the driver goes by (this computer's clock, or a client's from before), as
+        libindi's sendTimeFromSystem fills it, but Idle, not Ok: no client has vouched for it yet. KStars then still
+        sends its own time (it waits for an Idle TIME_UTC when the mount is not its time source), and never adopts
+        a Raspberry Pi's clock that started wherever it stopped."""
+        now = self.now_unix()
+        utc_offset = (time.localtime(now).tm_gmtoff or 0) / 3600.0
+        clock = self.props.text("TIME_UTC")
+        clock["UTC"].value = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        clock["OFFSET"].value = f"{utc_offset:.2f}"
+        clock.state = State.IDLE
 
     async def _on_time(self, update: Update) -> None:
         text = update["UTC"].strip().replace("/", "-")

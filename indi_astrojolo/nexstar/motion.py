@@ -23,6 +23,7 @@ import trio
 
 from ..files import StoreProblem, indi_home
 from ..indi.properties import State, Update, ValidationError
+from ..indi.xmlstream import format_number_display
 from ..link.errors import LinkError, LinkTimeout, NotSentInTime, ReplyRejected
 from . import astrometry as astro
 from . import aux
@@ -75,6 +76,11 @@ MODE_RATES = {"TRACK_SIDEREAL": aux.SIDEREAL_ARCSEC_PER_S, "TRACK_SOLAR": aux.SO
 SPECIAL_RATES = {"TRACK_SIDEREAL": aux.SPECIAL_RATE_SIDEREAL, "TRACK_SOLAR": aux.SPECIAL_RATE_SOLAR,
                  "TRACK_LUNAR": aux.SPECIAL_RATE_LUNAR}  # fmt: skip
 AXES = (aux.Device.AZM, aux.Device.ALT)
+
+
+def sexagesimal(value: float) -> str:
+    """Hours or degrees as h:mm:ss / d:mm:ss, the way INDI clients show coordinates (libindi's %m)."""
+    return format_number_display(value, "%.6m")
 
 
 def leg_seconds(start: AxisAngles, end: AxisAngles) -> float:
@@ -562,6 +568,7 @@ class MotionControl:
         self.target = None
         self._set_phase(Phase.SLEWING)
         limit = self.goto_limit(self.driver.model.to_mount(self.driver.sky_to_ideal_axes(ra, dec)))
+        self.driver.message(f"Slewing to RA {sexagesimal(ra)}, Dec {sexagesimal(dec)}")  # as libindi's drivers say it
         self._start_task(lambda: self._goto_sky(ra, dec, track), "Goto", limit=limit)
 
     async def _on_coordinates(self, update: Update) -> None:
@@ -604,6 +611,7 @@ class MotionControl:
         await self._cancel_task()
         self.target = None
         self._set_phase(Phase.SLEWING)
+        driver.message(f"Slewing to Az {sexagesimal(update['AZ'])}, Alt {sexagesimal(update['ALT'])}")
 
         async def fixed() -> None:
             await self._approach(final)
@@ -948,7 +956,8 @@ class MotionControl:
             return
         self.parked = False
         if record:
-            position.apply({"PARK_AZ": record.axis1, "PARK_ALT": record.axis2})
+            # A file from before PARK_AZ took libindi's 0…360 may hold a wedge's negative hour angle (the same angle).
+            position.apply({"PARK_AZ": wrap360(record.axis1), "PARK_ALT": record.axis2})
             self.parked = record.parked
             saved = record.encoders
             if self.parked and saved and self.driver.encoders == (0, 0) and tuple(saved) != (0, 0):
@@ -1041,7 +1050,7 @@ class MotionControl:
         if action == "PARK_CURRENT":
             encoders = await self.driver.read_encoders()
             current = self.driver.mount_axes(*encoders)
-            position.apply({"PARK_AZ": current.axis1, "PARK_ALT": current.axis2})
+            position.apply({"PARK_AZ": wrap360(current.axis1), "PARK_ALT": current.axis2})  # libindi's 0…360
         elif action == "PARK_DEFAULT":
             default = self.default_park()
             position.apply({"PARK_AZ": default.axis1, "PARK_ALT": default.axis2})

@@ -88,6 +88,11 @@ def select_mode(mount, mode: str) -> int:
 # --- equatorial fork on a wedge -----------------------------------------------------------------------------------
 
 
+def guide_rates(mount, mark: int) -> list[str]:
+    """The rate commands (0x06/0x07) the emulated bus received since a mark."""
+    return [line for line in mount.received_since(mark) if "GUIDERATE" in line]
+
+
 def test_southern_wedge_points_at_the_star_guides_and_holds_it_for_a_minute(mount_factory) -> None:
     mount = mount_factory(geometry="EQ_WEDGE", site=SOUTH)
     assert mount.values("TELESCOPE_MOUNT_TYPE")["EQ_FORK"] is True
@@ -103,8 +108,10 @@ def test_southern_wedge_points_at_the_star_guides_and_holds_it_for_a_minute(moun
     landing = wedge_error(mount, sky, star, southern=True)
     assert abs(landing[0]) < LANDING_TOLERANCE and abs(landing[1]) < 2, f"landed {landing} arcsec off"
     # the motor's own sidereal rate, negative in the south (0x07 FFFF), and the Dec axis at rest
-    rates = [line for line in mount.received_since(mark) if "GUIDERATE" in line]
-    assert rates[-2:] == ["SET_NEG_GUIDERATE 10 ffff", "SET_POS_GUIDERATE 11 000000"], rates
+    # the coordinates turn Ok as tracking starts, just before its first rates go out: wait for them
+    wanted = ["SET_NEG_GUIDERATE 10 ffff", "SET_POS_GUIDERATE 11 000000"]
+    wait_until(lambda: guide_rates(mount, mark)[-2:] == wanted, 10, what="the tracking rates after the goto")
+    rates = guide_rates(mount, mark)
     # (rate 0 goes before each goto leg, in the positive form as the C++ driver sends it: a stop, not a direction)
     assert not any(line.startswith("SET_POS_GUIDERATE 10") and not line.endswith(" 000000") for line in rates)
 
@@ -156,8 +163,9 @@ def test_northern_wedge_points_guides_and_follows_each_track_mode(mount_factory)
     assert mount.goto_sky(*star).state == "Ok"
     landing = wedge_error(mount, sky, star, southern=False)
     assert abs(landing[0]) < LANDING_TOLERANCE and abs(landing[1]) < 2, f"landed {landing} arcsec off"
-    rates = [line for line in mount.received_since(mark) if "GUIDERATE" in line]
-    assert rates[-2:] == ["SET_POS_GUIDERATE 10 ffff", "SET_POS_GUIDERATE 11 000000"], rates
+    # the coordinates turn Ok as tracking starts, just before its first rates go out: wait for them
+    wanted = ["SET_POS_GUIDERATE 10 ffff", "SET_POS_GUIDERATE 11 000000"]
+    wait_until(lambda: guide_rates(mount, mark)[-2:] == wanted, 10, what="the tracking rates after the goto")
     for name, member, other, moved, command in (
         ("TELESCOPE_TIMED_GUIDE_NS", "TIMED_GUIDE_N", "TIMED_GUIDE_S", (0.0, 7.52), "AUX_GUIDE 11 3264"),
         ("TELESCOPE_TIMED_GUIDE_WE", "TIMED_GUIDE_E", "TIMED_GUIDE_W", (-7.52, 0.0), "AUX_GUIDE 10 ce64"),

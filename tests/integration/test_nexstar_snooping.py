@@ -27,7 +27,7 @@ def test_the_site_and_time_follow_the_gps_simulator(observatory) -> None:
     client.wait_property(GPS, "CONNECTION", timeout=SLOW)
     client.connect_device(MOUNT, timeout=SLOW)
     geo = client.wait_property(MOUNT, "GEOGRAPHIC_COORD", timeout=SLOW)
-    assert client.wait_property(MOUNT, "TIME_UTC").values["UTC"] == ""  # no client (nor GPS) has set the time yet
+    assert client.wait_property(MOUNT, "TIME_UTC").state == "Idle"  # no client (nor GPS) has set the time yet
     client.connect_device(GPS, timeout=SLOW)
     gps = client.wait_state(GPS, "GEOGRAPHIC_COORD", "Ok", timeout=SLOW).values
     assert abs(gps["LAT"] - geo.values["LAT"]) > 1e-3 or abs(gps["LONG"] - geo.values["LONG"]) > 1e-3  # a change to see

@@ -253,6 +253,8 @@ class Snapshot:
     group: str = ""
     label: str = ""
     limits: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)  # number members' printf formats, as defined
+    timeout: float = 0.0  # the vector's timeout attribute (seconds), as defined
     received: float = field(default_factory=time.monotonic)  # when the client got it (time.monotonic())
 
 
@@ -316,11 +318,13 @@ class Client:
         kind_code = prop.getType()
         values: dict[str, Any] = {}
         limits: dict[str, tuple[float, float, float]] = {}
+        formats: dict[str, str] = {}
         if kind_code == PyIndi.INDI_NUMBER:
             kind = "Number"
             for widget in PyIndi.PropertyNumber(prop):
                 values[widget.getName()] = widget.getValue()
                 limits[widget.getName()] = (widget.getMin(), widget.getMax(), widget.getStep())
+                formats[widget.getName()] = widget.getFormat()
         elif kind_code == PyIndi.INDI_SWITCH:
             kind = "Switch"
             for widget in PyIndi.PropertySwitch(prop):
@@ -344,12 +348,19 @@ class Client:
             prop.getGroupName(),
             prop.getLabel(),
             limits,
+            formats,
+            self._timeout(prop, kind),
         )
         key = (prop.getDeviceName(), prop.getName())
         with self._cond:
             self.properties[key] = snapshot
             self.history.setdefault(key, []).append(snapshot)
             self._cond.notify_all()
+
+    def _timeout(self, prop: Any, kind: str) -> float:
+        """The vector's timeout (only the typed views have it; lights and BLOBs count as 0)."""
+        typed = getattr(self.PyIndi, f"Property{kind}", None) if kind in ("Number", "Switch", "Text") else None
+        return float(typed(prop).getTimeout()) if typed is not None else 0.0
 
     # --- reading -------------------------------------------------------------------------------------------------
 

@@ -115,9 +115,11 @@ def start_mount(
     geometry: str = "ALTAZ",
     site: tuple[float, float] | None = (50.0, 20.0),
     on_emulator: Callable[[Emulator], None] | None = None,
+    send_time: bool = True,
 ) -> Mount:
     """Emulator, indiserver and client, connected. `site` (latitude, east longitude) is sent after connecting, with
-    the system's time, as Ekos does; None leaves the site to the driver (a GPS on the bus, a saved config)."""
+    the system's time (unless not `send_time`), as Ekos does; None leaves the site to the driver (a GPS on the bus, a
+    saved config)."""
     emulator = Emulator(EMULATOR, "--goto-speeds", *TEST_GOTO_SPEEDS, *args, tcp=tcp, link=None if tcp else link)
     try:
         if on_emulator is not None:
@@ -145,6 +147,7 @@ def start_mount(
     if site is not None:
         latitude, longitude = site
         mount.settle("GEOGRAPHIC_COORD", {"LAT": latitude, "LONG": longitude % 360, "ELEV": 300})
-    mount.settle("TIME_UTC", {"UTC": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), "OFFSET": "1"}, kind="Text")
+    if send_time:
+        mount.settle("TIME_UTC", {"UTC": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), "OFFSET": "1"}, kind="Text")
     mount.settle("APPROACH", {"DISTANCE": 0.5})
     return mount

@@ -91,3 +91,11 @@ async def test_a_controller_that_keeps_its_rate_through_a_goto_does_not_drift_af
             if packet.cmd not in (Command.GET_POSITION, Command.SLEW_DONE):
                 last_to[packet.dst] = (packet.cmd, packet.data)
         nursery.cancel_scope.cancel()
+
+
+def test_goto_park_and_home_properties_announce_the_drivers_own_time_limit_as_their_timeout() -> None:
+    from indi_astrojolo.indi.definitions import load_vectors
+
+    vectors = {vector.name: vector for vector in load_vectors("nexstar_aux.xml", "NexStar AUX")}
+    for name in ("EQUATORIAL_EOD_COORD", "HORIZONTAL_COORD", "TELESCOPE_PARK", "TELESCOPE_HOME"):
+        assert vectors[name].timeout == GOTO_MAX_S, name

@@ -100,9 +100,9 @@ async def test_the_default_park_position_follows_the_site_until_one_is_saved(aut
         assert (park["PARK_AZ"].value, park["PARK_ALT"].value) == (0.0, 90.0)  # the north celestial pole
         await driver.handle_request(request("Number", "GEOGRAPHIC_COORD", LAT=-33.9, LONG=18.4, ELEV=0))
         assert (park["PARK_AZ"].value, park["PARK_ALT"].value) == (0.0, -90.0)  # the south one
-        await driver.handle_request(request("Number", "TELESCOPE_PARK_POSITION", PARK_AZ=-30.0, PARK_ALT=-60.0))
+        await driver.handle_request(request("Number", "TELESCOPE_PARK_POSITION", PARK_AZ=330.0, PARK_ALT=-60.0))
         await driver.handle_request(request("Number", "GEOGRAPHIC_COORD", LAT=50.0, LONG=20.0, ELEV=0))
-        assert (park["PARK_AZ"].value, park["PARK_ALT"].value) == (-30.0, -60.0)  # a saved one stays
+        assert (park["PARK_AZ"].value, park["PARK_ALT"].value) == (330.0, -60.0)  # a saved one stays
         nursery.cancel_scope.cancel()
 
 

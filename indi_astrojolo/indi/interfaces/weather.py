@@ -1,9 +1,9 @@
 """The standard behaviour of an INDI weather device (libindi's WeatherInterface), written once.
 
 Each parameter has an OK range and a warning margin (a percentage of the range, inside each edge): outside the range
-it is Alert, in the margin Busy, otherwise Ok. WEATHER_STATUS has a light per critical parameter, and its vector state
-is the overall status clients act on (Ekos stops a session on Alert). SAFETY_STATUS (libindi 2.1.7+, one light
-SAFETY) carries the same overall state for safety monitors.
+it is Alert, in the margin Busy, otherwise Ok; ALERT_TYPE 1 (libindi 2.1.3+) flips Ok and Alert. WEATHER_STATUS has a
+light per critical parameter, and its vector state is the overall status clients act on (Ekos stops a session on
+Alert). SAFETY_STATUS (libindi 2.1.7+, one light SAFETY) carries the same overall state for safety monitors.
 
 Unknown is unsafe. A parameter without a live reading (its sensor is absent, gone, or the device is silent) is Idle:
 in WEATHER_PARAMETERS (the vector is Idle while any of its readings is not live), in its range vector and in its
@@ -47,13 +47,20 @@ class Reading:
         return self.value is not None
 
 
-def parameter_state(value: float, minimum: float, maximum: float, percent_warning: float) -> State:
+def parameter_state(
+    value: float, minimum: float, maximum: float, percent_warning: float, flipped: bool = False
+) -> State:
+    """libindi's checkParameterState. Outside MIN_OK … MAX_OK is Alert, within PERC_WARN % of the range inside an
+    edge Busy, otherwise Ok; ALERT_TYPE 1 (`flipped`) swaps Ok and Alert (a parameter that is bad inside a range).
+    As in libindi, an edge at exactly 0 has no warning margin: 0 there means "no bound" (humidity and cloud cover from
+    0 %: a clear dry sky is not a warning)."""
+    inside_state, outside_state = (State.ALERT, State.OK) if flipped else (State.OK, State.ALERT)
     if value < minimum or value > maximum:
-        return State.ALERT
+        return outside_state
     margin = (maximum - minimum) * percent_warning / 100.0
-    if value < minimum + margin or value > maximum - margin:
+    if (minimum != 0 and value < minimum + margin) or (maximum != 0 and value > maximum - margin):
         return State.BUSY
-    return State.OK
+    return inside_state
 
 
 def worst(states: list[State]) -> State:
@@ -144,7 +151,13 @@ class Weather:
                 result[name] = State.IDLE
                 continue
             limits = self.props.number(name)
-            result[name] = parameter_state(value, limits["MIN_OK"].value, limits["MAX_OK"].value, limits["PERC_WARN"].value)
+            result[name] = parameter_state(
+                value,
+                limits["MIN_OK"].value,
+                limits["MAX_OK"].value,
+                limits["PERC_WARN"].value,
+                flipped=limits["ALERT_TYPE"].value == 1,
+            )
         return result
 
     def unknown_critical(self) -> list[str]:
@@ -261,6 +274,11 @@ class Weather:
     async def _on_range(self, update: Update) -> None:
         if update["MIN_OK"] >= update["MAX_OK"]:
             raise ValidationError(f"{update.vector.name}: MIN_OK must be below MAX_OK")
+        if update["ALERT_TYPE"] not in (0, 1):
+            raise ValidationError(
+                f"{update.vector.name}: ALERT_TYPE is 0 (Alert outside MIN_OK … MAX_OK) or 1 (Alert inside it), "
+                f"not {update['ALERT_TYPE']:g}"
+            )
         self.device.accept(update)
         self._apply_range(update.vector.name)
         self.publish()
