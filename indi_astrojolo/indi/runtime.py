@@ -12,10 +12,11 @@ requests waits in indiserver (which holds it as bytes) rather than in this proce
 requests for the device queued before it are withdrawn with a refusal, so nothing a client asked for before an abort
 can start after it (abort always wins). It still waits for the one request being served, as every request does.
 
-Output is bounded the same way: while more than OUTPUT_BACKLOG_LIMIT bytes wait for stdout (indiserver reading slower
-than the driver writes, on a loaded machine), the reader answers no further getProperties and reads nothing more, so
-a client asking for every property again and again makes indiserver hold its requests instead of this process
-holding the answers.
+Output is bounded too: while more than OUTPUT_BACKLOG_LIMIT bytes wait for stdout (indiserver reading slower than the
+driver writes, on a loaded machine), a getProperties is not answered at once but put aside, and answered when stdout
+has caught up. Requests put aside for the same device and property are answered once: indiserver sends a driver's
+definitions to every client of the device, so one answer serves them all. The reader goes on reading meanwhile, so
+an abort is never held up behind the answers.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT = 10.0  # seconds the requests queued before stdin closed may take to finish
 REQUEST_QUEUE_LIMIT = 256  # requests read ahead of the dispatcher, per lane: a few tens of ms of work, a few hundred kB
-OUTPUT_BACKLOG_LIMIT = 1 << 20  # bytes waiting for stdout before the reader waits: some twenty full definition sets
+OUTPUT_BACKLOG_LIMIT = 1 << 20  # bytes waiting for stdout before getProperties waits: some twenty definition sets
 
 # Another device's def/set/del this driver snoops waits in the same queue: it is served in arrival order with the
 # requests (a GPS's site applied between two gotos, never during one).
@@ -119,7 +120,10 @@ class Runtime:
         self.requests = RequestQueue()
         self._output_ready = trio.Event()
         self._output_written = trio.Event()  # set after each write to stdout
-        self.times_output_full = 0  # how often the reader waited for stdout to catch up
+        # getProperties put aside while stdout lags, one per (device, name), in arrival order
+        self._unanswered: dict[tuple[str | None, str | None], GetProperties] = {}
+        self.times_output_full = 0  # how often a getProperties was put aside
+        self.most_unanswered = 0
         self._requests_done = trio.Event()
         self._write_lock = trio.Lock()  # the writer task and the last flush at shutdown share stdout
 
@@ -134,6 +138,7 @@ class Runtime:
                 if device.outbox:
                     self._output_ready.set()  # what the device said while it was built (snoop subscriptions)
                 nursery.start_soon(self._write_loop, writer)
+                nursery.start_soon(self._answer_put_aside_loop)
                 nursery.start_soon(self._dispatch_loop)
                 nursery.start_soon(self._signal_loop, nursery.cancel_scope)
                 await self._route_all(self.pending)
@@ -190,19 +195,30 @@ class Runtime:
     def _withdrawable(self, message: Message | MalformedMessage) -> bool:
         return isinstance(message, NewVector) and message.device == self.device.name
 
-    async def _wait_for_output_room(self) -> None:
-        if self.device.outbox.unsent <= OUTPUT_BACKLOG_LIMIT:
+    @property
+    def unanswered(self) -> int:
+        """getProperties put aside until stdout catches up."""
+        return len(self._unanswered)
+
+    def _answer_or_put_aside(self, request: GetProperties) -> None:
+        if not self._unanswered and self.device.outbox.unsent <= OUTPUT_BACKLOG_LIMIT:
+            self.device.answer_get_properties(request)
             return
         self.times_output_full += 1
-        while self.device.outbox.unsent > OUTPUT_BACKLOG_LIMIT:
-            self._output_ready.set()  # the writer may be waiting for news while the backlog is its own
+        self._unanswered.setdefault((request.device, request.name), request)
+        self.most_unanswered = max(self.most_unanswered, len(self._unanswered))
+
+    async def _answer_put_aside_loop(self) -> None:
+        while True:
             self._output_written = trio.Event()
             await self._output_written.wait()
+            while self._unanswered and self.device.outbox.unsent <= OUTPUT_BACKLOG_LIMIT:
+                key = next(iter(self._unanswered))
+                self.device.answer_get_properties(self._unanswered.pop(key))
 
     async def _route(self, message: Message | MalformedMessage) -> None:
         if isinstance(message, GetProperties):
-            await self._wait_for_output_room()
-            self.device.answer_get_properties(message)
+            self._answer_or_put_aside(message)
         elif isinstance(message, NewVector):
             await self.requests.put(message)
         elif isinstance(message, MalformedMessage):

@@ -168,22 +168,56 @@ async def test_a_disconnect_after_a_flood_overtakes_it_and_withdraws_a_connect_s
         nursery.cancel_scope.cancel()
 
 
-async def test_answers_to_a_get_properties_flood_wait_in_the_sender_while_stdout_lags() -> None:
+async def flood_while_stdout_lags(peer: Peer, runtime: Runtime, driver) -> None:
+    """Stop reading the driver's output, ask for every property GET_FLOOD times, and wait until the driver puts a
+    getProperties aside (or its backlog passes the bound, which the callers' checks then catch)."""
+    peer.reading = trio.Event()
+    await peer.stream.send_all(b'<getProperties version="1.7"/>\n' * GET_FLOOD)
+    with trio.fail_after(GENEROUS):
+        while not runtime.times_output_full and driver.outbox.unsent <= OUTPUT_BACKLOG_LIMIT + ONE_ANSWER_AT_MOST:
+            await trio.sleep(0.05)
+
+
+async def test_a_get_properties_flood_waits_for_stdout_and_identical_requests_are_answered_once() -> None:
     async with trio.open_nursery() as nursery:
         driver, runtime, peer = await connected_driver(nursery)
-        peer.reading = trio.Event()  # the peer stops reading: stdout fills up
-        flood = b'<getProperties version="1.7"/>\n' * GET_FLOOD
-        nursery.start_soon(peer.stream.send_all, flood)
-        with trio.fail_after(GENEROUS):
-            while not runtime.times_output_full and driver.outbox.unsent <= OUTPUT_BACKLOG_LIMIT + ONE_ANSWER_AT_MOST:
-                await trio.sleep(0.05)  # until the reader waits for stdout, or the backlog passes the bound
+        mark = len(peer.replies)
+        await flood_while_stdout_lags(peer, runtime, driver)
         assert driver.outbox.unsent <= OUTPUT_BACKLOG_LIMIT + ONE_ANSWER_AT_MOST
+        assert runtime.most_unanswered == 1  # the same request, put aside once however often it came
 
-        peer.reading.set()  # the peer catches up: every request is answered, none was dropped
-        index = len(peer.replies) - 1
-        for _ in range(GET_FLOOD):
-            index = await peer.wait_for(is_defined("CONNECTION"), "every answer", start=index + 1)
+        peer.reading.set()  # the peer catches up: the answers put aside go out, then a request sent after them
+        await peer.stream.send_all(switch("DEBUG", "DISABLE"))
+        settled = await peer.wait_for(is_set("DEBUG", "Ok"), "the request after the flood", start=mark)
+        with trio.fail_after(GENEROUS):
+            while runtime.unanswered or driver.outbox.unsent:
+                await trio.sleep(0.05)
+        await peer.stream.send_all(switch("DEBUG", "DISABLE"))
+        await peer.wait_for(is_set("DEBUG", "Ok"), "a request after every answer", start=settled + 1)
+        answers = sum(map(is_defined("CONNECTION"), peer.replies[mark:]))
+        assert 1 <= answers < GET_FLOOD
+        assert runtime.unanswered == 0
         assert driver.outbox.most_unsent <= OUTPUT_BACKLOG_LIMIT + ONE_ANSWER_AT_MOST
+        nursery.cancel_scope.cancel()
+
+
+async def test_an_abort_is_not_held_up_by_answers_waiting_for_stdout() -> None:
+    async with trio.open_nursery() as nursery:
+        driver, runtime, peer = await connected_driver(nursery)
+        await peer.stream.send_all(number("ABS_FOCUS_POSITION", "FOCUS_ABSOLUTE_POSITION", 20000))  # ~90 s away
+        await peer.wait_for(is_set("ABS_FOCUS_POSITION", "Busy"), "the move")
+        await flood_while_stdout_lags(peer, runtime, driver)
+        assert runtime.times_output_full
+
+        await peer.stream.send_all(switch("FOCUS_ABORT_MOTION", "ABORT"))  # the peer still reads nothing
+        emulator = driver.simulator
+        assert emulator is not None
+        with trio.fail_after(GENEROUS):
+            while driver.focuser.target is not None or emulator.target != round(emulator.position):
+                await trio.sleep(0.05)
+        assert emulator.position < 20000  # halted on the way, while its answers still waited for stdout
+        peer.reading.set()
+        await peer.wait_for(is_set("FOCUS_ABORT_MOTION", "Ok"), "the abort's answer")
         nursery.cancel_scope.cancel()
 
 
