@@ -8,7 +8,7 @@ when it is switched off (limit 0) or its sensor is absent. Every change to Busy 
 from __future__ import annotations
 
 from ..indi.interfaces.weather import worst
-from ..indi.part import Handler, Publisher
+from ..indi.part import Handler, Part, Publisher
 from ..indi.properties import State, Update
 from . import environment as env
 from . import protocol as p
@@ -16,7 +16,7 @@ from . import readings
 from .unit import Unit
 
 
-class Alerts:
+class Alerts(Part):
     def __init__(self, publisher: Publisher, unit: Unit) -> None:
         self.publisher = publisher
         self.props = publisher.props

@@ -13,7 +13,7 @@ from typing import Mapping
 
 import trio
 
-from ..indi.part import Handler, Publisher
+from ..indi.part import Handler, Part, Publisher
 from ..indi.properties import State, Update, ValidationError
 from . import protocol as p
 from . import readings
@@ -27,7 +27,7 @@ MANUAL, DEVICE, HEAT, HOLD = "DEW_MANUAL", "DEW_DEVICE", "DEW_HEAT", "DEW_HOLD"
 DRIVER_MODES = (HEAT, HOLD)
 
 
-class DewHeaters:
+class DewHeaters(Part):
     def __init__(self, publisher: Publisher, commands: Commands, unit: Unit) -> None:
         self.publisher = publisher
         self.props = publisher.props
@@ -47,6 +47,11 @@ class DewHeaters:
             "DEW_MODE_2": self._on_mode,
             "DEW_PWM_FREQUENCY": self._on_frequency,
         }
+        # Read when used: the HEAT and AUTO settings on every status line (_computed_duty), the startup duties at the
+        # next connection. A request only keeps the value.
+        self.passive = frozenset(
+            {"DEW_HEAT_SETTINGS", "DEW_HOLD_SETTINGS", "DEW_HOLD_SENSOR", "DEW_HOLD_DIRECTION", "DEW_STARTUP"}
+        )
         self._apply_labels()
 
     def mode(self, index: int) -> str:

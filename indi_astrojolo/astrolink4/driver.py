@@ -5,21 +5,21 @@ The work is split by what the user sees, one part each: the focuser (indi.interf
 motor and compensation settings), the 12 V outputs and protection (power.py), the dew heaters (dewheaters.py), the
 sensors and weather (sensors.py), the alerts (alerts.py) and the session log (sessionlog.py). This module is the only
 one that knows them all: it builds each with what it needs (this device as its Publisher, the Commands, the Unit with
-the last status line, narrow callables where one part uses another's readings), registers their request handlers,
-and hands each status line to the parts that use it.
+the last status line, narrow callables where one part uses another's readings), wires the request handlers they
+declare into the device's one dispatch table, and hands each status line to the parts that use it.
 """
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, AsyncIterator, Mapping
+from typing import TYPE_CHECKING, AsyncIterator
 
 import trio
 
 from ..indi.device import Device
 from ..indi.interfaces.focuser import Focuser
 from ..indi.interfaces.weather import Weather
-from ..indi.part import Handler
+from ..indi.part import Declared
 from ..indi.properties import State, Update
 from ..link.errors import LinkTimeout
 from ..link.framing import Line, LineFramer
@@ -95,26 +95,29 @@ class AstroLink4Driver(Device):
         self.sensors = Sensors(self, Weather(self, WEATHER_PARAMETERS, CRITICAL), self.polling_period)
         self.alerts = Alerts(self, self.unit)
         self.session_logging = SessionLogging(self, self.name, lambda: self.connected, self.sensors.sky_brightness)
-        for part in (self.focusing, self.power, self.dew, self.sensors, self.alerts, self.session_logging):
-            self._register(part.handlers)
         self.polls = 0
         self._factory_armed_until: float | None = None  # a first FACTORY_DEFAULTS press waits for its confirmation
         self.trial_baud: int | None = None  # the speed being tried while looking for the device
         self._full_members = {name: dict(self.props[name].members) for name in MINI_ABSENT_MEMBERS}
-        self._register(
+        device_wide = Declared(
+            "AstroLink4Driver (device-wide settings)",
             {
                 "BUZZER": self._on_buzzer,
                 "MANUAL_CONTROLLER": self._on_manual_controller,
                 "FACTORY_DEFAULTS": self._on_factory_defaults,
-            }
+            },
         )
-
-    def _register(self, handlers: Mapping[str, Handler]) -> None:
-        """Take a part's request handlers: each property has one owner."""
-        taken = sorted(set(handlers) & set(self.handlers))
-        if taken:
-            raise RuntimeError(f"two handlers for {', '.join(taken)}")
-        self.handlers.update(handlers)
+        self.wire(
+            self.focuser,
+            self.focusing,
+            self.power,
+            self.dew,
+            self.sensors,
+            self.sensors.weather,
+            self.alerts,
+            self.session_logging,
+            device_wide,
+        )
 
     @property
     def layout(self) -> p.Layout | None:

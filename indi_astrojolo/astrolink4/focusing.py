@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping, Protocol
 
-from ..indi.part import Handler, Publisher
+from ..indi.part import Handler, Part, Publisher
 from ..indi.properties import State, Update, ValidationError
 from . import protocol as p
 from . import readings
@@ -72,7 +72,7 @@ class FocuserState(Protocol):
     def apply_maximum(self, maximum: int) -> None: ...
 
 
-class Focusing:
+class Focusing(Part):
     """`device_name` names the compensation calculator's points file."""
 
     def __init__(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..indi.part import Handler, Publisher
+from ..indi.part import Handler, Part, Publisher
 from ..indi.properties import State, Update, ValidationError
 from . import protocol as p
 from .commands import Commands
@@ -18,7 +18,7 @@ CHANNELS = ("POWER_CHANNEL_1", "POWER_CHANNEL_2", "POWER_CHANNEL_3")
 DEFAULT_MEMBERS = ("POW_DEF_ON1", "POW_DEF_ON2", "POW_DEF_ON3")
 
 
-class Power:
+class Power(Part):
     def __init__(self, publisher: Publisher, commands: Commands) -> None:
         self.publisher = publisher
         self.props = publisher.props

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import trio
 
 from ..indi.interfaces.weather import Reading, Weather
-from ..indi.part import Handler, Publisher
+from ..indi.part import Handler, Part, Publisher
 from ..indi.properties import State, Update, ValidationError
 from . import protocol as p
 from . import readings
@@ -37,7 +37,7 @@ STALE_MINIMUM_S = 5.0
 SILENT = "no readings from the device"
 
 
-class Sensors:
+class Sensors(Part):
     """`weather` is the standard Weather interface this part feeds (the driver builds it with WEATHER_PARAMETERS and
     CRITICAL); `polling_period` is the driver's current one, which sets how long readings stay live."""
 

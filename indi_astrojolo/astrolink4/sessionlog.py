@@ -14,7 +14,7 @@ from pathlib import Path
 
 import trio
 
-from ..indi.part import Handler, Publisher
+from ..indi.part import Handler, Part, Publisher
 from ..indi.properties import State, Update, ValidationError
 from . import protocol as p
 from . import readings
@@ -25,7 +25,7 @@ from .datalog import DirectoryRefused, Sample, SessionLog, allowed_roots, check_
 SESSION_SAMPLE_PERIOD = 0.5  # seconds
 
 
-class SessionLogging:
+class SessionLogging(Part):
     """`connected` says whether the device is connected (a new directory is used at once only then);
     `sky_brightness` is the calibrated sky quality reading the Sensors part shows."""
 

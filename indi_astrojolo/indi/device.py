@@ -2,7 +2,8 @@
 handling, request dispatch with all-or-nothing validation, and a polling loop.
 
 A device module subclasses :class:`Device` and supplies ``open_device()`` (open the link and identify the device),
-``poll()``, and handlers for its own properties.
+``poll()``, and parts that declare handlers for its own properties; its constructor ends with ``wire(parts)``, which
+builds the request dispatch table once and refuses to start half-wired (indi/part.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import traceback
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 import trio
 from lxml import etree
@@ -23,7 +24,7 @@ from .logs import LOGGING_PROPERTIES, set_debug
 from .snoop import Snooper
 from .properties import PropertySet, State, SwitchVector, Update, ValidationError, Vector
 from .outbox import Outbox
-from .part import Handler
+from .part import Declared, Guard, Handler, Part, WiringError, build_dispatch
 from .spec import DriverSpec, connected_names, default_config_document, refresh_system_ports
 from .xmlstream import GetProperties, MalformedMessage, NewVector, SnoopedVector, sanitize_text, serialize, timestamp_now
 from . import connection
@@ -34,7 +35,6 @@ from ..files import file_error
 
 LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 FAST_POLL_PERIOD = 0.25  # seconds between polls while something moves, so clients see progress
-CONNECTION_SETTINGS = ("CONNECTION_MODE", "DEVICE_PORT", "DEVICE_BAUD_RATE", "DEVICE_ADDRESS")
 
 
 class Device:
@@ -48,20 +48,28 @@ class Device:
         self.name = props.device
         self.outbox = outbox
         self.log = logging.getLogger(f"indi_astrojolo.{type(self).__module__.split('.')[-2]}")
-        self.handlers: dict[str, Handler] = {
-            "CONNECTION": self._on_connection,
-            "DEBUG": self._on_debug,
-            "DEBUG_LEVEL": self._on_log_levels,
-            "LOGGING_LEVEL": self._on_log_levels,
-            "LOG_OUTPUT": self._on_log_output,
-            "SIMULATION": self._on_simulation,
-            "CONFIG_PROCESS": self._on_config_process,
-            "POLLING_PERIOD": self._on_polling_period,
-            "DEVICE_PORT_SCAN": self._on_port_scan,
-            "SYSTEM_PORTS": self._on_system_ports,
-        }
-        for name in CONNECTION_SETTINGS:
-            self.handlers.setdefault(name, self._on_connection_setting)
+        # The general and connection properties every device has, served by this class (a subclass changes how
+        # one is served by overriding the method, e.g. _on_baud_rate, never by declaring it again).
+        self.general_properties = Declared(
+            "Device (general and connection properties)",
+            {
+                "CONNECTION": self._on_connection,
+                "DEBUG": self._on_debug,
+                "DEBUG_LEVEL": self._on_log_levels,
+                "LOGGING_LEVEL": self._on_log_levels,
+                "LOG_OUTPUT": self._on_log_output,
+                "SIMULATION": self._on_simulation,
+                "CONFIG_PROCESS": self._on_config_process,
+                "POLLING_PERIOD": self._on_polling_period,
+                "DEVICE_PORT_SCAN": self._on_port_scan,
+                "SYSTEM_PORTS": self._on_system_ports,
+                "CONNECTION_MODE": self._on_connection_setting,
+                "DEVICE_PORT": self._on_connection_setting,
+                "DEVICE_ADDRESS": self._on_connection_setting,
+                "DEVICE_BAUD_RATE": self._on_baud_rate,
+            },
+        )
+        self._dispatch: dict[str, Handler] | None = None  # built by wire() once the subclass has built its parts
         self.connected = False
         self._poll_wakeup = trio.Event()
         # A request failed on the link: what the device holds may not be what is shown, so it is read again
@@ -104,6 +112,29 @@ class Device:
 
     async def on_disconnected(self) -> None:
         """Called after the link is closed."""
+
+    # --- dispatch ---------------------------------------------------------------------------------------------
+
+    def wire(self, *parts: Part, guards: Sequence[Guard] = ()) -> None:
+        """Build the request dispatch table from the general properties' and the parts' declarations, once: the last
+        step of a driver's constructor. Raises WiringError if the declarations and the properties do not fit."""
+        if self._dispatch is not None:
+            raise WiringError(f"{self.name}: the request dispatch is built once; wire() was called again")
+        self._dispatch = build_dispatch(self.props, [self.general_properties, *parts], self._accept_passive, guards)
+
+    def wired(self) -> bool:
+        return self._dispatch is not None
+
+    @property
+    def dispatch(self) -> dict[str, Handler]:
+        """Each writable property's handler. A device whose constructor did not wire it must not serve requests."""
+        if self._dispatch is None:
+            raise WiringError(f"{type(self).__name__} has no request dispatch: its constructor must end with wire()")
+        return self._dispatch
+
+    async def _accept_passive(self, update: Update) -> None:
+        """A passive property: the part that owns it reads the value when it needs it, so a request is just kept."""
+        self.accept(update)
 
     # --- output ----------------------------------------------------------------------------------------------
 
@@ -242,12 +273,9 @@ class Device:
             return
         if self.log.isEnabledFor(logging.DEBUG):  # a flood of requests costs no formatting while debug is off
             self.log.debug("%s requested: %s", name, ", ".join(f"{member}={value}" for member, value in request.members))
-        handler = self.handlers.get(name)
         try:
-            if handler is None:
-                self.accept(update)
-            else:
-                await handler(update)
+            # Every writable property has its handler (wire() checked that); a read-only one was refused above.
+            await self.dispatch[name](update)
         except ValidationError as exc:
             self.refuse(vector, f"Request refused: {exc}")
         except LinkError as exc:
@@ -353,6 +381,10 @@ class Device:
         if self.connected and update.changed():
             raise ValidationError(f"disconnect before changing {update.vector.label.lower()}")
         self.accept(update)
+
+    async def _on_baud_rate(self, update: Update) -> None:
+        """DEVICE_BAUD_RATE: a connection setting; a driver whose link allows only some speeds overrides this."""
+        await self._on_connection_setting(update)
 
     async def _on_system_ports(self, update: Update) -> None:
         if self.connected and update.changed():

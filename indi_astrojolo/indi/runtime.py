@@ -29,6 +29,7 @@ from collections import deque
 import trio
 
 from .device import Device
+from .part import WiringError
 from .xmlstream import (
     EnableBLOB,
     GetProperties,
@@ -112,6 +113,8 @@ class RequestQueue:
 
 class Runtime:
     def __init__(self, device: Device, stream: XmlStream, pending: list[Message], *, stdin: int = 0, stdout: int = 1):
+        if not device.wired():
+            raise WiringError(f"{type(device).__name__} has no request dispatch: its constructor must end with wire()")
         self.device = device
         self.stream = stream
         self.pending = pending

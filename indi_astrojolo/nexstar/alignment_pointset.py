@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ..indi.part import Handler, Part
 from ..indi.properties import PropertySet, State, Update, ValidationError
 from .mount import SyncPoint
 
@@ -112,13 +113,17 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-class AlignmentPointSet:
+class AlignmentPointSet(Part):
     def __init__(self, owner: PointingModelOwner) -> None:
         self.owner = owner
         missing = set(owner.props.switch(ACTION).members) ^ set(ACTIONS)
         if missing:
             raise ValueError(f"{ACTION} and the action table disagree about {sorted(missing)}")
-        self.handlers = {ACTION: self.on_action, COMMIT: self.on_commit, CURRENT_ENTRY: self.on_current_entry}
+        self.handlers: dict[str, Handler] = {
+            ACTION: self.on_action,
+            COMMIT: self.on_commit,
+            CURRENT_ENTRY: self.on_current_entry,
+        }
 
     async def on_action(self, update: Update) -> None:
         """Only a selection: nothing happens until COMMIT."""

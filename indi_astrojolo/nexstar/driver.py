@@ -9,6 +9,7 @@ import math
 import time
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator, Callable
 
@@ -16,7 +17,8 @@ import trio
 
 from ..files import StoreProblem, indi_home
 from ..indi import config
-from ..indi.device import Device, Handler
+from ..indi.device import Device
+from ..indi.part import Declared, Guard, Handler
 from ..indi.properties import State, Update, ValidationError
 from ..link.errors import LinkError, LinkTimeout
 from ..link.framing import AuxFramer, AuxPacket, PassthroughFramer
@@ -29,7 +31,7 @@ from .aux import Command
 from .focuser import BusFocuser, simulated_focuser
 from .motion import MotionControl
 from .satellite import SatelliteTracker
-from .snooping import DOME_LOCKED_REQUESTS, SnoopedDevices
+from .snooping import SnoopedDevices
 from .mount import (
     AxisAngles,
     Geometry,
@@ -156,7 +158,8 @@ class NexStarDriver(Device):
         slew_rates = self.props.switch("TELESCOPE_SLEW_RATE")
         for rate in aux.MOVE_RATES:  # what each rate does, from the one table of them
             slew_rates[f"{rate.level}x"].label = rate.label
-        self.handlers.update(
+        mount_settings = Declared(
+            "NexStarDriver (site, time, pointing model and mount settings)",
             {
                 "GEOGRAPHIC_COORD": self._on_location,
                 "TIME_UTC": self._on_time,
@@ -168,27 +171,33 @@ class NexStarDriver(Device):
                 "CORDWRAP_POS": self._on_cordwrap,
                 "MOTOR_BACKLASH": self._on_backlash,
                 "PORT_TYPE": self._on_port_type,
-                "DEVICE_BAUD_RATE": self._on_baud_rate,
                 "MOUNT_GEOMETRY": self._on_connection_setting,
                 "SIMULATION_GOTO_SPEED": self._on_simulation_goto_speed,
-            }
+            },
         )
-
         self.limits_unconfirmed: str | None = None  # why motion is held until the user confirms the limits
-        for name, moves in MOTION_REQUESTS.items():
-            self.handlers[name] = self._held_while_limits_unconfirmed(self.handlers[name], moves)
 
         # libindi's alignment-subsystem point set over the pointing model, for Ekos's Clear Model.
         self.alignment_pointset = AlignmentPointSet(self)
-        self.handlers.update(self.alignment_pointset.handlers)
 
         # Other devices followed through indiserver: a GPS, a dome, a weather device (snooping.py).
         self.snooped = SnoopedDevices(self)
         self.snooper = self.snooped.snooper
-        self.handlers["ACTIVE_DEVICES"] = self.snooped.on_active_devices
-        self.handlers["DOME_POLICY"] = self.snooped.on_dome_policy
-        for name, locked in DOME_LOCKED_REQUESTS.items():
-            self.handlers[name] = self.snooped.guard(self.handlers[name], locked)
+
+        self.wire(
+            mount_settings,
+            self.motion,
+            self.satellites,
+            self.focuser,
+            self.focuser.interface,
+            self.alignment_pointset,
+            self.snooped,
+            guards=[  # a later guard is asked first: a locking dome, then the limits, then a calibrating focuser
+                Guard("BusFocuser (no move while calibrating)", self.focuser.guards()),
+                Guard("NexStarDriver (motion held until the limits are confirmed)", self._limit_guards()),
+                Guard("SnoopedDevices (the dome policy)", self.snooped.guards()),
+            ],
+        )
 
     def connected_property_names(self) -> list[str]:
         return super().connected_property_names() + list(self.focuser_names)
@@ -203,6 +212,10 @@ class NexStarDriver(Device):
             "not be the ones you set; check them, then set the altitude limits (even unchanged) to allow motion"
         )
         self.update("ALTITUDE_LIMITS", State.ALERT, f"[WARNING] Motion is held: {self.limits_unconfirmed}")
+
+    def _limit_guards(self) -> dict[str, Callable[[Handler], Handler]]:
+        held = self._held_while_limits_unconfirmed
+        return {name: partial(held, moves=moves) for name, moves in MOTION_REQUESTS.items()}
 
     def _held_while_limits_unconfirmed(self, handler: Handler, moves: Callable[[Update, "NexStarDriver"], bool]) -> Handler:
         async def guarded(update: Update) -> None:

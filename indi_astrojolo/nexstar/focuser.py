@@ -16,12 +16,13 @@ polls, and runs the hard-stop calibration (0x2A, then 0x2B polled until it repor
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Callable
 
 import trio
 
 from ..indi.definitions import load_vectors
 from ..indi.interfaces.focuser import Focuser
+from ..indi.part import Handler, Part
 from ..indi.properties import State, Update, ValidationError
 from ..indi.spec import default_config_document
 from ..link.errors import LinkError, LinkTimeout, ReplyError, ReplyRejected
@@ -42,7 +43,6 @@ PROBE_TIMEOUT = 0.25  # a focuser that stopped answering is asked briefly, so th
 # A status read just after START may still show the previous run (INDI's driver waits half a second after the
 # command and polls slowly); such a reading does not end the calibration.
 CALIBRATION_START_GRACE = 2.0
-Handler = Callable[[Update], Awaitable[None]]
 
 
 def range_problem(low: int, high: int) -> str | None:
@@ -61,7 +61,7 @@ def simulated_focuser(emulator: "NexStarEmulator", wanted: bool, now: float) -> 
         emulator.focuser = None
 
 
-class BusFocuser:
+class BusFocuser(Part):
     def __init__(self, driver: "NexStarDriver") -> None:
         self.driver = driver
         self.props = driver.props
@@ -78,15 +78,17 @@ class BusFocuser:
         self.calibration_started = 0.0
         self.stop_requested = False
         self.halting = False
-        driver.handlers["FOCUS_CALIBRATE"] = self._on_calibrate
-        driver.handlers["SIMULATION_FOCUSER"] = driver._on_connection_setting
-        self.interface = self._new_interface()
+        # The standard focuser behaviour is a part of its own (the driver wires both); moves wait for a calibration
+        # to end (the driver puts guards() in front of the interface's handlers).
+        self.interface = Focuser(self.driver, self)
+        self.handlers: dict[str, Handler] = {
+            "FOCUS_CALIBRATE": self._on_calibrate,
+            "SIMULATION_FOCUSER": driver._on_connection_setting,
+        }
 
-    def _new_interface(self) -> Focuser:
-        interface = Focuser(self.driver, self)
-        for name in ("ABS_FOCUS_POSITION", "REL_FOCUS_POSITION"):
-            self.driver.handlers[name] = self._not_while_calibrating(self.driver.handlers[name])
-        return interface
+    def guards(self) -> dict[str, Callable[[Handler], Handler]]:
+        """What must wait while the focuser calibrates: the moves."""
+        return {name: self._not_while_calibrating for name in ("ABS_FOCUS_POSITION", "REL_FOCUS_POSITION")}
 
     def _not_while_calibrating(self, handler: Handler) -> Handler:
         async def guarded(update: Update) -> None:
@@ -191,7 +193,7 @@ class BusFocuser:
         self.present, self.hard_stops, self.raw, self.calibrating = False, None, None, False
         self.driver.focuser_names = ()
         self._show_interface_bit()
-        self.interface = self._new_interface()  # nothing carries over to the next connection
+        self.interface.reset()  # nothing carries over to the next connection
 
     # --- polling -------------------------------------------------------------------------------------------------
 

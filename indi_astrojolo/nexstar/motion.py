@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from ..files import StoreProblem, indi_home
+from ..indi.part import Handler, Part
 from ..indi.properties import State, Update, ValidationError
 from ..indi.xmlstream import format_number_display
 from ..link.errors import LinkError, LinkTimeout, NotSentInTime, ReplyRejected
@@ -142,7 +143,7 @@ def is_stop(cmd: int, data: bytes) -> bool:
     return cmd not in aux.AXIS_COMMANDS or cmd == Command.SET_POSITION
 
 
-class MotionControl:
+class MotionControl(Part):
     def __init__(self, driver: "NexStarDriver") -> None:
         self.driver = driver
         self.props = driver.props
@@ -173,25 +174,26 @@ class MotionControl:
         # After an abort only stop commands reach the motors until someone asks for motion again: a tracking update
         # or a pulse that was under way when the abort came must not set the mount going again.
         self.halted = False
-        driver.handlers.update(
-            {
-                "EQUATORIAL_EOD_COORD": self._on_coordinates,
-                "HORIZONTAL_COORD": self._on_horizontal,
-                "ON_COORD_SET": self._on_coord_set,
-                "TELESCOPE_ABORT_MOTION": self._on_abort,
-                "TELESCOPE_TRACK_STATE": self._on_track_state,
-                "TELESCOPE_TRACK_MODE": self._on_track_settings,
-                "TELESCOPE_TRACK_RATE": self._on_track_settings,
-                "TELESCOPE_PARK": self._on_park,
-                "TELESCOPE_PARK_POSITION": self._on_park_position,
-                "TELESCOPE_PARK_OPTION": self._on_park_option,
-                "TELESCOPE_HOME": self._on_home,
-                "TELESCOPE_MOTION_NS": self._on_motion,
-                "TELESCOPE_MOTION_WE": self._on_motion,
-                "TELESCOPE_TIMED_GUIDE_NS": self._on_guide,
-                "TELESCOPE_TIMED_GUIDE_WE": self._on_guide,
-            }
-        )
+        self.handlers: dict[str, Handler] = {
+            "EQUATORIAL_EOD_COORD": self._on_coordinates,
+            "HORIZONTAL_COORD": self._on_horizontal,
+            "ON_COORD_SET": self._on_coord_set,
+            "TELESCOPE_ABORT_MOTION": self._on_abort,
+            "TELESCOPE_TRACK_STATE": self._on_track_state,
+            "TELESCOPE_TRACK_MODE": self._on_track_settings,
+            "TELESCOPE_TRACK_RATE": self._on_track_settings,
+            "TELESCOPE_PARK": self._on_park,
+            "TELESCOPE_PARK_POSITION": self._on_park_position,
+            "TELESCOPE_PARK_OPTION": self._on_park_option,
+            "TELESCOPE_HOME": self._on_home,
+            "TELESCOPE_MOTION_NS": self._on_motion,
+            "TELESCOPE_MOTION_WE": self._on_motion,
+            "TELESCOPE_TIMED_GUIDE_NS": self._on_guide,
+            "TELESCOPE_TIMED_GUIDE_WE": self._on_guide,
+        }
+        # Read when used: the slew rate and the reversal at the next manual move, the guide rates at the next pulse,
+        # the approach at the next goto. A request only keeps the value.
+        self.passive = frozenset({"TELESCOPE_SLEW_RATE", "TELESCOPE_REVERSE_MOTION", "GUIDE_RATE", "APPROACH"})
 
     # --- state -----------------------------------------------------------------------------------------------
 

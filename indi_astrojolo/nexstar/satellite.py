@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import trio
 
+from ..indi.part import Handler, Part
 from ..indi.properties import State, Update, ValidationError
 from . import aux
 from .mount import AxisAngles, Geometry, axis1_sign, axis2_sign, crosses, wrap180
@@ -52,7 +53,7 @@ def _parse_time(text: str, what: str) -> float | None:
         raise ValidationError(f"{what} needs UTC as YYYY-MM-DDTHH:MM:SS, not {text!r}") from None
 
 
-class SatelliteTracker:
+class SatelliteTracker(Part):
     def __init__(self, driver: "NexStarDriver") -> None:
         self.driver = driver
         self.props = driver.props
@@ -60,16 +61,14 @@ class SatelliteTracker:
         self.following = False
         self.halt_requested = False  # the next cancellation is the client's SAT_HALT, not something else stopping it
         self._orbit: tuple[str, float, Orbit] | None = None  # (TLE text, age limit, orbit)
-        driver.handlers.update(
-            {
-                "SAT_TLE_TEXT": self._on_tle,
-                "SAT_PASS_WINDOW": self._on_window,
-                "SAT_TRACKING_STAT": self._on_tracking,
-                "SAT_POINTING_MODE": self._on_setting,
-                "SAT_AFTER_PASS": self._on_setting,
-                "SAT_SETTINGS": self._on_setting,
-            }
-        )
+        self.handlers: dict[str, Handler] = {
+            "SAT_TLE_TEXT": self._on_tle,
+            "SAT_PASS_WINDOW": self._on_window,
+            "SAT_TRACKING_STAT": self._on_tracking,
+            "SAT_POINTING_MODE": self._on_setting,
+            "SAT_AFTER_PASS": self._on_setting,
+            "SAT_SETTINGS": self._on_setting,
+        }
 
     # --- inputs ----------------------------------------------------------------------------------------------
 

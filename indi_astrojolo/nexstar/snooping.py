@@ -17,15 +17,16 @@ ACTIVE_DEVICES names, for each role, the device followed (empty: none):
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Callable
 
+from ..indi.part import Handler, Part
 from ..indi.properties import State, Update, ValidationError
 from ..indi.snoop import Snooper
 from ..indi.xmlstream import NewVector, SnoopedVector
 from . import astrometry as astro
 
 if TYPE_CHECKING:
-    from ..indi.device import Handler
     from .driver import NexStarDriver
 
 GPS_PROPERTIES = ("GEOGRAPHIC_COORD", "TIME_UTC")
@@ -47,7 +48,7 @@ DOME_LOCKED_REQUESTS: dict[str, Callable[[Update, "NexStarDriver"], bool]] = {
 }
 
 
-class SnoopedDevices:
+class SnoopedDevices(Part):
     def __init__(self, driver: "NexStarDriver") -> None:
         self.driver = driver
         self.props = driver.props
@@ -57,6 +58,10 @@ class SnoopedDevices:
         self.weather_live: dict[str, bool] = {}  # per reading, from its range vector's state
         self.weather_vector_state: str | None = None  # WEATHER_PARAMETERS's own state
         self.gps_fix: dict[str, SnoopedVector] = {}  # the GPS's last Ok site and time, applied again at connect
+        self.handlers: dict[str, Handler] = {
+            "ACTIVE_DEVICES": self.on_active_devices,
+            "DOME_POLICY": self.on_dome_policy,
+        }
         self.follow()
 
     # --- what is followed ------------------------------------------------------------------------------------
@@ -158,7 +163,11 @@ class SnoopedDevices:
     def _dome_gone(self) -> None:
         self.dome_locked = False  # a dome no longer followed (or gone from indiserver) locks nothing, as in libindi
 
-    def guard(self, handler: "Handler", locked: Callable[[Update, "NexStarDriver"], bool]) -> "Handler":
+    def guards(self) -> dict[str, Callable[[Handler], Handler]]:
+        """What a locking dome refuses (DOME_LOCKED_REQUESTS), in front of the handlers that would do it."""
+        return {name: partial(self.guard, locked=locked) for name, locked in DOME_LOCKED_REQUESTS.items()}
+
+    def guard(self, handler: Handler, locked: Callable[[Update, "NexStarDriver"], bool]) -> Handler:
         async def guarded(update: Update) -> None:
             if self.locks() and locked(update, self.driver):
                 dome = self.active("ACTIVE_DOME")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from ..part import Handler, Part
 from ..properties import State, Update, ValidationError
 
 if TYPE_CHECKING:
@@ -43,29 +44,38 @@ class FocuserBackend(Protocol):
     async def focuser_set_reversed(self, reversed: bool) -> None: ...
 
 
-class Focuser:
+class Focuser(Part):
     def __init__(self, device: "Device", backend: FocuserBackend) -> None:
         self.device = device
         self.backend = backend
         self.props = device.props
-        self.position: int | None = None
-        self.target: int | None = None  # where the current move finally ends
-        self.waypoint: int | None = None  # the overshoot point of a backlash move, before the final approach
-        self.device_target: int | None = None  # where the device last said it was going (position + steps to go)
-        self.idle_polls = 0
-        self.external_move = False
-        handlers = {
+        self.reset()
+        self.handlers: dict[str, Handler] = {
             "FOCUS_MOTION": self._on_motion,
             "ABS_FOCUS_POSITION": self._on_absolute,
             "REL_FOCUS_POSITION": self._on_relative,
             "FOCUS_ABORT_MOTION": self._on_abort,
+        }
+        # What a focuser may lack (libindi's CAN_SYNC, CAN_REVERSE, HAS_BACKLASH; a maximum set by its hard stops is
+        # read-only): served where the device declares the property writable, left out where it does not.
+        optional: dict[str, Handler] = {
             "FOCUS_SYNC": self._on_sync,
             "FOCUS_MAX": self._on_max,
             "FOCUS_REVERSE_MOTION": self._on_reverse,
             "FOCUS_BACKLASH_TOGGLE": self._on_backlash_setting,
             "FOCUS_BACKLASH_STEPS": self._on_backlash_setting,
         }
-        device.handlers.update(handlers)
+        writable = [name for name in optional if name in self.props and self.props[name].perm != "ro"]
+        self.handlers.update({name: optional[name] for name in writable})
+
+    def reset(self) -> None:
+        """Forget every move and reading: nothing carries over to the next connection."""
+        self.position: int | None = None
+        self.target: int | None = None  # where the current move finally ends
+        self.waypoint: int | None = None  # the overshoot point of a backlash move, before the final approach
+        self.device_target: int | None = None  # where the device last said it was going (position + steps to go)
+        self.idle_polls = 0
+        self.external_move = False
 
     # --- state ---------------------------------------------------------------------------------------------------
 

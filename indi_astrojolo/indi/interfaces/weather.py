@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from ..part import Handler, Part
 from ..properties import State, Update, ValidationError
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def period_in_use(requested: float) -> float:
     return max(SHORTEST_UPDATE_PERIOD, float(round(requested)))
 
 
-class Weather:
+class Weather(Part):
     def __init__(self, device: "Device", parameters: list[str], critical: list[str]) -> None:
         self.device = device
         self.props = device.props
@@ -87,13 +88,12 @@ class Weather:
         }
         self.readings: dict[str, Reading] = {name: Reading(None, "no reading yet") for name in parameters}
         self._refresh = trio.Event()
-        handlers = {
+        self.handlers: dict[str, Handler] = {
             "WEATHER_UPDATE": self._on_update_period,
             "WEATHER_REFRESH": self._on_refresh,
             "WEATHER_OVERRIDE": self._on_override,
         }
-        handlers.update({name: self._on_range for name in parameters})
-        device.handlers.update(handlers)
+        self.handlers.update({name: self._on_range for name in parameters})
         for name in parameters:
             self._apply_range(name)
 
