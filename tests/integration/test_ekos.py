@@ -200,7 +200,21 @@ def check_goto_then_tracking_off_and_on(rig: Rig) -> None:
     set_tracking(kstars, False)
     wait_for(lambda: kstars.mount_status() == "Idle", 30, "Ekos to show the mount idle with tracking off")
     # Not tracking, the mount stays put while the sky turns: its RA falls behind the target's.
-    wait_for(lambda: abs(kstars.mount_radec()[0] - ra) > 0.002, 60, "the RA to drift with tracking off")
+    shown: list[float] = []
+
+    def drifted() -> bool:
+        shown.append(kstars.mount_radec()[0])
+        return abs(shown[-1] - ra) > 0.002
+
+    try:
+        wait_for(drifted, 60, "the RA to drift with tracking off")
+    except TimeoutError:  # once under heavy load (issue 12): say what Ekos and the driver showed
+        driver_ra = kstars.number(NEXSTAR, "EQUATORIAL_EOD_COORD", "RA")
+        raise AssertionError(
+            f"the RA did not drift in 60 s with tracking off: target {ra:.5f} h, Ekos showed {shown[0]:.5f} … "
+            f"{shown[-1]:.5f} h over {len(shown)} reads, the driver {driver_ra:.5f} h, tracking "
+            f"{kstars.switch(NEXSTAR, 'TELESCOPE_TRACK_STATE', 'TRACK_ON')}, Ekos status {kstars.mount_status()}"
+        ) from None
 
     set_tracking(kstars, True)
     wait_for(lambda: kstars.mount_status() == "Tracking", 30, "Ekos to show the mount tracking again")

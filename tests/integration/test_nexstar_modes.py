@@ -110,7 +110,7 @@ def test_southern_wedge_points_at_the_star_guides_and_holds_it_for_a_minute(moun
     # the motor's own sidereal rate, negative in the south (0x07 FFFF), and the Dec axis at rest
     # the coordinates turn Ok as tracking starts, just before its first rates go out: wait for them
     wanted = ["SET_NEG_GUIDERATE 10 ffff", "SET_POS_GUIDERATE 11 000000"]
-    wait_until(lambda: guide_rates(mount, mark)[-2:] == wanted, 10, what="the tracking rates after the goto")
+    wait_until(lambda: guide_rates(mount, mark)[-2:] == wanted, 30, what="the tracking rates after the goto")
     rates = guide_rates(mount, mark)
     # (rate 0 goes before each goto leg, in the positive form as the C++ driver sends it: a stop, not a direction)
     assert not any(line.startswith("SET_POS_GUIDERATE 10") and not line.endswith(" 000000") for line in rates)
@@ -165,7 +165,7 @@ def test_northern_wedge_points_guides_and_follows_each_track_mode(mount_factory)
     assert abs(landing[0]) < LANDING_TOLERANCE and abs(landing[1]) < 2, f"landed {landing} arcsec off"
     # the coordinates turn Ok as tracking starts, just before its first rates go out: wait for them
     wanted = ["SET_POS_GUIDERATE 10 ffff", "SET_POS_GUIDERATE 11 000000"]
-    wait_until(lambda: guide_rates(mount, mark)[-2:] == wanted, 10, what="the tracking rates after the goto")
+    wait_until(lambda: guide_rates(mount, mark)[-2:] == wanted, 30, what="the tracking rates after the goto")
     for name, member, other, moved, command in (
         ("TELESCOPE_TIMED_GUIDE_NS", "TIMED_GUIDE_N", "TIMED_GUIDE_S", (0.0, 7.52), "AUX_GUIDE 11 3264"),
         ("TELESCOPE_TIMED_GUIDE_WE", "TIMED_GUIDE_E", "TIMED_GUIDE_W", (-7.52, 0.0), "AUX_GUIDE 10 ce64"),
@@ -303,12 +303,12 @@ def test_cord_wrap_goto_goes_the_long_way_and_tracking_stops_before_it(mount_fac
     # Tracking that would carry the azimuth over the cord-wrap position stops short of it, with an alert.
     sky = Sky(*NORTH)
     mount.settle("CORDWRAP_POS", {"POSITION": 21.0})
-    # azimuth grows there: this star reaches 21° in 8 s
-    star, message, path = goto_and_stop_at_the_cord_wrap(mount, lambda: sky.star_at(21.0, 30.0, time.time() + 8), 21)
+    # azimuth grows there: this star reaches 21° in 20 s, time for the short goto even on a loaded machine
+    star, message, path = goto_and_stop_at_the_cord_wrap(mount, lambda: sky.star_at(21.0, 30.0, time.time() + 20), 21)
     assert "Tracking stopped" in message
     assert max(path) <= 21.0 and min(path) > 19.5, (min(path), max(path))  # and no way round
     stopped = mount.axis(AZM)
-    wait_until(lambda: sky.horizontal(*star, time.time())[0] > 21.0, 10, what="the star to go over")
+    wait_until(lambda: sky.horizontal(*star, time.time())[0] > 21.0, 40, what="the star to go over")
     assert mount.axis(AZM) == pytest.approx(stopped, abs=1e-4)  # the telescope has not followed it
 
     # A star that goes over it while the telescope slews there (0.9 s after the request): the leg over it is not
@@ -327,9 +327,9 @@ def goto_and_stop_at_the_cord_wrap(mount, star_now, wrap: float) -> tuple[tuple[
     with AzimuthRecorder(mount) as recorder:
         star = star_now()
         mount.client.set_number(DEVICE, "EQUATORIAL_EOD_COORD", {"RA": star[0], "DEC": star[1]})
-        message = mount.client.wait_message(DEVICE, f"cord-wrap position {wrap:g}°", timeout=15, start=start)
+        message = mount.client.wait_message(DEVICE, f"cord-wrap position {wrap:g}°", timeout=60, start=start)
         mount.client.wait_for(
-            lambda: any(s.state == "Alert" for s in mount.client.updates_since(DEVICE, "EQUATORIAL_EOD_COORD", mark)), 5
+            lambda: any(s.state == "Alert" for s in mount.client.updates_since(DEVICE, "EQUATORIAL_EOD_COORD", mark)), 30
         )
         time.sleep(0.5)  # the axes come to rest
     assert mount.values("TELESCOPE_TRACK_STATE")["TRACK_OFF"] is True
