@@ -27,7 +27,7 @@ from ..indi.properties import State, Update, ValidationError
 from ..indi.xmlstream import format_number_display
 from ..link.errors import LinkError, LinkTimeout, NotSentInTime, ReplyRejected
 from . import astrometry as astro
-from . import aux
+from . import aux, rates
 from .aux import Command
 from .mount import (
     AxisAngles,
@@ -61,8 +61,7 @@ SLOW_SPEED_ESTIMATE = 0.5  # degrees per second of a slow goto (measured on the 
 ACCELERATION_ESTIMATE = 4.0  # degrees per second² (an estimate; the check after each leg corrects a wrong one)
 TRACK_PERIOD = 1.0
 PREDICTION_STEP = 2.0  # seconds ahead at which the target's motion is sampled
-CORRECTION_TIME = 2.0  # seconds over which a measured error is taken out
-MAX_CORRECTION = 0.5  # degrees per second at most added to correct an error
+CORRECTION_TIME = 2.0  # seconds over which tracking takes a measured error out (rates.py's closed loop)
 MANUAL_LIMIT_MARGIN = 0.75  # seconds of motion before a limit at which a manual move is stopped
 MAX_PULSE_TICKS = 255  # one controller-timed guide pulse: at most 2.55 s
 UNANSWERED_PULSES_TO_GIVE_UP = 2  # unanswered 0x26 pulses in a row (the link answering otherwise): 0x26 is absent
@@ -675,23 +674,20 @@ class MotionControl(Part):
             )
             return
         mount_next = driver.model.to_mount(driver.sky_to_ideal_axes(ra1, dec1, PREDICTION_STEP))
-        rate1 = wrap180(mount_next.axis1 - mount_now.axis1) / PREDICTION_STEP
-        rate2 = (mount_next.axis2 - mount_now.axis2) / PREDICTION_STEP
         encoders = await driver.read_encoders()
         measured = driver.mount_axes(*encoders)
+        lag = driver.now_unix() - now  # the encoders were read this long after the target was computed
+        axis1, axis2 = rates.closed_loop(
+            mount_now, mount_next, PREDICTION_STEP, measured, correction_time_s=CORRECTION_TIME, lag_s=lag
+        )
         wrap = self.cordwrap()
         # from where the axis is to where the next updates take it (a target that is already over counts too)
-        if wrap is not None and crosses(measured.axis1, wrap180(mount_next.axis1 - measured.axis1) + rate1 * TRACK_PERIOD, wrap):
+        if wrap is not None and crosses(measured.axis1, wrap180(mount_next.axis1 - measured.axis1) + axis1.feed * TRACK_PERIOD, wrap):
             await self._stop_tracking(f"tracking would cross the cord-wrap position {wrap:g}°; slew to the target again")
             return
-        lag = driver.now_unix() - now
-        error1 = wrap180(mount_now.axis1 + rate1 * lag - measured.axis1)
-        error2 = mount_now.axis2 + rate2 * lag - measured.axis2
-        correction1 = max(-MAX_CORRECTION, min(MAX_CORRECTION, error1 / CORRECTION_TIME))
-        correction2 = max(-MAX_CORRECTION, min(MAX_CORRECTION, error2 / CORRECTION_TIME))
         geometry, southern = driver.geometry(), driver.southern()
-        await self.send_rate(aux.Device.AZM, axis1_sign(geometry, southern) * (rate1 + correction1) * 3600.0)
-        await self.send_rate(aux.Device.ALT, axis2_sign(geometry, southern) * (rate2 + correction2) * 3600.0)
+        await self.send_rate(aux.Device.AZM, axis1_sign(geometry, southern) * axis1.rate * 3600.0)
+        await self.send_rate(aux.Device.ALT, axis2_sign(geometry, southern) * axis2.rate * 3600.0)
 
     async def _stop_tracking(self, reason: str) -> None:
         await self.stop_axes()

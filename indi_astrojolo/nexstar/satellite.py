@@ -21,7 +21,7 @@ import trio
 
 from ..indi.part import Handler, Part
 from ..indi.properties import State, Update, ValidationError
-from . import aux
+from . import aux, rates
 from .mount import AxisAngles, Geometry, axis1_sign, axis2_sign, crosses, wrap180
 from .passplan import PassPlan, plan_pass, separation
 
@@ -32,8 +32,7 @@ if TYPE_CHECKING:
 FOLLOW_PERIOD = 0.25  # seconds between rate updates while following
 STATUS_EVERY = 4  # rate updates between two reports of the position and following error (once a second)
 PLAN_STEP = 0.5  # seconds between planned points
-CORRECTION_TIME = 1.0  # seconds over which a measured error is taken out
-MAX_CORRECTION = 0.5  # degrees per second at most added to correct an error
+CORRECTION_TIME = 1.0  # seconds over which following takes a measured error out (rates.py's closed loop)
 SLEW_ALLOWANCE = 2.0  # degrees per second assumed for reaching an in-progress pass (fast then slow goto)
 DEFAULT_WINDOW_S = 86400.0  # with no pass window, the next day is searched
 ALTITUDE_MARGIN = 0.5  # degrees below the lowest allowed altitude at which following stops as unsafe
@@ -305,16 +304,15 @@ class SatelliteTracker(Part):
             previous = measured
             wanted = driver.model.to_mount(AxisAngles(*plan.position(now)))
             ahead = driver.model.to_mount(AxisAngles(*plan.position(now + FOLLOW_PERIOD)))
-            errors = (wrap180(wanted.axis1 - measured.axis1), wanted.axis2 - measured.axis2)
-            feeds = (wrap180(ahead.axis1 - wanted.axis1) / FOLLOW_PERIOD, (ahead.axis2 - wanted.axis2) / FOLLOW_PERIOD)
-            for axis, error, feed in zip((aux.Device.AZM, aux.Device.ALT), errors, feeds):
-                correction = max(-MAX_CORRECTION, min(MAX_CORRECTION, error / CORRECTION_TIME))
-                rate = max(-max_rate, min(max_rate, feed + correction))
+            axes = rates.closed_loop(
+                wanted, ahead, FOLLOW_PERIOD, measured, correction_time_s=CORRECTION_TIME, max_rate=max_rate
+            )
+            for axis, law in zip((aux.Device.AZM, aux.Device.ALT), axes):
                 # An antenna's beam is wide: leave a rate alone while it keeps the beam well within the tolerance.
-                if tolerance and abs(error) < tolerance / 4 and abs(rate - commanded[axis]) < tolerance / 4:
+                if tolerance and abs(law.error) < tolerance / 4 and abs(law.rate - commanded[axis]) < tolerance / 4:
                     continue
-                commanded[axis] = rate
-                await motion.send_rate(axis, signs[axis] * rate * 3600.0)
+                commanded[axis] = law.rate
+                await motion.send_rate(axis, signs[axis] * law.rate * 3600.0)
             ticks += 1
             if ticks % STATUS_EVERY == 0:
                 self._show_status(orbit, plan, measured, now)

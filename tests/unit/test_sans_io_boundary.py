@@ -35,6 +35,7 @@ DESIGN_PURE = {
     "indi_astrojolo.nexstar.astrometry",
     "indi_astrojolo.nexstar.orbit",
     "indi_astrojolo.nexstar.passplan",
+    "indi_astrojolo.nexstar.rates",
     "indi_astrojolo.astrolink4.compensation",
     "indi_astrojolo.astrolink4.dew",
     "indi_astrojolo.astrolink4.environment",
