@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import math
 import os
 import statistics
@@ -24,7 +23,7 @@ from itertools import combinations
 from pathlib import Path
 
 from ..errors import describe
-from ..files import DocumentError, Fields, StoreProblem, atomic_write_bytes, atomic_write_text, indi_home, load_document
+from ..files import DocumentError, Fields, StoreProblem, atomic_write_bytes, indi_home, load_document, save_document
 
 MIN_TEMPERATURE = -60.0  # °C; beyond what a focuser sensor reports outdoors, so likely a typo or a dead sensor
 MAX_TEMPERATURE = 60.0
@@ -395,7 +394,7 @@ class PointStore:
 
     def _commit(self, points: list[Point]) -> None:
         # Memory changes only after the file is written, so the two never disagree when the write fails.
-        atomic_write_text(self.path, _dump(points))
+        _save(self.path, points)
         self._points = list(points)
         self._seen = self._signature()
 
@@ -415,13 +414,9 @@ class PointStore:
         return (status.st_ino, status.st_mtime_ns, status.st_size)
 
 
-def _dump(points: Sequence[Point]) -> str:
-    document = {
-        "format": FILE_FORMAT,
-        "version": FILE_VERSION,
-        "points": [{"temperature": point.temperature, "position": point.position} for point in points],
-    }
-    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+def _save(path: Path, points: Sequence[Point]) -> None:
+    points_fields = [{"temperature": point.temperature, "position": point.position} for point in points]
+    save_document(path, FILE_FORMAT, FILE_VERSION, {"points": points_fields}, indent=2)
 
 
 def _load(path: Path) -> list[Point]:

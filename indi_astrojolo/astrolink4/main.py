@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from ..indi.bootstrap import main_for
-from ..indi.spec import DriverSpec
-
-FOCUSER, WEATHER, AUX, POWER = 8, 128, 32768, 262144
+from ..indi.spec import DriverInterface, DriverSpec
 
 SPEC = DriverSpec(
     default_name="AstroLink 4 USB",
     exec_name="indi_astrolink4_usb",
-    interface=FOCUSER | WEATHER | AUX | POWER,
+    interface=DriverInterface.FOCUSER | DriverInterface.WEATHER | DriverInterface.AUX | DriverInterface.POWER,
     baud_rate="38400",
     tcp_address=("127.0.0.1", "4030"),
     connected_files=("astrolink4_usb.xml",),

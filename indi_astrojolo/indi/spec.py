@@ -10,6 +10,7 @@ import glob
 import logging
 import os
 from dataclasses import dataclass, field
+from enum import IntFlag
 from typing import Callable
 
 from .. import __version__
@@ -27,11 +28,41 @@ PRE_CONNECTION_FILES = ("general.xml", "connection.xml")
 SERIAL_PORT_PATTERNS = ("/dev/serial/by-id/*", "/dev/ttyUSB*", "/dev/ttyACM*")
 
 
+class DriverInterface(IntFlag):
+    """DRIVER_INTERFACE's bits, with libindi's values (libs/indidevice/basedevice.h, enum DRIVER_INTERFACE): clients
+    classify a device by them. Written here once; the drivers name the bits they have."""
+
+    GENERAL = 0
+    TELESCOPE = 1 << 0
+    CCD = 1 << 1
+    GUIDER = 1 << 2
+    FOCUSER = 1 << 3
+    FILTER = 1 << 4
+    DOME = 1 << 5
+    GPS = 1 << 6
+    WEATHER = 1 << 7
+    AO = 1 << 8
+    DUSTCAP = 1 << 9
+    LIGHTBOX = 1 << 10
+    DETECTOR = 1 << 11
+    ROTATOR = 1 << 12
+    SPECTROGRAPH = 1 << 13
+    CORRELATOR = 1 << 14
+    AUX = 1 << 15
+    OUTPUT = 1 << 16
+    INPUT = 1 << 17
+    POWER = 1 << 18
+
+    def text(self) -> str:
+        """As DRIVER_INFO shows it: the decimal number of the bitmask."""
+        return str(int(self))
+
+
 @dataclass(frozen=True)
 class DriverSpec:
     default_name: str
     exec_name: str
-    interface: int
+    interface: DriverInterface
     baud_rate: str
     tcp_address: tuple[str, str]
     pre_connection_files: tuple[str, ...] = ()  # device files whose vectors exist before connecting
@@ -78,7 +109,7 @@ def build_properties(spec: DriverSpec) -> PropertySet:
     info["DRIVER_NAME"].value = spec.default_name
     info["DRIVER_EXEC"].value = spec.exec_name
     info["DRIVER_VERSION"].value = __version__
-    info["DRIVER_INTERFACE"].value = str(spec.interface)
+    info["DRIVER_INTERFACE"].value = spec.interface.text()
     props.switch("DEVICE_BAUD_RATE").select(spec.baud_rate)
     address = props.text("DEVICE_ADDRESS")
     address["ADDRESS"].value, address["PORT"].value = spec.tcp_address

@@ -24,7 +24,7 @@ from ..indi.definitions import load_vectors
 from ..indi.interfaces.focuser import Focuser
 from ..indi.part import Handler, Part
 from ..indi.properties import State, Update, ValidationError
-from ..indi.spec import default_config_document
+from ..indi.spec import DriverInterface, default_config_document
 from ..link.errors import LinkError, LinkTimeout, ReplyError, ReplyRejected
 from . import aux
 from .aux import Command, FocuserCommand
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from .driver import NexStarDriver
     from .emulator import NexStarEmulator
 
-FOCUSER_INTERFACE = 8
 PROPERTY_FILE = "nexstar_aux_focuser.xml"
 CALIBRATION_PROPERTIES = ("FOCUS_HARD_STOPS", "FOCUS_CALIBRATE", "FOCUS_CALIBRATE_STATE")
 MIN_RANGE = 2000  # steps between the hard stops, at least (INDI: "more than 2 turns")
@@ -115,9 +114,11 @@ class BusFocuser(Part):
 
     def _show_interface_bit(self) -> None:
         info = self.props.text("DRIVER_INFO")
-        bits = self.driver.spec.interface | (FOCUSER_INTERFACE if self.hard_stops is not None else 0)
-        if info["DRIVER_INTERFACE"].value != str(bits):
-            info["DRIVER_INTERFACE"].value = str(bits)
+        bits = self.driver.spec.interface
+        if self.hard_stops is not None:
+            bits |= DriverInterface.FOCUSER
+        if info["DRIVER_INTERFACE"].value != bits.text():
+            info["DRIVER_INTERFACE"].value = bits.text()
             self.driver.update(info.name)
 
     def position_of(self, raw: int) -> int:

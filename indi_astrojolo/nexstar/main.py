@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from ..indi.bootstrap import main_for
-from ..indi.spec import DriverSpec
-
-TELESCOPE, GUIDER = 1, 4
+from ..indi.spec import DriverInterface, DriverSpec
 
 SPEC = DriverSpec(
     default_name="NexStar AUX",
     exec_name="indi_nexstar_aux",
-    interface=TELESCOPE | GUIDER,
+    interface=DriverInterface.TELESCOPE | DriverInterface.GUIDER,
     baud_rate="19200",
     tcp_address=("1.2.3.4", "2000"),  # the address a SkyPortal/Evolution WiFi module has in access-point mode
     pre_connection_files=("nexstar_aux_connection.xml", "nexstar_aux_alignment.xml"),

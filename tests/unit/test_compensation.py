@@ -353,10 +353,10 @@ def test_failed_write_keeps_memory_and_file(tmp_path: Path, monkeypatch: pytest.
     store = PointStore(tmp_path / "points.json")
     store.add(Point(1, 100))
 
-    def failing_write(path: object, text: str) -> None:
+    def failing_write(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(c, "atomic_write_text", failing_write)
+    monkeypatch.setattr(c, "save_document", failing_write)
     with pytest.raises(OSError):
         store.add(Point(2, 200))
     assert store.points == [Point(1, 100)]
