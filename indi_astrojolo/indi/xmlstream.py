@@ -825,9 +825,25 @@ def _to_message(el: etree._Element, raw: bytes) -> Message | MalformedMessage:
 # ---------------------------------------------------------------------------
 
 
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"  # UTC as libindi writes it, in messages and in TIME_UTC
+
+
 def timestamp_now() -> str:
     """UTC timestamp exactly as libindi writes it: ``YYYY-MM-DDTHH:MM:SS``."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.now(timezone.utc).strftime(TIMESTAMP_FORMAT)
+
+
+def format_timestamp(unix: float) -> str:
+    """A moment as libindi writes UTC: ``YYYY-MM-DDTHH:MM:SS``."""
+    return datetime.fromtimestamp(unix, timezone.utc).strftime(TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """UTC text as clients send it (TIME_UTC, SAT_PASS_WINDOW, a snooped GPS): ``YYYY-MM-DDTHH:MM:SS``, also with '/'
+    for '-', a trailing 'Z' or a fraction of a second (ignored). The one parser of such text; ValueError if it is
+    none."""
+    text = text.strip().replace("/", "-").rstrip("Z")
+    return datetime.strptime(text[:19], TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
 
 
 def serialize(element: etree._Element) -> bytes:

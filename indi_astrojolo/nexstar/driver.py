@@ -20,6 +20,7 @@ from ..indi import config
 from ..indi.device import Device
 from ..indi.part import Declared, Guard, Handler
 from ..indi.properties import State, Update, ValidationError
+from ..indi.xmlstream import parse_timestamp
 from ..link.errors import LinkError, LinkTimeout
 from ..link.framing import AuxFramer, AuxPacket, PassthroughFramer
 from ..link.session import RequestSession, open_session
@@ -731,7 +732,7 @@ class NexStarDriver(Device):
     async def _on_time(self, update: Update) -> None:
         text = update["UTC"].strip().replace("/", "-")
         try:
-            when = datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+            when = parse_timestamp(text)
             offset = float(update["OFFSET"].strip() or "0")
         except ValueError:
             raise ValidationError(f"TIME_UTC needs UTC as YYYY-MM-DDTHH:MM:SS and OFFSET in hours, not {text!r}") from None

@@ -13,7 +13,6 @@ bend differently) and sends new rates only when the beam would otherwise drift b
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,8 +20,9 @@ import trio
 
 from ..indi.part import Handler, Part
 from ..indi.properties import State, Update, ValidationError
+from ..indi.xmlstream import format_timestamp, parse_timestamp
 from . import aux, rates
-from .mount import AxisAngles, Geometry, axis1_sign, axis2_sign, crosses, wrap180
+from .mount import AxisAngles, axis1_sign, axis2_sign, crosses, wrap180
 from .passplan import PassPlan, plan_pass, separation
 
 if TYPE_CHECKING:
@@ -38,18 +38,14 @@ DEFAULT_WINDOW_S = 86400.0  # with no pass window, the next day is searched
 ALTITUDE_MARGIN = 0.5  # degrees below the lowest allowed altitude at which following stops as unsafe
 
 
-def _iso(unix: float) -> str:
-    return datetime.fromtimestamp(unix, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-
-
 def _parse_time(text: str, what: str) -> float | None:
-    text = text.strip().replace("/", "-").rstrip("Z")
-    if not text:
+    """A pass window's end as a Unix time; None when it is empty."""
+    if not text.strip().rstrip("Z"):
         return None
     try:
-        return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+        return parse_timestamp(text).timestamp()
     except ValueError:
-        raise ValidationError(f"{what} needs UTC as YYYY-MM-DDTHH:MM:SS, not {text!r}") from None
+        raise ValidationError(f"{what} needs UTC as YYYY-MM-DDTHH:MM:SS, not {text.strip()!r}") from None
 
 
 class SatelliteTracker(Part):
@@ -162,12 +158,12 @@ class SatelliteTracker(Part):
             start, end = self.window()
             for name in ("RISE", "CULMINATION", "SET"):
                 times[name].value = ""
-            times["NOTES"].value = f"no pass above the lowest allowed altitude between {_iso(start)} and {_iso(end)}"
+            times["NOTES"].value = f"no pass above the lowest allowed altitude between {format_timestamp(start)} and {format_timestamp(end)}"
             self.driver.update(times.name, State.IDLE)
             return
-        times["RISE"].value = _iso(chosen.rise.unix)
-        times["CULMINATION"].value = _iso(chosen.culmination.unix)
-        times["SET"].value = _iso(chosen.set.unix)
+        times["RISE"].value = format_timestamp(chosen.rise.unix)
+        times["CULMINATION"].value = format_timestamp(chosen.culmination.unix)
+        times["SET"].value = format_timestamp(chosen.set.unix)
         plan = await self.make_plan(orbit, chosen, max(chosen.rise.unix, self.driver.now_unix()))
         times["NOTES"].value = "; ".join(plan.notes) or "the mount can follow the whole pass"
         geometry.apply(
@@ -226,11 +222,11 @@ class SatelliteTracker(Part):
             start, end = self.window()
             raise ValidationError(
                 f"no pass of {orbit.tle.name or orbit.tle.catalog_number} above the lowest allowed altitude "
-                f"between {_iso(start)} and {_iso(end)}"
+                f"between {format_timestamp(start)} and {format_timestamp(end)}"
             )
         await self.refresh_prediction()
         vector.select("SAT_TRACK")
-        self.driver.update(vector.name, State.BUSY, f"Tracking the pass rising at {_iso(chosen.rise.unix)} UTC")
+        self.driver.update(vector.name, State.BUSY, f"Tracking the pass rising at {format_timestamp(chosen.rise.unix)} UTC")
         await motion.begin_task(lambda: self._track(orbit, chosen), "Satellite tracking", self._ended)
 
     # --- following -------------------------------------------------------------------------------------------

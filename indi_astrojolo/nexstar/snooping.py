@@ -16,14 +16,13 @@ ACTIVE_DEVICES names, for each role, the device followed (empty: none):
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Callable
 
 from ..indi.part import Handler, Part
 from ..indi.properties import State, Update, ValidationError
 from ..indi.snoop import Snooper
-from ..indi.xmlstream import NewVector, SnoopedVector
+from ..indi.xmlstream import NewVector, SnoopedVector, parse_timestamp
 from . import astrometry as astro
 
 if TYPE_CHECKING:
@@ -136,7 +135,7 @@ class SnoopedDevices(Part):
         if shown.state is not State.OK or shown["OFFSET"].value.strip() != offset:
             return False
         try:
-            when = datetime.strptime(utc.replace("/", "-")[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+            when = parse_timestamp(utc)
         except ValueError:
             return False  # applied as a client's would be: refused, saying why
         return abs(self.driver.now_unix() - when.timestamp()) <= GPS_TIME_AGREES_S

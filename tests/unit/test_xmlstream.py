@@ -24,7 +24,9 @@ from indi_astrojolo.indi.xmlstream import (
     XmlStream,
     format_number_display,
     format_number_wire,
+    format_timestamp,
     parse_number,
+    parse_timestamp,
     sanitize_text,
     serialize,
     timestamp_now,
@@ -853,6 +855,25 @@ def test_timestamp_now_is_libindi_utc_format():
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", stamp)
     parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
     assert abs((datetime.now(timezone.utc) - parsed).total_seconds()) < 5
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-12-07T10:20:30", " 2026-12-07T10:20:30 ", "2026/12/07T10:20:30", "2026-12-07T10:20:30Z", "2026-12-07T10:20:30.75"],
+)
+def test_parse_timestamp_reads_what_clients_send(text: str):
+    assert parse_timestamp(text) == datetime(2026, 12, 7, 10, 20, 30, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("text", ["", "yesterday", "2026-12-07", "2026-13-07T10:20:30", "2026-12-07 10:20:30"])
+def test_parse_timestamp_refuses_other_text(text: str):
+    with pytest.raises(ValueError):
+        parse_timestamp(text)
+
+
+def test_format_and_parse_timestamp_round_trip():
+    assert format_timestamp(1_796_638_830.4) == "2026-12-07T10:20:30"
+    assert parse_timestamp(format_timestamp(1_796_638_830.4)).timestamp() == 1_796_638_830
 
 
 def test_module_does_not_import_async_or_io_libraries():
