@@ -61,7 +61,8 @@ FAMILY_BAUD_RATES = (p.BAUD_USB, p.BAUD_MINI)
 # (14.0 V, 10.0 A, 100 ms). Nothing else is touched. The ADC coefficient is this unit's calibration (the reference
 # voltage printed on its box), the outputs on at power-up are the user's wiring, and the motor, compensation and
 # maximum position depend on the focuser fitted; the manual gives no factory values for them.
-FACTORY_N = {p.N_OVER_VOLTAGE: 140, p.N_OVER_CURRENT: 100, p.N_OVER_TIME: 100}
+FACTORY_N = {p.N_OVER_VOLTAGE: p.encode_setting("n", p.N_OVER_VOLTAGE, 14.0),
+             p.N_OVER_CURRENT: p.encode_setting("n", p.N_OVER_CURRENT, 10.0), p.N_OVER_TIME: 100}  # fmt: skip
 FACTORY_CONFIRM_SECONDS = 10.0  # a second press within this time confirms the reset
 FACTORY_KEPT = (
     "kept: the ADC coefficient (this unit's calibration), the outputs on at power-up, the motor and compensation "
@@ -71,12 +72,13 @@ FACTORY_KEPT = (
 
 def describe_protection_changes(current: p.SettingsBlock, changes: dict[int, int]) -> list[str]:
     """The protection settings a write of `changes` to the n block would change, in words (old -> new)."""
-    units = {p.N_OVER_VOLTAGE: ("protection voltage", 10.0, "V", 1), p.N_OVER_CURRENT: ("protection current", 10.0, "A", 1),
-             p.N_OVER_TIME: ("protection sensitivity", 1.0, "ms", 0)}  # fmt: skip
+    units = {p.N_OVER_VOLTAGE: ("protection voltage", "V", 1), p.N_OVER_CURRENT: ("protection current", "A", 1),
+             p.N_OVER_TIME: ("protection sensitivity", "ms", 0)}  # fmt: skip
     words = []
     for index, value in changes.items():
-        what, scale, unit, digits = units[index]
-        words.append(f"{what} {current.number(index) / scale:.{digits}f} -> {value / scale:.{digits}f} {unit}")
+        what, unit, digits = units[index]
+        old, new = current.value(index), p.decode_setting("n", index, value)
+        words.append(f"{what} {old:.{digits}f} -> {new:.{digits}f} {unit}")
     return words
 
 

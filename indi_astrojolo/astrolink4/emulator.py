@@ -198,7 +198,7 @@ class AstroLink4Emulator:
         return math.floor(self.position) if self.target > self.position else math.ceil(self.position)
 
     def compensation_pending(self) -> int:
-        coefficient = float(self.e[p.E_COEFFICIENT - 1]) / 100.0
+        coefficient = p.decode_setting("e", p.E_COEFFICIENT, float(self.e[p.E_COEFFICIENT - 1]))
         change = self.temperature() - self.compensation_reference
         return int(round(self.config.compensation_sign * change * coefficient))
 
@@ -249,8 +249,8 @@ class AstroLink4Emulator:
             self.position += step
 
     def _check_protection(self, voltage: float, current: float) -> None:
-        limit_volts = float(self.n[p.N_OVER_VOLTAGE - 1]) / 10.0
-        limit_amps = float(self.n[p.N_OVER_CURRENT - 1]) / 10.0
+        limit_volts = p.decode_setting("n", p.N_OVER_VOLTAGE, float(self.n[p.N_OVER_VOLTAGE - 1]))
+        limit_amps = p.decode_setting("n", p.N_OVER_CURRENT, float(self.n[p.N_OVER_CURRENT - 1]))
         over = 1 if voltage > limit_volts else 2 if current > limit_amps else 0
         if not over:
             self._over_limit_since = None

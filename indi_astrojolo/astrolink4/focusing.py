@@ -175,7 +175,7 @@ class Focusing(Part):
         if "FS_ACCELERATION" in changed:
             u_changes[p.U_ACCELERATION] = round(update["FS_ACCELERATION"])
         if "FS_STEP_SIZE" in changed:
-            u_changes[p.U_STEP_SIZE] = round(update["FS_STEP_SIZE"] * 100)
+            u_changes[p.U_STEP_SIZE] = p.encode_setting("u", p.U_STEP_SIZE, update["FS_STEP_SIZE"])
         if u_changes:
             await self.commands.write_settings("u", u_changes)
         if "FS_CURRENT" in changed:
@@ -249,7 +249,7 @@ class Focusing(Part):
     async def _on_compensation_settings(self, update: Update) -> None:
         changes = {}
         if "FS_COMPENSATION" in update.changed():
-            changes[p.E_COEFFICIENT] = round(update["FS_COMPENSATION"] * 100)
+            changes[p.E_COEFFICIENT] = p.encode_setting("e", p.E_COEFFICIENT, update["FS_COMPENSATION"])
         if "FS_COMP_THRESHOLD" in update.changed():
             changes[p.E_THRESHOLD] = round(update["FS_COMP_THRESHOLD"])
         if changes:
@@ -440,7 +440,7 @@ class Focusing(Part):
                         "coefficient in COMP_SETTINGS it is learnt as the temperature changes"
                     )
                 coefficient = device_coefficient(calculated.coefficient, sign)
-                await self.commands.write_settings("e", {p.E_COEFFICIENT: round(coefficient * 100)})
+                await self.commands.write_settings("e", {p.E_COEFFICIENT: p.encode_setting("e", p.E_COEFFICIENT, coefficient)})
                 self.applied_sign = sign
                 self.show_settings(self.commands.blocks)
                 way = "outward" if calculated.coefficient < 0 else "inward"

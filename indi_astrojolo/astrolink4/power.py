@@ -71,11 +71,11 @@ class Power(Part):
         changes = {}
         changed = update.changed()
         if "SET_AREF_COEFF" in changed:
-            changes[p.N_AREF_COEFFICIENT] = round(update["SET_AREF_COEFF"] * 1000)
+            changes[p.N_AREF_COEFFICIENT] = p.encode_setting("n", p.N_AREF_COEFFICIENT, update["SET_AREF_COEFF"])
         if "SET_OVER_VOLT" in changed:
-            changes[p.N_OVER_VOLTAGE] = round(update["SET_OVER_VOLT"] * 10)
+            changes[p.N_OVER_VOLTAGE] = p.encode_setting("n", p.N_OVER_VOLTAGE, update["SET_OVER_VOLT"])
         if "SET_OVER_AMP" in changed:
-            changes[p.N_OVER_CURRENT] = round(update["SET_OVER_AMP"] * 10)
+            changes[p.N_OVER_CURRENT] = p.encode_setting("n", p.N_OVER_CURRENT, update["SET_OVER_AMP"])
         if "SET_OVER_TIME" in changed:
             changes[p.N_OVER_TIME] = round(update["SET_OVER_TIME"])
         await self._write_protection(changes)
@@ -83,7 +83,7 @@ class Power(Part):
     async def _on_over_voltage_protection(self, update: Update) -> None:
         changes = {}
         if "OVERVOLTAGE" in update.changed():
-            changes[p.N_OVER_VOLTAGE] = round(update["OVERVOLTAGE"] * 10)
+            changes[p.N_OVER_VOLTAGE] = p.encode_setting("n", p.N_OVER_VOLTAGE, update["OVERVOLTAGE"])
         await self._write_protection(changes)
 
     async def _write_protection(self, changes: dict[int, int]) -> None:

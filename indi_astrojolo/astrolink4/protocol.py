@@ -103,6 +103,27 @@ Z_FIELDS = 2
 
 SETTINGS_FIELDS = {"u": U_FIELDS, "e": E_FIELDS, "n": N_FIELDS, "j": 1, "f": 1, "z": Z_FIELDS}
 
+# The device holds every setting as a whole number; these hold a fraction of the unit shown to users. Each scale is
+# written here once and both ways: decoded by the typed views below, encoded by encode_setting for every writer
+# (the parts, the factory reset, the emulator).
+SETTING_SCALES: dict[tuple[str, int], int] = {
+    ("u", U_STEP_SIZE): 100,  # µm, held in 0.01 µm
+    ("e", E_COEFFICIENT): 100,  # steps/°C, held in 0.01 steps/°C
+    ("n", N_AREF_COEFFICIENT): 1000,  # held × 1000
+    ("n", N_OVER_VOLTAGE): 10,  # V, held in 0.1 V
+    ("n", N_OVER_CURRENT): 10,  # A, held in 0.1 A
+}
+
+
+def encode_setting(letter: str, index: int, value: float) -> int:
+    """A setting in the unit shown (µm, steps/°C, V, A, or a plain count) as the whole number the device holds."""
+    return round(value * SETTING_SCALES.get((letter, index), 1))
+
+
+def decode_setting(letter: str, index: int, raw: float) -> float:
+    """The number the device holds for a setting, in the unit shown: encode_setting's inverse."""
+    return raw / SETTING_SCALES.get((letter, index), 1)
+
 
 class ProtocolError(ReplyError):
     """An AstroLink reply that does not have the form the protocol gives it."""
@@ -401,6 +422,10 @@ class SettingsBlock:
     def integer(self, index: int) -> int:
         return _integer(["", *self.fields], index, f"{self.letter}[{index}]")
 
+    def value(self, index: int) -> float:
+        """A field in the unit shown (decode_setting of what the device holds)."""
+        return decode_setting(self.letter, index, self.number(index))
+
     def with_values(self, changes: Mapping[int, int | float]) -> "SettingsBlock":
         fields = list(self.fields)
         for index, value in changes.items():
@@ -452,7 +477,7 @@ class FocuserSettings:
             acceleration=block.integer(U_ACCELERATION),
             reversed=block.integer(U_REVERSED) != 0,
             stepper_mode=block.integer(U_STEPPER_MODE),
-            step_size_um=block.number(U_STEP_SIZE) / 100.0,
+            step_size_um=block.value(U_STEP_SIZE),
             output_defaults=tuple(block.integer(U_OUTPUT_1_DEFAULT + i) != 0 for i in range(3)),  # type: ignore[arg-type]
         )
 
@@ -469,7 +494,7 @@ class CompensationSettings:
     def from_block(cls, block: SettingsBlock) -> "CompensationSettings":
         return cls(
             cycle_s=block.integer(E_CYCLE),
-            coefficient=block.number(E_COEFFICIENT) / 100.0,
+            coefficient=block.value(E_COEFFICIENT),
             sensor=block.integer(E_SENSOR),
             auto=block.integer(E_AUTO) != 0,
             threshold=block.integer(E_THRESHOLD),
@@ -486,9 +511,9 @@ class DeviceSettings:
     @classmethod
     def from_block(cls, block: SettingsBlock) -> "DeviceSettings":
         return cls(
-            aref_coefficient=block.number(N_AREF_COEFFICIENT) / 1000.0,
-            over_voltage=block.number(N_OVER_VOLTAGE) / 10.0,
-            over_current=block.number(N_OVER_CURRENT) / 10.0,
+            aref_coefficient=block.value(N_AREF_COEFFICIENT),
+            over_voltage=block.value(N_OVER_VOLTAGE),
+            over_current=block.value(N_OVER_CURRENT),
             over_time_ms=block.integer(N_OVER_TIME),
         )
 

@@ -549,6 +549,34 @@ class TestParseSettings:
             block.integer(3)
 
 
+class TestUnitScales:
+    SCALED = [("u", p.U_STEP_SIZE, 2.57, 257), ("e", p.E_COEFFICIENT, -2.5, -250), ("n", p.N_AREF_COEFFICIENT, 1.077, 1077),
+              ("n", p.N_OVER_VOLTAGE, 14.0, 140), ("n", p.N_OVER_CURRENT, 10.0, 100)]  # fmt: skip
+
+    @pytest.mark.parametrize(("letter", "index", "shown", "held"), SCALED)
+    def test_each_scale_encodes_and_decodes(self, letter: str, index: int, shown: float, held: int) -> None:
+        assert p.encode_setting(letter, index, shown) == held
+        assert p.decode_setting(letter, index, held) == pytest.approx(shown)
+
+    def test_unscaled_fields_are_plain_whole_numbers(self) -> None:
+        assert p.encode_setting("u", p.U_SPEED, 219.6) == 220
+        assert p.encode_setting("n", p.N_OVER_TIME, 100) == 100
+        assert p.decode_setting("z", p.Z_CURRENT, 400) == 400
+
+    def test_the_typed_views_decode_with_the_same_scales(self) -> None:
+        block = p.parse_settings("n:1077:140:100:100", "n")
+        settings = p.DeviceSettings.from_block(block)
+        assert (settings.aref_coefficient, settings.over_voltage, settings.over_current) == (1.077, 14.0, 10.0)
+        assert block.value(p.N_OVER_VOLTAGE) == 14.0
+        assert p.CompensationSettings.from_block(p.parse_settings("e:30:-250:0:1:15", "e")).coefficient == -2.5
+
+    @given(st.floats(-300.0, 300.0))
+    def test_a_written_value_reads_back_within_half_a_step(self, value: float) -> None:
+        for letter, index, _, _ in self.SCALED:
+            step = 1 / p.SETTING_SCALES[(letter, index)]
+            assert abs(p.decode_setting(letter, index, p.encode_setting(letter, index, value)) - value) <= step / 2 + 1e-9
+
+
 class TestReadModifyWrite:
     def test_enable_reverse_matches_the_reference(self) -> None:
         block = p.parse_settings(U_SAMPLE, "u").with_values({p.U_REVERSED: 1})
@@ -559,18 +587,19 @@ class TestReadModifyWrite:
 
     def test_focuser_settings_trace(self) -> None:
         u = p.parse_settings(U_SAMPLE, "u").with_values(
-            {p.U_MAX_POSITION: 30000, p.U_SPEED: 300, p.U_ACCELERATION: 600, p.U_REVERSED: 1, p.U_STEP_SIZE: 3.5 * 100}
+            {p.U_MAX_POSITION: 30000, p.U_SPEED: 300, p.U_ACCELERATION: 600, p.U_REVERSED: 1, p.U_STEP_SIZE: p.encode_setting("u", p.U_STEP_SIZE, 3.5)}
         )
         assert u.write_command() == "U:30000:300:0:100:600:1:0:1:350:0:0:0:0:0:1:0:0:"
         e = p.parse_settings(E_SAMPLE, "e").with_values(
-            {p.E_CYCLE: 30, p.E_COEFFICIENT: -2.5 * 100, p.E_SENSOR: 0, p.E_THRESHOLD: 15}
+            {p.E_CYCLE: 30, p.E_COEFFICIENT: p.encode_setting("e", p.E_COEFFICIENT, -2.5), p.E_SENSOR: 0, p.E_THRESHOLD: 15}
         )
         assert e.write_command() == "E:30:-250:0:0:15:"
         assert e.with_values({p.E_AUTO: 1}).write_command() == "E:30:-250:0:1:15:"
 
     def test_other_settings_trace(self) -> None:
         n = p.parse_settings(N_SAMPLE, "n").with_values(
-            {p.N_AREF_COEFFICIENT: 1.1 * 1000, p.N_OVER_VOLTAGE: 13.5 * 10, p.N_OVER_CURRENT: 8.5 * 10, p.N_OVER_TIME: 200}
+            {p.N_AREF_COEFFICIENT: p.encode_setting("n", p.N_AREF_COEFFICIENT, 1.1), p.N_OVER_VOLTAGE: p.encode_setting("n", p.N_OVER_VOLTAGE, 13.5),
+             p.N_OVER_CURRENT: p.encode_setting("n", p.N_OVER_CURRENT, 8.5), p.N_OVER_TIME: 200}  # fmt: skip
         )
         assert n.write_command() == "N:1100:135:85:200:"
 
