@@ -23,7 +23,7 @@ from ..indi.part import Declared
 from ..indi.properties import State, Update
 from ..link.errors import LinkTimeout
 from ..link.framing import Line, LineFramer
-from ..link.session import open_session
+from ..link.session import LinkCounters, open_session
 from ..link.transports import Transport, memory_pair
 from . import protocol as p
 from .alerts import Alerts
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 REPLY_TIMEOUT = 1.0
 RETRIES = 2
 HANDSHAKE_RETRY_DELAY = 2.0  # a unit that resets when the port opens may miss the first '#'
-LINK_STATISTICS_EVERY = 10  # polls
 
 USB_ONLY = {"MOTOR_HOLD", "SKY_SENSOR", "CLOUD_THRESHOLDS", "SKY_CONDITION", "SKY_QUALITY", "SKY_QUALITY_CALIBRATION",
             "WEATHER_SKY_TEMPERATURE", "WEATHER_CLOUD_COVER", "WEATHER_SKY_BRIGHTNESS"}  # fmt: skip
@@ -281,15 +280,9 @@ class AstroLink4Driver(Device):
             await trio.lowlevel.checkpoint()
             self.alerts.on_status(status)
             self.session_logging.on_status(status)
-        session = self.commands.session
-        if self.polls % LINK_STATISTICS_EVERY == 0 and session is not None:
-            counters = session.counters
-            self.props.text("LINK_STATISTICS")["COUNTERS"].value = (
-                f"{counters.requests} requests, {counters.timeouts} timeouts, {counters.retries} retries, "
-                f"{counters.framing_errors} framing errors, {counters.ignored} stray replies, "
-                f"{counters.reconnects} reconnects"
-            )
-            self.update("LINK_STATISTICS", State.OK)
+
+    def link_counters(self) -> LinkCounters | None:
+        return self.commands.session.counters if self.commands.session is not None else None
 
     def poll_failed(self, error: Exception) -> None:
         # The values on screen are no longer live: say so rather than let them look current. Each is said once

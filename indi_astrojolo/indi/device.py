@@ -13,7 +13,7 @@ import os
 import traceback
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 import trio
 from lxml import etree
@@ -35,12 +35,20 @@ from ..files import file_error
 
 LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 FAST_POLL_PERIOD = 0.25  # seconds between polls while something moves, so clients see progress
+LINK_STATISTICS_EVERY = 10  # polls between two updates of LINK_STATISTICS
+
+
+class LinkCounts(Protocol):
+    """What LINK_STATISTICS shows of a link session's counters (link/session.py LinkCounters)."""
+
+    def summary(self, ignored: str) -> str: ...
 
 
 class Device:
     """One INDI device served by this process."""
 
     snooper: Snooper | None = None  # set by a device that follows other devices' properties (indi/snoop.py)
+    ignored_packets = "stray replies"  # LINK_STATISTICS' name for what the link set aside
 
     def __init__(self, spec: DriverSpec, props: PropertySet, outbox: Outbox) -> None:
         self.spec = spec
@@ -112,6 +120,10 @@ class Device:
 
     async def on_disconnected(self) -> None:
         """Called after the link is closed."""
+
+    def link_counters(self) -> LinkCounts | None:
+        """The open link session's counters, shown in LINK_STATISTICS; None while there is no session."""
+        return None
 
     # --- dispatch ---------------------------------------------------------------------------------------------
 
@@ -541,11 +553,15 @@ class Device:
 
     async def _poll_loop(self) -> None:
         failing = False
+        polls = 0
         while True:
             started = trio.current_time()
             self._poll_wakeup = trio.Event()
             try:
                 await self.poll()
+                polls += 1
+                if polls % LINK_STATISTICS_EVERY == 0:
+                    self._show_link_statistics()
                 if failing:
                     self.message("The device answers again")
                 if failing or self.catch_up_owed:
@@ -562,6 +578,13 @@ class Device:
                 period = min(period, FAST_POLL_PERIOD)
             with trio.move_on_at(started + period):
                 await self._poll_wakeup.wait()
+
+    def _show_link_statistics(self) -> None:
+        counters = self.link_counters()
+        if counters is None or "LINK_STATISTICS" not in self.props.defined:
+            return
+        self.props.text("LINK_STATISTICS")["COUNTERS"].value = counters.summary(self.ignored_packets)
+        self.update("LINK_STATISTICS", State.OK)
 
     def poll_failed(self, error: Exception) -> None:
         """Show that the values on screen are no longer live (a subclass marks its properties Alert)."""

@@ -45,6 +45,14 @@ class LinkCounters:
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
+    def summary(self, ignored: str = "stray replies") -> str:
+        """The counters in words, as LINK_STATISTICS shows them; `ignored` names what the link set aside (stray
+        replies on a point-to-point line, other devices' packets on a bus)."""
+        return (
+            f"{self.requests} requests, {self.timeouts} timeouts, {self.retries} retries, "
+            f"{self.framing_errors} framing errors, {self.ignored} {ignored}, {self.reconnects} reconnects"
+        )
+
 
 Opener = Callable[[], Awaitable[Transport]]
 INBOX_LIMIT = 256

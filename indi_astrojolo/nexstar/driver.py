@@ -23,7 +23,7 @@ from ..indi.properties import State, Update, ValidationError
 from ..indi.xmlstream import parse_timestamp
 from ..link.errors import LinkError, LinkTimeout
 from ..link.framing import AuxFramer, AuxPacket, PassthroughFramer
-from ..link.session import RequestSession, open_session
+from ..link.session import LinkCounters, RequestSession, open_session
 from ..link.transports import SerialTransport, Transport, memory_pair
 from . import astrometry as astro
 from . import aux
@@ -127,6 +127,7 @@ MOTION_REQUESTS: dict[str, Callable[[Update, "NexStarDriver"], bool]] = {
 
 class NexStarDriver(Device):
     focuser_names: tuple[str, ...] = ()  # the focuser's properties offered while connected (focuser.py)
+    ignored_packets = "other packets"  # the AUX bus carries the other devices' traffic too
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -557,13 +558,9 @@ class NexStarDriver(Device):
         self.show_position()
         await self.motion.on_poll()
         await self.focuser.poll()
-        if self.polls % 10 == 0 and self.session is not None:
-            c = self.session.counters
-            self.props.text("LINK_STATISTICS")["COUNTERS"].value = (
-                f"{c.requests} requests, {c.timeouts} timeouts, {c.retries} retries, {c.framing_errors} framing "
-                f"errors, {c.ignored} other packets, {c.reconnects} reconnects"
-            )
-            self.update("LINK_STATISTICS", State.OK)
+
+    def link_counters(self) -> LinkCounters | None:
+        return self.session.counters if self.session is not None else None
 
     def pointing_now(self) -> AxisAngles | None:
         """Ideal axis angles the mount points at now (pointing model removed)."""

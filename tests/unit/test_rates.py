@@ -65,7 +65,9 @@ def test_the_correction_time_is_the_callers() -> None:
 
 
 def test_the_error_wraps_across_north() -> None:
-    axis1, _ = closed_loop(AxisAngles(0.1, 0.0), AxisAngles(0.1, 0.0), 1.0, AxisAngles(359.9, 0.0), correction_time_s=1.0)
+    axis1, _ = closed_loop(
+        AxisAngles(0.1, 0.0), AxisAngles(0.1, 0.0), 1.0, AxisAngles(359.9, 0.0), correction_time_s=1.0
+    )
     assert axis1.error == pytest.approx(0.2)
     assert axis1.rate == pytest.approx(0.2)
 
@@ -90,7 +92,9 @@ def test_the_rate_limit_bounds_the_commanded_rate_correction_included() -> None:
 
 
 def test_without_a_limit_the_rate_is_feed_plus_correction() -> None:
-    axis1, _ = closed_loop(AxisAngles(0.0, 0.0), AxisAngles(3.0, 0.0), 1.0, AxisAngles(-1.0, 0.0), correction_time_s=1.0)
+    axis1, _ = closed_loop(
+        AxisAngles(0.0, 0.0), AxisAngles(3.0, 0.0), 1.0, AxisAngles(-1.0, 0.0), correction_time_s=1.0
+    )
     assert axis1.rate == 3.0 + MAX_CORRECTION
 
 
