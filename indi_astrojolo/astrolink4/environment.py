@@ -60,26 +60,24 @@ def above_limit(value: float | None, limit: float) -> State:
     return State.BUSY if value > limit * WARN_FRACTION else State.OK
 
 
-def voltage_low(value: float | None, limit: float) -> State:
+def _beyond(value: float | None, limit: float, margin: float, *, low: bool) -> State:
+    """Alert past `limit` (below it when `low`, else above it), a warning within `margin` of it; a limit of 0 (or
+    less) means the alert is off, and no reading is Idle."""
     if value is None or limit <= 0:
         return State.IDLE
-    if value < limit:
-        return State.ALERT
-    return State.BUSY if value < limit + VOLTAGE_WARN_MARGIN else State.OK
+    if low:
+        return State.ALERT if value < limit else State.BUSY if value < limit + margin else State.OK
+    return State.ALERT if value > limit else State.BUSY if value > limit - margin else State.OK
+
+
+def voltage_low(value: float | None, limit: float) -> State:
+    return _beyond(value, limit, VOLTAGE_WARN_MARGIN, low=True)
 
 
 def voltage_high(value: float | None, limit: float) -> State:
-    if value is None or limit <= 0:
-        return State.IDLE
-    if value > limit:
-        return State.ALERT
-    return State.BUSY if value > limit - VOLTAGE_WARN_MARGIN else State.OK
+    return _beyond(value, limit, VOLTAGE_WARN_MARGIN, low=False)
 
 
 def clouds(ambient_minus_sky: float | None, limit: float) -> State:
     """Alert when the sky is less than `limit` colder than the air (clouds), a warning just above it."""
-    if ambient_minus_sky is None or limit <= 0:
-        return State.IDLE
-    if ambient_minus_sky < limit:
-        return State.ALERT
-    return State.BUSY if ambient_minus_sky < limit + SKY_WARN_MARGIN else State.OK
+    return _beyond(ambient_minus_sky, limit, SKY_WARN_MARGIN, low=True)

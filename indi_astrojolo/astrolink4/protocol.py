@@ -244,11 +244,16 @@ def _split(text: str, letter: str) -> list[str]:
     return fields
 
 
-def _number(fields: list[str], index: int, what: str) -> float:
+def _float(fields: list[str], index: int, what: str) -> float:
+    """The field as a float (nan and infinity included); ProtocolError when it is missing or no number at all."""
     try:
-        value = float(fields[index])
+        return float(fields[index])
     except (IndexError, ValueError):
         raise ProtocolError(f"field {index} ({what}) is {fields[index] if index < len(fields) else 'missing'!r}") from None
+
+
+def _number(fields: list[str], index: int, what: str) -> float:
+    value = _float(fields, index, what)
     if not math.isfinite(value):
         raise ProtocolError(f"field {index} ({what}) is not finite")
     return value
@@ -257,10 +262,7 @@ def _number(fields: list[str], index: int, what: str) -> float:
 def _reading(fields: list[str], index: int, what: str, plausible: tuple[float, float]) -> float | None:
     """A sensor field: its value, or None for a filler (nan, or outside what the sensor can measure). Text that is
     no number at all is still a ProtocolError: that is a garbled line, not a sensor."""
-    try:
-        value = float(fields[index])
-    except (IndexError, ValueError):
-        raise ProtocolError(f"field {index} ({what}) is {fields[index] if index < len(fields) else 'missing'!r}") from None
+    value = _float(fields, index, what)
     low, high = plausible
     if not math.isfinite(value) or not low <= value <= high or value >= SKY_FILLER_FROM:
         return None

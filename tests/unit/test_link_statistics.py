@@ -37,26 +37,19 @@ def shown(driver) -> tuple[State, str]:
     return vector.state, vector["COUNTERS"].value
 
 
-async def test_the_astrolink_shows_its_counters(autojump_clock) -> None:
-    async with trio.open_nursery() as nursery:
-        driver = await start_astrolink(nursery)
-        await trio.sleep(LINK_STATISTICS_EVERY * driver.polling_period() * 2)
-        state, text = shown(driver)
-        assert state is State.OK
-        found = re.fullmatch(words("stray replies"), text)
-        assert found, text
-        assert int(found[1]) > LINK_STATISTICS_EVERY
-        nursery.cancel_scope.cancel()
+async def start_nexstar(nursery):
+    return await start_mount(nursery, latitude=50.0, longitude=20.0)
 
 
-async def test_the_nexstar_shows_its_counters(autojump_clock) -> None:
+@pytest.mark.parametrize(("start", "ignored"), [(start_astrolink, "stray replies"), (start_nexstar, "other packets")])
+async def test_each_driver_shows_its_counters_every_ten_polls(autojump_clock, start, ignored: str) -> None:
     async with trio.open_nursery() as nursery:
-        driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
+        driver = await start(nursery)
         assert shown(driver)[1] == ""  # nothing before the tenth poll
         await trio.sleep(LINK_STATISTICS_EVERY * driver.polling_period() * 2)
         state, text = shown(driver)
         assert state is State.OK
-        found = re.fullmatch(words("other packets"), text)
+        found = re.fullmatch(words(ignored), text)
         assert found, text
         assert int(found[1]) > LINK_STATISTICS_EVERY
         nursery.cancel_scope.cancel()
