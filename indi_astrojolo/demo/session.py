@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from ..client import IndiClient
+from ..indi.xmlstream import timestamp_now
 from ..nexstar import astrometry as astro
 from . import sky
 from .watch import (
@@ -148,7 +149,7 @@ def read_the_weather(client: IndiClient) -> None:
 
 def set_site_and_time(client: IndiClient, place: Place) -> None:
     say("\n6. Tell the mount where and when it is, as Ekos does when the mount connects.")
-    utc = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    utc = timestamp_now()
     local_offset = datetime.now().astimezone().utcoffset()
     offset = f"{local_offset.total_seconds() / 3600 if local_offset else 0.0:g}"
     say(f"   TIME_UTC := {utc}, OFFSET {offset} h (this computer's time zone)")

@@ -20,7 +20,7 @@ from ..indi import config
 from ..indi.device import Device
 from ..indi.part import Declared, Guard, Handler
 from ..indi.properties import State, Update, ValidationError
-from ..indi.xmlstream import parse_timestamp
+from ..indi.xmlstream import format_timestamp, parse_timestamp
 from ..link.errors import LinkError, LinkTimeout
 from ..link.framing import AuxFramer, AuxPacket, PassthroughFramer
 from ..link.session import LinkCounters, RequestSession, open_session
@@ -722,7 +722,7 @@ class NexStarDriver(Device):
         now = self.now_unix()
         utc_offset = (time.localtime(now).tm_gmtoff or 0) / 3600.0
         clock = self.props.text("TIME_UTC")
-        clock["UTC"].value = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        clock["UTC"].value = format_timestamp(now)
         clock["OFFSET"].value = f"{utc_offset:.2f}"
         clock.state = State.IDLE
 
