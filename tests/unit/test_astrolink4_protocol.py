@@ -570,6 +570,7 @@ class TestUnitScales:
         assert block.value(p.N_OVER_VOLTAGE) == 14.0
         assert p.CompensationSettings.from_block(p.parse_settings("e:30:-250:0:1:15", "e")).coefficient == -2.5
 
+    @settings(deadline=None)
     @given(st.floats(-300.0, 300.0))
     def test_a_written_value_reads_back_within_half_a_step(self, value: float) -> None:
         for letter, index, _, _ in self.SCALED:
