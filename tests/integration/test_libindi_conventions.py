@@ -8,16 +8,10 @@ import time
 
 from nexstar_rig import DEVICE as NEXSTAR
 
+from indi_astrojolo.astrolink4.sensors import WEATHER_PARAMETERS
 from indi_astrojolo.nexstar.motion import GOTO_MAX_S
 
-WEATHER_RANGES = (
-    "WEATHER_TEMPERATURE",
-    "WEATHER_HUMIDITY",
-    "WEATHER_DEWPOINT",
-    "WEATHER_SKY_TEMPERATURE",
-    "WEATHER_CLOUD_COVER",
-    "WEATHER_SKY_BRIGHTNESS",
-)
+WEATHER_RANGES = tuple(WEATHER_PARAMETERS)  # each parameter's range vector has the parameter's name
 
 
 def utc_seconds(text: str) -> float:
