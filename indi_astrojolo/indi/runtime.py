@@ -125,7 +125,7 @@ class Runtime:
         self._output_written = trio.Event()  # set after each write to stdout
         # getProperties put aside while stdout lags, one per (device, name), in arrival order
         self._unanswered: dict[tuple[str | None, str | None], GetProperties] = {}
-        self.times_output_full = 0  # how often a getProperties was put aside
+        self.get_properties_put_aside = 0  # how many getProperties waited for stdout to catch up
         self.most_unanswered = 0
         self._requests_done = trio.Event()
         self._write_lock = trio.Lock()  # the writer task and the last flush at shutdown share stdout
@@ -207,7 +207,7 @@ class Runtime:
         if not self._unanswered and self.device.outbox.unsent <= OUTPUT_BACKLOG_LIMIT:
             self.device.answer_get_properties(request)
             return
-        self.times_output_full += 1
+        self.get_properties_put_aside += 1
         self._unanswered.setdefault((request.device, request.name), request)
         self.most_unanswered = max(self.most_unanswered, len(self._unanswered))
 

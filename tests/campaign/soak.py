@@ -417,9 +417,8 @@ def report(soaked: tuple[Soaked, Soaked], long: bool, pause_file: Path, steal_at
 
 
 def report_memory(one: Soaked, settled: tuple[float, float] | None) -> None:
-    marks = [(at, rss) for at, rss in one.memory]
     shown, next_mark = [], 0.0
-    for at, rss in marks:
+    for at, rss in one.memory:
         if at >= next_mark:
             shown.append(f"{at / 60:.0f} min {rss / 1024:.1f}")
             next_mark = (at // SETTLED_S + 1) * SETTLED_S

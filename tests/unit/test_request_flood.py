@@ -174,7 +174,8 @@ async def flood_while_stdout_lags(peer: Peer, runtime: Runtime, driver) -> None:
     peer.reading = trio.Event()
     await peer.stream.send_all(b'<getProperties version="1.7"/>\n' * GET_FLOOD)
     with trio.fail_after(GENEROUS):
-        while not runtime.times_output_full and driver.outbox.unsent <= OUTPUT_BACKLOG_LIMIT + ONE_ANSWER_AT_MOST:
+        bound = OUTPUT_BACKLOG_LIMIT + ONE_ANSWER_AT_MOST
+        while not runtime.get_properties_put_aside and driver.outbox.unsent <= bound:
             await trio.sleep(0.05)
 
 
@@ -207,7 +208,7 @@ async def test_an_abort_is_not_held_up_by_answers_waiting_for_stdout() -> None:
         await peer.stream.send_all(number("ABS_FOCUS_POSITION", "FOCUS_ABSOLUTE_POSITION", 20000))  # ~90 s away
         await peer.wait_for(is_set("ABS_FOCUS_POSITION", "Busy"), "the move")
         await flood_while_stdout_lags(peer, runtime, driver)
-        assert runtime.times_output_full
+        assert runtime.get_properties_put_aside
 
         await peer.stream.send_all(switch("FOCUS_ABORT_MOTION", "ABORT"))  # the peer still reads nothing
         emulator = driver.simulator
