@@ -202,8 +202,9 @@ class Rig:
         assert self.client is not None
         self.client.set_switch(self.device, name, on)
 
-    def position_problems(self, since: float, staleness: float) -> list[str]:
-        """Every reported position since `since` that the device did not report (or reported too long before)."""
+    def position_problems(self, since: float, staleness: float, origin: float | None = None) -> list[str]:
+        """Every reported position since `since` that the device did not report (or reported too long before);
+        times in the report count from `origin` (default `since`)."""
         raise NotImplementedError
 
     def each_new_value(self, name: str, since: float) -> list[Snapshot]:
@@ -234,10 +235,23 @@ class Readings:
                 return self.times[index]
         return None
 
+    def around(self, at: float, window: float = 1.0) -> str:
+        """The readings within `window` seconds of `at`, for a problem's report: what the device did say then."""
+        start, end = bisect.bisect_left(self.times, at - window), bisect.bisect_right(self.times, at + window)
+        near = [f"{self.values[i]:.5f} at {self.times[i] - at:+.2f} s" for i in range(start, end)]
+        if len(near) > 8:
+            near = near[:4] + ["..."] + near[-4:]
+        return ", ".join(near) or f"none within {window:g} s"
 
-def judge(what: str, when: float, state: str, match: float | None, staleness: float, origin: float) -> str | None:
+
+def judge(
+    what: str, when: float, state: str, match: float | None, staleness: float, origin: float, readings: Readings
+) -> str | None:
     if match is None:
-        return f"{what} at +{when - origin:.2f} s ({state}) was never reported by the device"
+        return (
+            f"{what} at +{when - origin:.2f} s ({state}) was never reported by the device"
+            f" (the device's readings around then: {readings.around(when)})"
+        )
     if state != "Alert" and when - match > staleness:
         return f"{what} at +{when - origin:.2f} s ({state}) is {when - match:.1f} s old but not marked Alert"
     return None
@@ -257,14 +271,16 @@ class AstroLinkRig(Rig):
     def commands_since(self, index: int) -> list[str]:
         return self.get("commands")[index:]
 
-    def position_problems(self, since: float, staleness: float) -> list[str]:
+    def position_problems(self, since: float, staleness: float, origin: float | None = None) -> list[str]:
         self.fetch_truth()
         readings = Readings([t for t, _ in self.truth], [float(p) for _, p in self.truth])
         problems = []
         for snap in self.each_new_value("ABS_FOCUS_POSITION", since):
             value = snap.values["FOCUS_ABSOLUTE_POSITION"]
             match = readings.latest_match(value, snap.received, lambda a, b, age: a == b)
-            problem = judge(f"focuser position {value:g}", snap.received, snap.state, match, staleness, since)
+            problem = judge(
+                f"focuser position {value:g}", snap.received, snap.state, match, staleness, origin or since, readings
+            )
             if problem:
                 problems.append(problem)
         return problems
@@ -322,7 +338,7 @@ class NexStarRig(Rig):
         place = astro.apparent_to_horizontal(ra, dec, when, site, weather)
         return place.azimuth, place.altitude
 
-    def position_problems(self, since: float, staleness: float) -> list[str]:
+    def position_problems(self, since: float, staleness: float, origin: float | None = None) -> list[str]:
         readings = self.readings()
         problems: list[str] = []
 
@@ -333,7 +349,10 @@ class NexStarRig(Rig):
             ):
                 match = readings[axis].latest_match(value, snap.received, close)
                 name = "azimuth" if axis == AZM else "altitude"
-                problem = judge(f"{what} {name} {value:.5f}°", snap.received, snap.state, match, staleness, since)
+                problem = judge(
+                    f"{what} {name} {value:.5f}°", snap.received, snap.state, match, staleness, origin or since,
+                    readings[axis],
+                )
                 if problem:
                     problems.append(problem)
 

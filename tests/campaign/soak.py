@@ -151,7 +151,8 @@ def check_chunk(soaked: Soaked, until: float) -> None:
     ticks = [s.received for s in rig.history(soaked.ticker, soaked.checked_until) if s.received < until]
     soaked.updates += len(ticks)
     soaked.last_tick = add_gaps(soaked.gaps, soaked.last_tick, ticks, lambda a, b: excluded(soaked, a, b))
-    soaked.problems += rig.position_problems(soaked.checked_until, STALENESS_S[rig.kind])  # fetches the readings
+    # fetches the readings; times in the report count from the soak's start, as the stalls' do
+    soaked.problems += rig.position_problems(soaked.checked_until, STALENESS_S[rig.kind], soaked.started)
     readings = [t for t in reading_times(rig) if soaked.checked_until <= t < until]
     soaked.last_reading = add_gaps(soaked.device_gaps, soaked.last_reading, readings, lambda a, b: in_fault(soaked, a, b))
     soaked.checked_until = until
