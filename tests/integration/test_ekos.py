@@ -42,18 +42,29 @@ class Rig:
         self.started_utc = started_utc  # system time (Unix seconds) just before Ekos started
 
 
-def wait_ekos_connected(kstars: KStarsSession, timeout: float = 120.0) -> None:
-    def connected() -> bool:
-        indi, ekos = kstars.ekos_status()
-        if "Error" in (indi, ekos):
-            raise AssertionError(f"Ekos reports an error: {kstars.ekos_log()}")
-        if (indi, ekos) != ("Success", "Success"):
-            return False
-        if set(kstars.devices()) != {NEXSTAR, ASTROLINK, CAMERA}:
-            return False
-        return all(kstars.switch(device, "CONNECTION", "CONNECT") == "On" for device in (NEXSTAR, ASTROLINK, CAMERA))
+def wait_ekos_connected(kstars: KStarsSession, after: str, timeout: float = 120.0) -> None:
+    """Wait until Ekos says Success and has all three devices connected; on a timeout, say which of those was
+    missing, as last seen, and what Ekos and the server logged (`after` names the step that led here)."""
+    seen: dict[str, object] = {}
 
-    wait_for(connected, timeout, "Ekos to connect the profile's three devices")
+    def connected() -> bool:
+        seen.clear()
+        indi, ekos = seen["indi, ekos status"] = kstars.ekos_status()
+        if "Error" in (indi, ekos):
+            raise AssertionError(f"after {after}, Ekos reports an error: {kstars.ekos_log()}")
+        devices = seen["devices"] = sorted(kstars.devices())
+        seen["CONNECT"] = {device: kstars.switch(device, "CONNECTION", "CONNECT") for device in devices}
+        wanted = {NEXSTAR, ASTROLINK, CAMERA}
+        return (indi, ekos) == ("Success", "Success") and set(devices) == wanted and all(
+            seen["CONNECT"][device] == "On" for device in wanted  # type: ignore[index]
+        )
+
+    try:
+        wait_for(connected, timeout, f"Ekos to connect the profile's three devices after {after}")
+    except TimeoutError as error:
+        raise AssertionError(
+            f"{error}; last seen: {seen}\nEkos log:\n{kstars.ekos_log()[-3000:]}\nKStars log:\n{kstars.log_tail(40)}"
+        ) from None
     # The modules this file drives exist once their devices are connected.
     wait_for(lambda: {MOUNT, FOCUS} <= set(kstars.objects()), 60, "Ekos's Mount and Focus modules")
     wait_for(lambda: kstars.mount_status() != "Error", 30, "the mount module to see the mount")
@@ -89,7 +100,7 @@ def ekos_rig(workdir: Path) -> Iterator[Rig]:
         assert kstars.call(EKOS, "setProfile", PROFILE) == "true"
         started_utc = time.time()
         kstars.call(EKOS, "start")
-        wait_ekos_connected(kstars)
+        wait_ekos_connected(kstars, "the first start")
         yield Rig(kstars, server, emulator, started_utc)
     finally:
         kstars.stop()
@@ -366,7 +377,7 @@ def check_disconnect_and_reconnect(rig: Rig) -> None:
     )
     reconnected_utc = time.time()
     kstars.call(EKOS, "connectDevices")
-    wait_ekos_connected(kstars)
+    wait_ekos_connected(kstars, "disconnectDevices and connectDevices")
     # On the new connect Ekos sends the time (and the site) again.
     wait_for(lambda: mount_utc(kstars) >= reconnected_utc - 2, 30, "Ekos to send the time again")
     assert kstars.number(NEXSTAR, "GEOGRAPHIC_COORD", "LAT") == pytest.approx(LATITUDE, abs=1e-3)
@@ -375,7 +386,7 @@ def check_disconnect_and_reconnect(rig: Rig) -> None:
     kstars.call(EKOS, "stop")
     wait_for(lambda: kstars.ekos_status()[0] == "Idle", 60, "Ekos to stop")
     kstars.call(EKOS, "start")
-    wait_ekos_connected(kstars)
+    wait_ekos_connected(kstars, "stopping and starting Ekos")
     assert wait_for(lambda: kstars.weather_object(ASTROLINK), 30, "the weather device again")
     assert kstars.mount_status() in ("Idle", "Tracking", "Parked")
 
