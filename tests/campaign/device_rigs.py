@@ -153,9 +153,13 @@ class Rig:
             best = min(best, (after - before, (before + after) / 2 - device_time))
         self.clock_offset = best[1]
 
-    def fetch_truth(self) -> None:
+    def fetch_truth(self) -> float:
+        """Bring the truth up to date; returns the moment it was asked for. A report received after that moment may
+        rest on a reading the truth does not hold yet: it is left for the next check."""
+        asked = time.monotonic()
         new = self.call("reported_positions_since", len(self.truth))
         self.truth.extend((t + self.clock_offset, *rest) for t, *rest in new)
+        return asked
 
     # --- the driver ------------------------------------------------------------------------------------------------
 
@@ -202,19 +206,22 @@ class Rig:
         assert self.client is not None
         self.client.set_switch(self.device, name, on)
 
-    def position_problems(self, since: float, staleness: float, origin: float | None = None) -> list[str]:
-        """Every reported position since `since` that the device did not report (or reported too long before);
-        times in the report count from `origin` (default `since`)."""
+    def position_problems(
+        self, since: float, staleness: float, origin: float | None = None, until: float = math.inf
+    ) -> list[str]:
+        """Every position reported from `since` up to `until` (and before the device's truth is fetched) that the
+        device did not report, or reported too long before; times in the report count from `origin` (default
+        `since`)."""
         raise NotImplementedError
 
-    def each_new_value(self, name: str, since: float) -> list[Snapshot]:
-        """The updates since `since` that need checking: all but an Alert that repeats a value sent before (an Alert
-        says the value is no longer live; it is the last one read, not a new claim)."""
+    def each_new_value(self, name: str, since: float, until: float = math.inf) -> list[Snapshot]:
+        """The updates from `since` up to `until` that need checking: all but an Alert that repeats a value sent
+        before (an Alert says the value is no longer live; it is the last one read, not a new claim)."""
         earlier: set[tuple] = set()
         out = []
         for snap in self.history(name):
             key = tuple(sorted(snap.values.items()))
-            if snap.received >= since and not (snap.state == "Alert" and key in earlier):
+            if since <= snap.received < until and not (snap.state == "Alert" and key in earlier):
                 out.append(snap)
             earlier.add(key)
         return out
@@ -238,10 +245,15 @@ class Readings:
     def around(self, at: float, window: float = 1.0) -> str:
         """The readings within `window` seconds of `at`, for a problem's report: what the device did say then."""
         start, end = bisect.bisect_left(self.times, at - window), bisect.bisect_right(self.times, at + window)
-        near = [f"{self.values[i]:.5f} at {self.times[i] - at:+.2f} s" for i in range(start, end)]
+        near = [f"{_short(self.values[i])} at {self.times[i] - at:+.2f} s" for i in range(start, end)]
         if len(near) > 8:
             near = near[:4] + ["..."] + near[-4:]
         return ", ".join(near) or f"none within {window:g} s"
+
+
+def _short(value: float) -> str:
+    """A reading as the device gave it, without trailing zeros: 150 steps, 39.2187°."""
+    return f"{value:.5f}".rstrip("0").rstrip(".")
 
 
 def judge(
@@ -271,11 +283,13 @@ class AstroLinkRig(Rig):
     def commands_since(self, index: int) -> list[str]:
         return self.get("commands")[index:]
 
-    def position_problems(self, since: float, staleness: float, origin: float | None = None) -> list[str]:
-        self.fetch_truth()
+    def position_problems(
+        self, since: float, staleness: float, origin: float | None = None, until: float = math.inf
+    ) -> list[str]:
+        until = min(until, self.fetch_truth())
         readings = Readings([t for t, _ in self.truth], [float(p) for _, p in self.truth])
         problems = []
-        for snap in self.each_new_value("ABS_FOCUS_POSITION", since):
+        for snap in self.each_new_value("ABS_FOCUS_POSITION", since, until):
             value = snap.values["FOCUS_ABSOLUTE_POSITION"]
             match = readings.latest_match(value, snap.received, lambda a, b, age: a == b)
             problem = judge(
@@ -319,8 +333,9 @@ class NexStarRig(Rig):
         value = float(self.call("axis_degrees", device))
         return (value + 180.0) % 360.0 - 180.0 if device == ALT else value
 
-    def readings(self) -> dict[int, Readings]:
-        self.fetch_truth()
+    def readings(self) -> tuple[dict[int, Readings], float]:
+        """Each axis's readings, and the moment the truth was asked for."""
+        asked = self.fetch_truth()
         out = {AZM: Readings([], []), ALT: Readings([], [])}
         for t, axis, steps in self.truth:
             degrees = steps / aux.STEPS_PER_DEGREE
@@ -328,7 +343,7 @@ class NexStarRig(Rig):
                 degrees -= 360.0
             out[axis].times.append(t)
             out[axis].values.append(degrees)
-        return out
+        return out, asked
 
     def horizontal_at(self, ra: float, dec: float, monotonic: float) -> tuple[float, float]:
         when = astro.Instant.from_unix(monotonic + self.wall_offset)
@@ -338,8 +353,11 @@ class NexStarRig(Rig):
         place = astro.apparent_to_horizontal(ra, dec, when, site, weather)
         return place.azimuth, place.altitude
 
-    def position_problems(self, since: float, staleness: float, origin: float | None = None) -> list[str]:
-        readings = self.readings()
+    def position_problems(
+        self, since: float, staleness: float, origin: float | None = None, until: float = math.inf
+    ) -> list[str]:
+        readings, asked = self.readings()
+        until = min(until, asked)
         problems: list[str] = []
 
         def check(what: str, snap: Snapshot, az: float, alt: float, tolerance_arcsec: float, drift: float = 0.0) -> None:
@@ -356,9 +374,9 @@ class NexStarRig(Rig):
                 if problem:
                     problems.append(problem)
 
-        for snap in self.each_new_value("HORIZONTAL_COORD", since):
+        for snap in self.each_new_value("HORIZONTAL_COORD", since, until):
             check("HORIZONTAL_COORD", snap, snap.values["AZ"], snap.values["ALT"], HORIZONTAL_TOLERANCE_ARCSEC)
-        for snap in self.each_new_value("EQUATORIAL_EOD_COORD", since):
+        for snap in self.each_new_value("EQUATORIAL_EOD_COORD", since, until):
             az, alt = self.horizontal_at(snap.values["RA"], snap.values["DEC"], snap.received)
             check("EQUATORIAL_EOD_COORD", snap, az, alt, EQUATORIAL_TOLERANCE_ARCSEC, SKY_DRIFT_ARCSEC_PER_S)
         return problems

@@ -152,7 +152,7 @@ def check_chunk(soaked: Soaked, until: float) -> None:
     soaked.updates += len(ticks)
     soaked.last_tick = add_gaps(soaked.gaps, soaked.last_tick, ticks, lambda a, b: excluded(soaked, a, b))
     # fetches the readings; times in the report count from the soak's start, as the stalls' do
-    soaked.problems += rig.position_problems(soaked.checked_until, STALENESS_S[rig.kind], soaked.started)
+    soaked.problems += rig.position_problems(soaked.checked_until, STALENESS_S[rig.kind], soaked.started, until)
     readings = [t for t in reading_times(rig) if soaked.checked_until <= t < until]
     soaked.last_reading = add_gaps(soaked.device_gaps, soaked.last_reading, readings, lambda a, b: in_fault(soaked, a, b))
     soaked.checked_until = until

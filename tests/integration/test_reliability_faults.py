@@ -40,7 +40,7 @@ def test_the_position_check_catches_values_the_device_never_reported_and_stale_o
 
     rig = AstroLinkRig(tmp_path)
     rig.truth = [(10.0, 100), (11.0, 150), (12.0, 200)]  # (when, position) the device put on the wire
-    rig.fetch_truth = lambda: None  # type: ignore[method-assign]
+    rig.fetch_truth = lambda: 40.0  # type: ignore[method-assign]  # the moment the truth was asked for
     sent = [
         Snapshot("ABS_FOCUS_POSITION", "Number", "Busy", {"FOCUS_ABSOLUTE_POSITION": 150.0}, received=11.1),  # fine
         Snapshot("ABS_FOCUS_POSITION", "Number", "Busy", {"FOCUS_ABSOLUTE_POSITION": 175.0}, received=11.5),  # invented
@@ -54,3 +54,29 @@ def test_the_position_check_catches_values_the_device_never_reported_and_stale_o
     assert "175" in problems[0] and "never reported" in problems[0]
     assert "300" in problems[1] and "never reported" in problems[1]
     assert "200" in problems[2] and "not marked Alert" in problems[2]
+    assert "(the device's readings around then: 150 at -0.50 s, 200 at +0.50 s)" in problems[0]
+
+
+def test_the_position_check_leaves_a_report_newer_than_its_truth_for_the_next_check(tmp_path) -> None:
+    """A report that arrives while the truth is being fetched may rest on a reading the fetched truth does not hold
+    yet; judged now it would look invented."""
+    from device_rigs import AstroLinkRig, Snapshot
+
+    rig = AstroLinkRig(tmp_path)
+    rig.truth = [(10.0, 100)]
+    asked = iter([20.0, 30.0])  # the moments two successive checks ask for the truth
+
+    def fetch_truth() -> float:
+        moment = next(asked)
+        if moment == 30.0:
+            rig.truth.append((19.9, 250))  # read just before the first check asked, known to the second
+        return moment
+
+    rig.fetch_truth = fetch_truth  # type: ignore[method-assign]
+    sent = [Snapshot("ABS_FOCUS_POSITION", "Number", "Busy", {"FOCUS_ABSOLUTE_POSITION": 250.0}, received=20.01)]
+    rig.history = lambda name, since=float("-inf"): [s for s in sent if s.received >= since]  # type: ignore[method-assign]
+    assert rig.position_problems(since=0.0, staleness=4.5, until=25.0) == []
+    assert rig.position_problems(since=0.0, staleness=4.5, until=35.0) == []
+    rig.truth.clear()  # the same report against a truth without its reading: caught
+    rig.fetch_truth = lambda: 40.0  # type: ignore[method-assign]
+    assert "never reported" in rig.position_problems(since=0.0, staleness=4.5)[0]
