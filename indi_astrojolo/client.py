@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from lxml import etree
 
@@ -41,7 +42,7 @@ class IndiClient:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> "IndiClient":
+    def __enter__(self) -> IndiClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -90,7 +91,7 @@ class IndiClient:
             self.sock.settimeout(remaining)
             try:
                 data = self.sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 return
             if not data:
                 raise ConnectionError("the server closed the connection")

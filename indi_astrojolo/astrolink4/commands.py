@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..link.framing import Line
 from ..link.errors import LinkError
+from ..link.framing import Line
 from ..link.session import RequestSession
 from . import protocol as p
 

@@ -9,7 +9,7 @@ Switching a channel off sends 0. DEW_DUTY_CYCLES shows the duty the device repor
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import trio
 
@@ -187,7 +187,9 @@ class DewHeaters(Part):
             mode = self.mode(index)
             if mode != MANUAL:
                 mode_label = self.props.switch(MODE_PROPERTIES[index])[mode].label
-                self.publisher.message(f"{label}: startup duty {duty} % not applied: the channel is in {mode_label} mode")
+                self.publisher.message(
+                    f"{label}: startup duty {duty} % not applied: the channel is in {mode_label} mode"
+                )
                 continue
             if status.pwm[index] == duty:
                 self.publisher.message(f"{label}: already at its startup duty of {duty} %")

@@ -11,8 +11,9 @@ declare into the device's one dispatch table, and hands each status line to the 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -86,7 +87,7 @@ class AstroLink4Driver(Device):
         self.unit = Unit()  # first: the base class asks for the property names, which depend on the model
         super().__init__(*args, **kwargs)
         self.identity = ""
-        self.simulator: "AstroLink4Emulator | None" = None
+        self.simulator: AstroLink4Emulator | None = None
         # The parts, each given what it needs and nothing else: this device publishes for them.
         self.commands = Commands()
         self.focuser = Focuser(self, self)
@@ -346,7 +347,11 @@ class AstroLink4Driver(Device):
         current = await self.commands.read_settings("n")
         changes = {index: value for index, value in FACTORY_N.items() if current.number(index) != value}
         if not changes:
-            self.update(vector.name, State.OK, f"The protection settings are at their factory values; nothing changed ({FACTORY_KEPT})")
+            self.update(
+                vector.name,
+                State.OK,
+                f"The protection settings are at their factory values; nothing changed ({FACTORY_KEPT})",
+            )
             return
         if armed is None or trio.current_time() > armed:
             deadline = trio.current_time() + FACTORY_CONFIRM_SECONDS

@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import math
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from . import protocol as p
 from .protocol import Layout
@@ -106,9 +106,13 @@ class EmulatorConfig:
     absent_filler: str = "zeros"  # or "nan"
 
     @classmethod
-    def mini(cls) -> "EmulatorConfig":
+    def mini(cls) -> EmulatorConfig:
         return cls(
-            layout=Layout.MINI, identity="#:AstroLink4mini", sky_sensor=False, sky_brightness_sensor=False, baud=p.BAUD_MINI
+            layout=Layout.MINI,
+            identity="#:AstroLink4mini",
+            sky_sensor=False,
+            sky_brightness_sensor=False,
+            baud=p.BAUD_MINI,
         )
 
 
@@ -239,7 +243,8 @@ class AstroLink4Emulator:
             self.velocity = max(wanted, self.velocity - acceleration * dt)
         if self.velocity * direction > 0:
             # Never faster than it can stop from at the target, as AccelStepper runs it: a 10 ms step's lag on the
-            # deceleration let a new target behind the stepper make it overshoot the old one (and pass 0 or the maximum).
+            # deceleration let a new target behind the stepper make it overshoot the old one (and pass 0 or the
+            # maximum).
             self.velocity = direction * min(abs(self.velocity), stoppable)
         step = self.velocity * dt
         if abs(step) >= abs(remaining) or (abs(remaining) < 1.0 and abs(self.velocity) <= acceleration * dt):
@@ -257,7 +262,9 @@ class AstroLink4Emulator:
             return
         if self._over_limit_since is None:
             self._over_limit_since = self.time
-        if (self.time - self._over_limit_since) * 1000.0 >= float(self.n[p.N_OVER_TIME - 1]) and self.protection is None:
+        if (self.time - self._over_limit_since) * 1000.0 >= float(
+            self.n[p.N_OVER_TIME - 1]
+        ) and self.protection is None:
             self.protection = (over, voltage if over == 1 else current)
             self.outputs = [False, False, False]
             self.pwm_setting = [0, 0]
@@ -481,7 +488,7 @@ class AstroLink4Emulator:
 # --- serving the model on a byte stream ----------------------------------------------------------------------------
 
 
-def _pty_baud(stream: "object") -> int | None:
+def _pty_baud(stream: object) -> int | None:
     """The speed the driver set on the other end of a pty (Linux reports the slave's settings on the master), or
     None for a stream that is not a terminal."""
     import os
@@ -503,7 +510,7 @@ def _pty_baud(stream: "object") -> int | None:
 TERMIOS_SPEEDS = (9600, 19200, 38400, 57600, 115200, 230400)
 
 
-async def serve(emulator: AstroLink4Emulator, stream: "object", baud: int | None = None) -> None:
+async def serve(emulator: AstroLink4Emulator, stream: object, baud: int | None = None) -> None:
     """Answer commands arriving on a trio stream until it closes.
 
     `baud` is the speed of the emulated serial line (None: on a pty, the speed the driver set on it; otherwise no

@@ -7,7 +7,8 @@ compensation cycle and compensation sensor on every save); changes that can harm
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 from ..indi.part import Handler, Part, Publisher
 from ..indi.properties import State, Update, ValidationError
@@ -45,7 +46,13 @@ HOLD_WARNING = (
 
 class MotorPreset:
     def __init__(self, mode: int, speed: int, acceleration: int, current_ma: int, label: str) -> None:
-        self.mode, self.speed, self.acceleration, self.current_ma, self.label = mode, speed, acceleration, current_ma, label
+        self.mode, self.speed, self.acceleration, self.current_ma, self.label = (
+            mode,
+            speed,
+            acceleration,
+            current_ma,
+            label,
+        )
 
 
 # Starting points from the manual's advice: unipolar 7.5° motors at no more than 120–150 pps (the astrojolo 12 V
@@ -116,7 +123,13 @@ class Focusing(Part):
             reverse.select("INDI_ENABLED" if focuser.reversed else "INDI_DISABLED")
             publisher.update(reverse.name, State.OK)
             motor = self.props.number("FOCUSER_SETTINGS")
-            motor.apply({"FS_SPEED": focuser.speed, "FS_ACCELERATION": focuser.acceleration, "FS_STEP_SIZE": focuser.step_size_um})
+            motor.apply(
+                {
+                    "FS_SPEED": focuser.speed,
+                    "FS_ACCELERATION": focuser.acceleration,
+                    "FS_STEP_SIZE": focuser.step_size_um,
+                }
+            )
             mode = self.props.switch("FOCUSER_MODE")
             if 0 <= focuser.stepper_mode < len(MODE_MEMBERS):
                 mode.select(MODE_MEMBERS[focuser.stepper_mode])
@@ -389,7 +402,9 @@ class Focusing(Part):
             result.apply({name: 0 for name in result.members})
             result["POINTS"].value = len(store.points)
             # With no points yet there is nothing to say; with one, say why there is no result.
-            publisher.update(result.name, State.IDLE, f"[INFO] Compensation calculator: {exc}" if store.points else None)
+            publisher.update(
+                result.name, State.IDLE, f"[INFO] Compensation calculator: {exc}" if store.points else None
+            )
             return
         result.apply(
             {
@@ -440,7 +455,9 @@ class Focusing(Part):
                         "coefficient in COMP_SETTINGS it is learnt as the temperature changes"
                     )
                 coefficient = device_coefficient(calculated.coefficient, sign)
-                await self.commands.write_settings("e", {p.E_COEFFICIENT: p.encode_setting("e", p.E_COEFFICIENT, coefficient)})
+                await self.commands.write_settings(
+                    "e", {p.E_COEFFICIENT: p.encode_setting("e", p.E_COEFFICIENT, coefficient)}
+                )
                 self.applied_sign = sign
                 self.show_settings(self.commands.blocks)
                 way = "outward" if calculated.coefficient < 0 else "inward"
@@ -478,5 +495,7 @@ class Focusing(Part):
             removed = self.points().delete(number)
         except (StoreError, ValueError) as exc:
             raise self._store_problem(exc) from None
-        self.publisher.accept(update, message=f"Point {number} ({removed.temperature:.2f} C, {removed.position}) removed")
+        self.publisher.accept(
+            update, message=f"Point {number} ({removed.temperature:.2f} C, {removed.position}) removed"
+        )
         self.show_calculator()

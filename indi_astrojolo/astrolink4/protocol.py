@@ -8,9 +8,9 @@ written read-modify-write: the whole block as read, with some fields changed and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Mapping
 
 from ..link.errors import ReplyError, Verdict
 from ..link.framing import Line
@@ -249,7 +249,9 @@ def _float(fields: list[str], index: int, what: str) -> float:
     try:
         return float(fields[index])
     except (IndexError, ValueError):
-        raise ProtocolError(f"field {index} ({what}) is {fields[index] if index < len(fields) else 'missing'!r}") from None
+        raise ProtocolError(
+            f"field {index} ({what}) is {fields[index] if index < len(fields) else 'missing'!r}"
+        ) from None
 
 
 def _number(fields: list[str], index: int, what: str) -> float:
@@ -335,7 +337,9 @@ def detect_layout(text: str) -> Layout:
     for layout in Layout:
         if count == layout.value:
             return layout
-    raise ProtocolError(f"status line has {count} elements; expected {Layout.MINI.value} (mini) or {Layout.USB.value} (USB)")
+    raise ProtocolError(
+        f"status line has {count} elements; expected {Layout.MINI.value} (mini) or {Layout.USB.value} (USB)"
+    )
 
 
 def parse_status(text: str, layout: Layout) -> Status:
@@ -428,7 +432,7 @@ class SettingsBlock:
         """A field in the unit shown (decode_setting of what the device holds)."""
         return decode_setting(self.letter, index, self.number(index))
 
-    def with_values(self, changes: Mapping[int, int | float]) -> "SettingsBlock":
+    def with_values(self, changes: Mapping[int, int | float]) -> SettingsBlock:
         fields = list(self.fields)
         for index, value in changes.items():
             if not 1 <= index <= len(fields):
@@ -472,7 +476,7 @@ class FocuserSettings:
     output_defaults: tuple[bool, bool, bool]
 
     @classmethod
-    def from_block(cls, block: SettingsBlock) -> "FocuserSettings":
+    def from_block(cls, block: SettingsBlock) -> FocuserSettings:
         return cls(
             max_position=block.integer(U_MAX_POSITION),
             speed=block.integer(U_SPEED),
@@ -493,7 +497,7 @@ class CompensationSettings:
     threshold: int
 
     @classmethod
-    def from_block(cls, block: SettingsBlock) -> "CompensationSettings":
+    def from_block(cls, block: SettingsBlock) -> CompensationSettings:
         return cls(
             cycle_s=block.integer(E_CYCLE),
             coefficient=block.value(E_COEFFICIENT),
@@ -511,7 +515,7 @@ class DeviceSettings:
     over_time_ms: int
 
     @classmethod
-    def from_block(cls, block: SettingsBlock) -> "DeviceSettings":
+    def from_block(cls, block: SettingsBlock) -> DeviceSettings:
         return cls(
             aref_coefficient=block.value(N_AREF_COEFFICIENT),
             over_voltage=block.value(N_OVER_VOLTAGE),
@@ -526,5 +530,5 @@ class MotorSettings:
     hold: bool
 
     @classmethod
-    def from_block(cls, block: SettingsBlock) -> "MotorSettings":
+    def from_block(cls, block: SettingsBlock) -> MotorSettings:
         return cls(current_ma=block.integer(Z_CURRENT), hold=block.integer(Z_HOLD) < Z_HOLD_OFF)

@@ -7,9 +7,9 @@ CONFIG_SAVE writes to the config file, and ``device`` may be left out (the runti
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Callable
 
 from lxml import etree
 
@@ -131,7 +131,7 @@ def _vector(element: etree._Element, device: str) -> Vector:
     return vector
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parsed(path: Path) -> etree._Element:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True)
     return etree.parse(str(path), parser).getroot()

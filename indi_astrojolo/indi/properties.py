@@ -1,8 +1,8 @@
 """INDI property vectors: members, state, permissions, rules, and all-or-nothing validation of client requests.
 
-Sans-I/O: nothing here touches I/O. A client's ``new*Vector`` is turned into an :class:`Update` by :meth:`Vector.validate`, which
-either accepts the whole message or raises :class:`ValidationError` naming exactly what was wrong; the vector itself is
-only changed by :meth:`Vector.apply`, after the driver has carried the request out.
+Sans-I/O: nothing here touches I/O. A client's ``new*Vector`` is turned into an :class:`Update` by
+:meth:`Vector.validate`, which either accepts the whole message or raises :class:`ValidationError` naming exactly what
+was wrong; the vector itself is only changed by :meth:`Vector.apply`, after the driver has carried the request out.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from lxml import etree
 
@@ -21,7 +22,9 @@ from .xmlstream import NewVector, format_number_wire, parse_number, sanitize_tex
 MAX_TEXT_LENGTH = 4096
 
 
-class State(str, Enum):
+# Not StrEnum (ruff's UP042): str() and format() of a StrEnum member give its value ("Ok"), of this one its name
+# ("State.OK"); changing that would change any text a state is put into.
+class State(str, Enum):  # noqa: UP042
     IDLE = "Idle"
     OK = "Ok"
     BUSY = "Busy"
@@ -90,7 +93,7 @@ def format_plain(value: float) -> str:
 class Update:
     """A validated request: the complete proposed member values and the names the client actually sent."""
 
-    vector: "Vector"
+    vector: Vector
     values: dict[str, Any]
     sent: tuple[str, ...]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import glob
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntFlag
-from typing import Callable
 
 from .. import __version__
 from ..files import file_error

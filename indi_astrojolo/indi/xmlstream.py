@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from lxml import etree
 
@@ -127,7 +127,7 @@ class SnoopedVector:
 _SNOOPED_TAG_RE = re.compile(r"(def|set)(Number|Switch|Text|Light|BLOB)Vector")
 
 
-def snooped_vector(message: "OtherMessage") -> SnoopedVector | None:
+def snooped_vector(message: OtherMessage) -> SnoopedVector | None:
     """The def/set/del message of another device this is, or None for anything else (ping, message, ...)."""
     attrib = message.attrib
     device = attrib.get("device") or ""
@@ -147,6 +147,7 @@ def snooped_vector(message: "OtherMessage") -> SnoopedVector | None:
         if child.get("state"):
             member_states[name] = child.get("state")
     return SnoopedVector(verb, kind, device, attrib["name"], attrib.get("state"), members, member_states)
+
 
 _EXCERPT_BYTES = 120
 _HEAD_BYTES = 4096  # how much of a malformed message is searched for the request's start tag
@@ -220,9 +221,7 @@ _TEXT, _TAG, _COMMENT, _PI, _CDATA, _DECL = range(6)
 _LT, _GT, _SLASH, _BANG, _QMARK = 0x3C, 0x3E, 0x2F, 0x21, 0x3F
 _DQUOTE, _SQUOTE, _LBRACKET, _RBRACKET = 0x22, 0x27, 0x5B, 0x5D
 
-_NAME_START = frozenset(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_:" + bytes(range(0x80, 0x100))
-)
+_NAME_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_:" + bytes(range(0x80, 0x100)))
 _NAME_RE = re.compile(rb"[^\s/>\"'<=]*")
 # Longest tag name we wait for; longer garbage is truncated instead of buffered.
 _MAX_NAME = 256
@@ -245,15 +244,15 @@ _TAG_RE = re.compile(
 # name (the scanner treats that as truncation), and anything else falls back to the
 # scanner.  Possessive quantifiers keep failure (incomplete input) linear.
 _ATTRS = rb"(?:[^\"'<>]*+(?:\"[^\"<]*+\"|'[^'<]*+')?+)*+"
-_NOT_COMMAND = (
-    rb"(?!(?:"
-    + b"|".join(sorted(_INDI_TOP_LEVEL))
-    + rb")[\s/>])"
-)
+_NOT_COMMAND = rb"(?!(?:" + b"|".join(sorted(_INDI_TOP_LEVEL)) + rb")[\s/>])"
 _SIMPLE_MESSAGE_RE = re.compile(
-    rb"<([A-Za-z_:\x80-\xff][^\s/>\"'<=]*+)" + _ATTRS
+    rb"<([A-Za-z_:\x80-\xff][^\s/>\"'<=]*+)"
+    + _ATTRS
     + rb"(?:(?<=/)>|(?<!/)>"
-    + rb"(?:[^<]*+<" + _NOT_COMMAND + rb"([A-Za-z_:\x80-\xff][^\s/>\"'<=]*+)" + _ATTRS
+    + rb"(?:[^<]*+<"
+    + _NOT_COMMAND
+    + rb"([A-Za-z_:\x80-\xff][^\s/>\"'<=]*+)"
+    + _ATTRS
     + rb"(?:(?<=/)>|(?<!/)>[^<]*+</\2\s*+>))*+"
     + rb"[^<]*+</\1\s*+>)"
 )
@@ -830,12 +829,12 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"  # UTC as libindi writes it, in messages 
 
 def timestamp_now() -> str:
     """UTC timestamp exactly as libindi writes it: ``YYYY-MM-DDTHH:MM:SS``."""
-    return datetime.now(timezone.utc).strftime(TIMESTAMP_FORMAT)
+    return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def format_timestamp(unix: float) -> str:
     """A moment as libindi writes UTC: ``YYYY-MM-DDTHH:MM:SS``."""
-    return datetime.fromtimestamp(unix, timezone.utc).strftime(TIMESTAMP_FORMAT)
+    return datetime.fromtimestamp(unix, UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -843,7 +842,7 @@ def parse_timestamp(text: str) -> datetime:
     for '-', a trailing 'Z' or a fraction of a second (ignored). The one parser of such text; ValueError if it is
     none."""
     text = text.strip().replace("/", "-").rstrip("Z")
-    return datetime.strptime(text[:19], TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+    return datetime.strptime(text[:19], TIMESTAMP_FORMAT).replace(tzinfo=UTC)
 
 
 def serialize(element: etree._Element) -> bytes:

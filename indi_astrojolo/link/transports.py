@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import termios
 import tty
 from dataclasses import dataclass
 from typing import Protocol
-
-import socket
 
 import trio
 
@@ -102,7 +101,7 @@ class SerialTransport(StreamTransport):
         stop_bits: float = 1,
         rtscts: bool = False,
         select_line: bool = False,
-    ) -> "SerialTransport":
+    ) -> SerialTransport:
         import serial  # pyserial; imported here so a TCP-only or simulated session never loads it
 
         def open_port() -> object:
@@ -207,7 +206,7 @@ class Pty:
     path: str
 
     @classmethod
-    def open(cls) -> "Pty":
+    def open(cls) -> Pty:
         master, slave = os.openpty()
         tty.setraw(slave)
         tty.setraw(master)

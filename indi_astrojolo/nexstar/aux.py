@@ -6,9 +6,9 @@ Framing (3B LEN SRC DST CMD DATA CK) lives in link.framing; this module gives th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Callable
 
 from ..link.errors import ReplyError, Verdict
 from ..link.framing import AuxPacket
@@ -140,7 +140,10 @@ class MoveRate:
 
     @property
     def label(self) -> str:
-        """What the rate does, for TELESCOPE_SLEW_RATE: "3 (8x sidereal, 0.033 deg/s)", "7 (1 deg/s)", "9 (max, up to 4 deg/s)"."""
+        """What the rate does, for TELESCOPE_SLEW_RATE.
+
+        For example "3 (8x sidereal, 0.033 deg/s)", "7 (1 deg/s)", "9 (max, up to 4 deg/s)".
+        """
         if self.sidereal_multiple is not None:
             return f"{self.level} ({self.sidereal_multiple}x sidereal, {self.deg_per_s:.3f} deg/s)"
         if self.level == 9:

@@ -16,7 +16,8 @@ polls, and runs the hard-stop calibration (0x2A, then 0x2B polled until it repor
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -52,7 +53,7 @@ def range_problem(low: int, high: int) -> str | None:
     return None
 
 
-def simulated_focuser(emulator: "NexStarEmulator", wanted: bool, now: float) -> None:
+def simulated_focuser(emulator: NexStarEmulator, wanted: bool, now: float) -> None:
     """Put a focus motor on the simulated bus, or take it off (the mount keeps its state either way)."""
     if wanted and emulator.focuser is None:
         emulator.focuser = EmulatedFocuser(emulator.config.focuser or FocuserConfig(), now)
@@ -61,7 +62,7 @@ def simulated_focuser(emulator: "NexStarEmulator", wanted: bool, now: float) -> 
 
 
 class BusFocuser(Part):
-    def __init__(self, driver: "NexStarDriver") -> None:
+    def __init__(self, driver: NexStarDriver) -> None:
         self.driver = driver
         self.props = driver.props
         vectors = load_vectors(PROPERTY_FILE, driver.name)

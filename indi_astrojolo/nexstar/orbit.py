@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import erfa
@@ -159,7 +159,7 @@ class TLE:
 
 
 def _utc(unix: float, pattern: str = "%Y-%m-%d %H:%M UTC") -> str:
-    return datetime.fromtimestamp(unix, timezone.utc).strftime(pattern)
+    return datetime.fromtimestamp(unix, UTC).strftime(pattern)
 
 
 def _split_lines(text: str) -> tuple[str, str, str]:

@@ -49,7 +49,7 @@ def _parse_time(text: str, what: str) -> float | None:
 
 
 class SatelliteTracker(Part):
-    def __init__(self, driver: "NexStarDriver") -> None:
+    def __init__(self, driver: NexStarDriver) -> None:
         self.driver = driver
         self.props = driver.props
         self.plan: PassPlan | None = None
@@ -158,7 +158,8 @@ class SatelliteTracker(Part):
             start, end = self.window()
             for name in ("RISE", "CULMINATION", "SET"):
                 times[name].value = ""
-            times["NOTES"].value = f"no pass above the lowest allowed altitude between {format_timestamp(start)} and {format_timestamp(end)}"
+            window = f"between {format_timestamp(start)} and {format_timestamp(end)}"
+            times["NOTES"].value = f"no pass above the lowest allowed altitude {window}"
             self.driver.update(times.name, State.IDLE)
             return
         times["RISE"].value = format_timestamp(chosen.rise.unix)
@@ -226,7 +227,9 @@ class SatelliteTracker(Part):
             )
         await self.refresh_prediction()
         vector.select("SAT_TRACK")
-        self.driver.update(vector.name, State.BUSY, f"Tracking the pass rising at {format_timestamp(chosen.rise.unix)} UTC")
+        self.driver.update(
+            vector.name, State.BUSY, f"Tracking the pass rising at {format_timestamp(chosen.rise.unix)} UTC"
+        )
         await motion.begin_task(lambda: self._track(orbit, chosen), "Satellite tracking", self._ended)
 
     # --- following -------------------------------------------------------------------------------------------
@@ -340,5 +343,9 @@ class SatelliteTracker(Part):
         low = driver.motion.altitude_limits()[0]
         if altitude < low - ALTITUDE_MARGIN:
             raise MotionError(f"the telescope reached altitude {altitude:.2f}°, below the lowest allowed {low:g}°")
-        if wrap is not None and previous is not None and crosses(previous.axis1, wrap180(measured.axis1 - previous.axis1), wrap):
+        if (
+            wrap is not None
+            and previous is not None
+            and crosses(previous.axis1, wrap180(measured.axis1 - previous.axis1), wrap)
+        ):
             raise MotionError(f"the azimuth crossed the cord-wrap position {wrap:g}°")
