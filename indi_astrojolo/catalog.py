@@ -132,11 +132,12 @@ def remove(data_dir: Path, link_dir: Path | None) -> list[str]:
     if target.exists():
         target.unlink()
         done.append(f"removed {target}")
-    for name in executables() if link_dir is not None else []:
-        link = link_dir / name
-        if link.is_symlink() and Path(os.readlink(link)) == scripts_dir() / name:
-            link.unlink()
-            done.append(f"removed {link}")
+    if link_dir is not None:
+        for name in executables():
+            link = link_dir / name
+            if link.is_symlink() and Path(os.readlink(link)) == scripts_dir() / name:
+                link.unlink()
+                done.append(f"removed {link}")
     return done
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +71,7 @@ class IndiClient:
     def set_number(self, device: str, name: str, values: dict[str, float]) -> None:
         self._send_new("Number", device, name, {k: format_number_wire(v, "%.10g") for k, v in values.items()})
 
-    def set_switch(self, device: str, name: str, on: list[str], off: list[str] = ()) -> None:  # type: ignore[assignment]
+    def set_switch(self, device: str, name: str, on: Iterable[str], off: Iterable[str] = ()) -> None:
         members = {member: "On" for member in on}
         members.update({member: "Off" for member in off})
         self._send_new("Switch", device, name, members)
@@ -121,7 +121,7 @@ class IndiClient:
             self.properties[key] = prop
         prop.state = attrib.get("state", prop.state)
         prop.updates += 1
-        for child in message.element:  # type: ignore[attr-defined]
+        for child in message.element:
             member = child.get("name")
             text = (child.text or "").strip()
             if kind == "Number":

@@ -12,9 +12,13 @@ import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import protocol as p
 from .protocol import Layout
+
+if TYPE_CHECKING:
+    import trio
 
 MAGNUS_A = 17.271
 MAGNUS_B = 237.7
@@ -510,7 +514,7 @@ def _pty_baud(stream: object) -> int | None:
 TERMIOS_SPEEDS = (9600, 19200, 38400, 57600, 115200, 230400)
 
 
-async def serve(emulator: AstroLink4Emulator, stream: object, baud: int | None = None) -> None:
+async def serve(emulator: AstroLink4Emulator, stream: trio.abc.Stream, baud: int | None = None) -> None:
     """Answer commands arriving on a trio stream until it closes.
 
     `baud` is the speed of the emulated serial line (None: on a pty, the speed the driver set on it; otherwise no
@@ -529,11 +533,11 @@ async def serve(emulator: AstroLink4Emulator, stream: object, baud: int | None =
     async def deliver() -> None:
         async for due, out in queued:
             await trio.sleep_until(due)
-            await stream.send_all(out)  # type: ignore[attr-defined]
+            await stream.send_all(out)
 
     async def answer() -> None:
         while True:
-            data = await stream.receive_some(4096)  # type: ignore[attr-defined]
+            data = await stream.receive_some(4096)
             if not data:
                 return
             line_baud = baud if baud is not None else _pty_baud(stream)

@@ -216,7 +216,7 @@ class Focusing(Part):
 
     async def _on_preset(self, update: Update) -> None:
         chosen = next((name for name, on in update.values.items() if on), None)
-        update.vector.reset()
+        update.switches.reset()
         if chosen is None:
             self.publisher.update(update.vector.name, State.IDLE)
             return
@@ -293,7 +293,7 @@ class Focusing(Part):
         return f"No compensation needed: {pending:+d} steps pending, threshold {threshold}"
 
     async def _on_compensate_now(self, update: Update) -> None:
-        update.vector.reset()
+        update.switches.reset()
         if not update["COMP_NOW"]:
             self.publisher.update(update.vector.name, State.IDLE)
             return
@@ -351,8 +351,9 @@ class Focusing(Part):
     def show_sign(self) -> None:
         status = self.props.text("COMP_SIGN_STATUS")
         sign, source = self.device_sign()
-        if self.sign_learner.sign is not None:
-            status.apply({"STATE": "learned", "RULE": describe_sign(sign)})  # type: ignore[arg-type]
+        learned = self.sign_learner.sign  # once learned, device_sign() gives this one
+        if learned is not None:
+            status.apply({"STATE": "learned", "RULE": describe_sign(learned)})
             state = State.OK
         else:
             rule = "not learned yet: the driver learns it once the temperature changes with a non-zero coefficient"
@@ -432,7 +433,7 @@ class Focusing(Part):
 
     async def _on_calculator_action(self, update: Update) -> None:
         action = next((name for name, on in update.values.items() if on), None)
-        update.vector.reset()
+        update.switches.reset()
         store = self.points()
         try:
             if action == "ADD_CURRENT":

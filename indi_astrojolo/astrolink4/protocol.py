@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from ..link.errors import ReplyError, Verdict
@@ -376,14 +376,18 @@ def parse_status(text: str, layout: Layout) -> Status:
     if flag != 0:
         kind = "over-voltage" if flag == 1 else "over-current"
         protection = ProtectionTrip(kind, _number(fields, Q_PROTECTION_VALUE, "protection value"))
-    common = dict(
+
+    def output_on(index: int) -> bool:
+        return _number(fields, Q_OUTPUT_1 + index, f"output {index + 1}") > 0
+
+    common = Status(  # the fields both models send; each model's own are filled in below
         layout=layout,
         position=_integer(fields, Q_POSITION, "position"),
         steps_to_go=_integer(fields, Q_TO_GO, "steps to go"),
         current=_number(fields, Q_CURRENT, "current"),
         sensor1=climate(Q_SENSOR1_PRESENT, Q_SENSOR1_TEMPERATURE),
         pwm=(_integer(fields, Q_PWM_A, "PWM A"), _integer(fields, Q_PWM_B, "PWM B")),
-        outputs=tuple(_number(fields, Q_OUTPUT_1 + i, f"output {i + 1}") > 0 for i in range(3)),  # type: ignore[arg-type]
+        outputs=(output_on(0), output_on(1), output_on(2)),
         input_voltage=_number(fields, Q_INPUT_VOLTAGE, "input voltage"),
         amp_hours=_number(fields, Q_AMP_HOURS, "Ah"),
         watt_hours=_number(fields, Q_WATT_HOURS, "Wh"),
@@ -391,14 +395,14 @@ def parse_status(text: str, layout: Layout) -> Status:
         protection=protection,
     )
     if layout is Layout.MINI:
-        sensor2 = None
+        probe = None
         if _integer(fields, Q_SENSOR2_PRESENT, "sensor 2 present") > 0:
-            sensor2 = _reading(fields, Q_SENSOR2_TEMPERATURE, "sensor 2 temperature", PLAUSIBLE_AIR_TEMPERATURE)
-        return Status(
-            sensor2_temperature=sensor2,
+            probe = _reading(fields, Q_SENSOR2_TEMPERATURE, "sensor 2 temperature", PLAUSIBLE_AIR_TEMPERATURE)
+        return replace(
+            common,
+            sensor2_temperature=probe,
             regulated_voltage=_number(fields, Q_REGULATED_VOLTAGE, "regulated voltage"),
             dc_motor_moving=_number(fields, Q_DC_MOTOR_MOVING, "DC motor") > 0,
-            **common,  # type: ignore[arg-type]
         )
     sky = None
     if _integer(fields, Q_SKY_PRESENT, "sky sensor present") > 0:
@@ -412,7 +416,7 @@ def parse_status(text: str, layout: Layout) -> Status:
     brightness = None
     if _integer(fields, Q_SKY_BRIGHTNESS_PRESENT, "sky brightness present") > 0:
         brightness = _reading(fields, Q_SKY_BRIGHTNESS, "sky brightness", PLAUSIBLE_SKY_BRIGHTNESS)
-    return Status(sensor2=sensor2, sky=sky, sky_brightness=brightness, **common)  # type: ignore[arg-type]
+    return replace(common, sensor2=sensor2, sky=sky, sky_brightness=brightness)
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,7 +488,11 @@ class FocuserSettings:
             reversed=block.integer(U_REVERSED) != 0,
             stepper_mode=block.integer(U_STEPPER_MODE),
             step_size_um=block.value(U_STEP_SIZE),
-            output_defaults=tuple(block.integer(U_OUTPUT_1_DEFAULT + i) != 0 for i in range(3)),  # type: ignore[arg-type]
+            output_defaults=(
+                block.integer(U_OUTPUT_1_DEFAULT) != 0,
+                block.integer(U_OUTPUT_1_DEFAULT + 1) != 0,
+                block.integer(U_OUTPUT_1_DEFAULT + 2) != 0,
+            ),
         )
 
 

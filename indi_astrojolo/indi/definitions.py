@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -113,7 +114,7 @@ def _vector(element: etree._Element, device: str) -> Vector:
         raise DefinitionError(f"line {element.sourceline}: <{element.tag}> without a name")
     if not members:
         raise DefinitionError(f"line {element.sourceline}: {name} has no members")
-    kwargs: dict[str, object] = {
+    kwargs: dict[str, Any] = {  # each kind takes its own keywords
         "state": State(element.get("state", "Idle")),
         "timeout": _float(element, "timeout", 0.0),
         "save": element.get("save", "false") == "true",

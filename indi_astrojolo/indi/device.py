@@ -374,10 +374,10 @@ class Device:
         update.vector.apply(update.values)
         self._apply_logging()
         # libindi: Idle when no level is chosen
-        self.update(update.vector.name, State.OK if update.vector.on_names() else State.IDLE)
+        self.update(update.vector.name, State.OK if update.switches.on_names() else State.IDLE)
 
     async def _on_log_output(self, update: Update) -> None:
-        vector = update.vector
+        vector = update.switches
         before = vector.values()
         file_was_open = self.driver_log.file is not None
         vector.apply(update.values)

@@ -72,7 +72,7 @@ class EnableBLOB:
 class OtherMessage:
     tag: str
     attrib: dict[str, str]
-    element: object  # the lxml element, for consumers that need the children
+    element: etree._Element  # for consumers that need the children
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +139,7 @@ def snooped_vector(message: OtherMessage) -> SnoopedVector | None:
     verb, kind = match.groups()
     members: dict[str, str] = {}
     member_states: dict[str, str] = {}
-    for child in message.element:  # type: ignore[attr-defined]
+    for child in message.element:
         name = child.get("name") if isinstance(child.tag, str) else None
         if not name:
             continue
@@ -734,8 +734,8 @@ class XmlStream:
         if len(items) == 1 and isinstance(items[0], bytes):
             return [self._parse_one(items[0])]
         raws = [item for item in items if isinstance(item, bytes)]
-        if not raws:
-            return items  # type: ignore[return-value]
+        if not raws:  # all of them malformed
+            return [item for item in items if not isinstance(item, bytes)]
         parsed = self._parse_batch(raws)
         result: list[Message | MalformedMessage] = []
         it = iter(parsed)
@@ -781,7 +781,7 @@ def _describe_tag(el: object) -> str:
 def _to_message(el: etree._Element, raw: bytes) -> Message | MalformedMessage:
     tag = el.tag
     attrib = el.attrib
-    kind = _NEW_VECTOR_KINDS.get(tag)  # type: ignore[arg-type]
+    kind = _NEW_VECTOR_KINDS.get(tag)
     if kind is not None:
         kind_name, member_tag = kind
         members: list[tuple[str | None, str]] = []

@@ -47,7 +47,7 @@ class Device(IntEnum):
     LIGHTS = 0xBF
 
 
-DEVICE_NAMES = {
+DEVICE_NAMES: dict[int, str] = {  # by int: packets carry any address
     Device.MAIN_BOARD: "main board",
     Device.HAND_CONTROLLER: "hand controller",
     Device.HAND_CONTROLLER_PLUS: "NexStar+ hand controller",
@@ -348,7 +348,7 @@ def encode_passthrough(packet: AuxPacket, response_bytes: int) -> bytes:
 
 # Reply data sizes by command (reference §5.1, §7.1, §10.13). Commands not listed are set commands answered with an
 # empty ACK. The GPS reuses low command numbers with other meanings, hence the separate table.
-_MOTOR_REPLY_SIZES = {
+_MOTOR_REPLY_SIZES: dict[int, int] = {  # keyed by int: a relayed command is any byte
     Command.GET_POSITION: 3,
     Command.GET_CORDWRAP_POS: 3,
     Command.GET_VERSION: 4,
@@ -365,7 +365,7 @@ _MOTOR_REPLY_SIZES = {
     Command.GET_MAXRATE: 4,
     Command.MAXRATE_ENABLED: 1,
 }
-_GPS_REPLY_SIZES = {
+_GPS_REPLY_SIZES: dict[int, int] = {
     Command.GET_VERSION: 2,
     GpsCommand.LINKED: 1,
     GpsCommand.TIME_VALID: 1,
@@ -375,7 +375,7 @@ _GPS_REPLY_SIZES = {
     GpsCommand.GET_YEAR: 2,
     GpsCommand.GET_TIME: 3,
 }
-_FOCUSER_REPLY_SIZES = {FocuserCommand.GET_HARD_STOPS: 8, FocuserCommand.CALIBRATION_STATUS: 2}
+_FOCUSER_REPLY_SIZES: dict[int, int] = {FocuserCommand.GET_HARD_STOPS: 8, FocuserCommand.CALIBRATION_STATUS: 2}
 
 
 def passthrough_response_size(dst: int, cmd: int) -> int:

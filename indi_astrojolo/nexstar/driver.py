@@ -412,7 +412,7 @@ class NexStarDriver(Device):
             framer = self.framer
             frame = aux.encode_passthrough(packet, size)
 
-            def before_send(_: bytes) -> None:
+            def before_passthrough_send(_: bytes) -> None:
                 self.motion.check_command(dst, cmd, data)
                 framer.expect(dst, cmd, size)
 
@@ -424,7 +424,7 @@ class NexStarDriver(Device):
                 aux.reply_matcher(packet),
                 timeout=timeout,
                 retries=retries,
-                before_send=before_send,
+                before_send=before_passthrough_send,
                 send_by=send_by,
             )
         frame = packet.encode()

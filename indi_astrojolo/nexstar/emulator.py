@@ -175,7 +175,7 @@ class NexStarEmulator:
         self.faults = Faults()
         self.random = random.Random(self.config.seed)
         self.time = now
-        self.axes = {Device.AZM: Axis(Device.AZM), Device.ALT: Axis(Device.ALT)}
+        self.axes: dict[int, Axis] = {Device.AZM: Axis(Device.AZM), Device.ALT: Axis(Device.ALT)}  # by bus address
         self.received: list[AuxPacket] = []
         self.hc_commands: list[bytes] = []  # HC-level commands received in passthrough mode
         self.site = self.config.site  # GPS latitude, longitude in degrees
@@ -541,7 +541,7 @@ class HandControllerRequests:
         self._buf = bytearray()
         self.ignored = 0
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | bytearray) -> list[bytes]:
         self._buf += data
         commands: list[bytes] = []
         while self._buf:

@@ -202,9 +202,12 @@ class BusFocuser(Part):
     async def poll(self) -> None:
         if not self.present:
             return
-        quick = {} if self.answering else {"timeout": PROBE_TIMEOUT, "retries": 0}
+        # None: transact's own timeout and retries
+        timeout, retries = (None, None) if self.answering else (PROBE_TIMEOUT, 0)
         try:
-            reply = await self.driver.transact(aux.Device.FOCUSER, Command.GET_POSITION, **quick)
+            reply = await self.driver.transact(
+                aux.Device.FOCUSER, Command.GET_POSITION, timeout=timeout, retries=retries
+            )
             raw = aux.decode_position(reply.data)
             previous, self.raw = self.raw, raw
             moved = raw != previous
@@ -272,7 +275,7 @@ class BusFocuser(Part):
 
     async def _on_calibrate(self, update: Update) -> None:
         action = next((name for name, on in update.values.items() if on), None)
-        update.vector.reset()
+        update.switches.reset()
         if action == "START":
             if self.interface.moving:
                 raise ValidationError("the focuser is moving; wait or abort before calibrating")

@@ -302,6 +302,7 @@ class MotionControl(Part):
             self.phase = Phase.IDLE
 
     async def send_rate(self, axis: int, arcsec_per_s: float, *, special: int | None = None) -> None:
+        payload: tuple[int, bytes]
         if special is not None:
             cmd = Command.SET_POS_GUIDERATE if arcsec_per_s >= 0 else Command.SET_NEG_GUIDERATE
             payload = (cmd, special.to_bytes(2, "big"))
@@ -772,7 +773,7 @@ class MotionControl(Part):
             self.driver.update(name, State.IDLE)
         if self.props.switch("TELESCOPE_PARK").state is State.BUSY:
             self.driver.update("TELESCOPE_PARK", State.ALERT)
-        update.vector.reset()
+        update.switches.reset()
         # The axes decelerate for a while after the stop (seconds, degrees at full speed): coordinates stay Busy
         # until they are at rest, then Idle with the position where they really stopped.
         self._set_phase(Phase.STOPPING)
@@ -1017,7 +1018,7 @@ class MotionControl(Part):
         await self._park()
 
     async def _on_park(self, update: Update) -> None:
-        vector = update.vector
+        vector = update.switches
         if update["PARK"]:
             if self.phase is Phase.PARKING:  # park while parking = abort, as libindi does
                 await self._cancel_task()
@@ -1058,7 +1059,7 @@ class MotionControl(Part):
 
     async def _on_park_option(self, update: Update) -> None:
         action = next((name for name, on in update.values.items() if on), None)
-        update.vector.reset()
+        update.switches.reset()
         position = self.props.number("TELESCOPE_PARK_POSITION")
         if action == "PARK_CURRENT":
             encoders = await self.driver.read_encoders()
@@ -1176,7 +1177,7 @@ class MotionControl(Part):
         vector back must not repeat a stale direction."""
         geometry, southern = self.driver.geometry(), self.driver.southern()
         seconds = milliseconds / 1000.0
-        plan = []
+        plan: list[tuple[int, int]] = []  # (axis, percent of sidereal)
         for axis, delta, sign in (
             (aux.Device.AZM, delta1, axis1_sign(geometry, southern)),
             (aux.Device.ALT, delta2, axis2_sign(geometry, southern)),

@@ -236,7 +236,10 @@ class ParkRecord:
 
     @classmethod
     def _parse(cls, document: Fields) -> ParkRecord:
-        encoders = document.integers("encoders", 2, 0, STEPS_PER_TURN - 1) if document.has("encoders") else None
+        encoders: tuple[int, int] | None = None
+        if document.has("encoders"):
+            axis1_steps, axis2_steps = document.integers("encoders", 2, 0, STEPS_PER_TURN - 1)
+            encoders = (axis1_steps, axis2_steps)
         parked = document.boolean("parked") if document.has("parked") else False
         return cls(parked, document.number("axis1", -360.0, 360.0), document.number("axis2", -90.0, 90.0), encoders)
 

@@ -13,6 +13,7 @@ bend differently) and sends new rates only when the beam would otherwise drift b
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -122,7 +123,8 @@ class SatelliteTracker(Part):
         """The axes' path from `start` to the set (a few milliseconds, in the event loop as find_pass)."""
         driver = self.driver
         site, weather = driver.site(), self._weather()
-        options = dict(
+        plan_for_this_mount = partial(
+            plan_pass,
             geometry=driver.geometry(), latitude=site.latitude, altitude_limits=driver.motion.altitude_limits(),
             cordwrap=driver.motion.cordwrap(), max_rate=self._setting("MAX_AXIS_RATE"),
         )  # fmt: skip
@@ -131,7 +133,7 @@ class SatelliteTracker(Part):
             count = max(2, int(math.ceil((chosen.set.unix - start) / PLAN_STEP)) + 1)
             times = np.linspace(start, chosen.set.unix, count)
             look = orbit.topocentric(site, times, weather)
-            return plan_pass(times, np.asarray(look.azimuth), np.asarray(look.elevation), **options)
+            return plan_for_this_mount(times, np.asarray(look.azimuth), np.asarray(look.elevation))
 
         try:
             return plan()
@@ -205,7 +207,7 @@ class SatelliteTracker(Part):
         await self.refresh_quietly()
 
     async def _on_tracking(self, update: Update) -> None:
-        vector = update.vector
+        vector = update.switches
         if not update["SAT_TRACK"]:
             if self.following:
                 self.halt_requested = True

@@ -113,11 +113,12 @@ class SnoopedDevices(Part):
         if not driver.connected:
             return
         if vector.name == "GEOGRAPHIC_COORD":
-            site = {member: vector.number(member) for member in ("LAT", "LONG", "ELEV")}
-            if any(value is None for value in site.values()):
+            readings = {member: vector.number(member) for member in ("LAT", "LONG", "ELEV")}
+            site = {member: value for member, value in readings.items() if value is not None}
+            if len(site) < len(readings):
                 return
             shown = self.props.number("GEOGRAPHIC_COORD").values()
-            if all(abs(shown[member] - value) < 1e-7 for member, value in site.items()):  # type: ignore[operator]
+            if all(abs(shown[member] - value) < 1e-7 for member, value in site.items()):
                 return  # the GPS repeats itself every few seconds: nothing to do, nothing to refuse
             members = tuple((member, repr(value)) for member, value in site.items())
             request = NewVector("Number", driver.name, "GEOGRAPHIC_COORD", members, None)
