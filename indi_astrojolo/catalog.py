@@ -37,8 +37,8 @@ LINK_DIR = Path("/usr/local/bin")
 SYSTEM_BIN_DIRS = (Path("/usr/local/bin"), Path("/usr/bin"), Path("/bin"))
 # Groups in the order INDI's own drivers.xml uses them. "Power" is libindi 2.x's group for power boxes (Debian 12's
 # INDI 1.9.9 has none; a KStars that does not know it ignores it).
-GROUP_ORDER = ("Telescopes", "Focusers", "CCDs", "Spectrographs", "Filter Wheels", "Auxiliary", "Domes", "Weather", "Agent",
-               "Power")  # fmt: skip
+GROUP_ORDER = ("Telescopes", "Focusers", "CCDs", "Spectrographs", "Filter Wheels", "Auxiliary", "Domes", "Weather",
+               "Agent", "Power")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,18 @@ def render(entries: tuple[CatalogEntry, ...] = ENTRIES, version: str = __version
             continue
         dev_group = etree.SubElement(root, "devGroup", group=group)
         for entry in members:
-            device = etree.SubElement(dev_group, "device", label=entry.spec.default_name, manufacturer=entry.manufacturer)
+            device = etree.SubElement(
+                dev_group, "device", label=entry.spec.default_name, manufacturer=entry.manufacturer
+            )
             etree.SubElement(device, "driver", name=entry.spec.default_name).text = entry.spec.exec_name
             etree.SubElement(device, "version").text = version
     etree.indent(root, space="    ")
     # the declaration written as INDI's own catalogs write it (lxml would use single quotes)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(root, encoding="UTF-8", xml_declaration=False) + b"\n"
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        + etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+        + b"\n"
+    )
 
 
 def executables(entries: tuple[CatalogEntry, ...] = ENTRIES) -> list[str]:
@@ -126,11 +132,12 @@ def remove(data_dir: Path, link_dir: Path | None) -> list[str]:
     if target.exists():
         target.unlink()
         done.append(f"removed {target}")
-    for name in executables() if link_dir is not None else []:
-        link = link_dir / name
-        if link.is_symlink() and Path(os.readlink(link)) == scripts_dir() / name:
-            link.unlink()
-            done.append(f"removed {link}")
+    if link_dir is not None:
+        for name in executables():
+            link = link_dir / name
+            if link.is_symlink() and Path(os.readlink(link)) == scripts_dir() / name:
+                link.unlink()
+                done.append(f"removed {link}")
     return done
 
 

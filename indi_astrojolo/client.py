@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from lxml import etree
 
@@ -41,7 +42,7 @@ class IndiClient:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> "IndiClient":
+    def __enter__(self) -> IndiClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -70,7 +71,7 @@ class IndiClient:
     def set_number(self, device: str, name: str, values: dict[str, float]) -> None:
         self._send_new("Number", device, name, {k: format_number_wire(v, "%.10g") for k, v in values.items()})
 
-    def set_switch(self, device: str, name: str, on: list[str], off: list[str] = ()) -> None:  # type: ignore[assignment]
+    def set_switch(self, device: str, name: str, on: Iterable[str], off: Iterable[str] = ()) -> None:
         members = {member: "On" for member in on}
         members.update({member: "Off" for member in off})
         self._send_new("Switch", device, name, members)
@@ -90,7 +91,7 @@ class IndiClient:
             self.sock.settimeout(remaining)
             try:
                 data = self.sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 return
             if not data:
                 raise ConnectionError("the server closed the connection")
@@ -120,7 +121,7 @@ class IndiClient:
             self.properties[key] = prop
         prop.state = attrib.get("state", prop.state)
         prop.updates += 1
-        for child in message.element:  # type: ignore[attr-defined]
+        for child in message.element:
             member = child.get("name")
             text = (child.text or "").strip()
             if kind == "Number":

@@ -22,7 +22,8 @@ import os
 import socket
 import struct
 import sys
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import trio
 

@@ -11,8 +11,9 @@ import os
 import secrets
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 T = TypeVar("T")
 
@@ -202,7 +203,7 @@ def load_document(
     path: str | os.PathLike[str],
     kind: str,
     version: int,
-    parse: Callable[["Fields"], T],
+    parse: Callable[[Fields], T],
     *,
     keep_aside: bool = True,
     limit: int = MAX_DOCUMENT_BYTES,
@@ -252,11 +253,15 @@ def _damaged(path: Path, reason: str, keep_aside: bool) -> NoReturn:
     try:
         kept = move_aside(path)
     except OSError as exc:
-        raise StoreProblem(path, f"it is damaged: {reason}", note=f"it could not be kept aside: {file_error(exc, 'rename')}") from None
+        raise StoreProblem(
+            path, f"it is damaged: {reason}", note=f"it could not be kept aside: {file_error(exc, 'rename')}"
+        ) from None
     raise StoreProblem(path, f"it is damaged: {reason}", kept)
 
 
-def save_document(path: str | os.PathLike[str], kind: str, version: int, fields: dict[str, Any], *, indent: int | None = 1) -> None:
+def save_document(
+    path: str | os.PathLike[str], kind: str, version: int, fields: dict[str, Any], *, indent: int | None = 1
+) -> None:
     """Write a document atomically; NaN or infinity anywhere is refused (ValueError) before the file is touched."""
     document = {"format": kind, "version": version, **fields}
     atomic_write_text(path, json.dumps(document, indent=indent, allow_nan=False) + "\n")
@@ -315,7 +320,7 @@ class Fields:
             self._fail(key, f"text of at most {at_most} characters", value)
         return value
 
-    def entries(self, key: str, label: str, *, at_most: int = 100_000) -> list["Fields"]:
+    def entries(self, key: str, label: str, *, at_most: int = 100_000) -> list[Fields]:
         """A list of objects, each wrapped as Fields named "<label> <number>"."""
         value = self._get(key, "a list")
         if not isinstance(value, list):

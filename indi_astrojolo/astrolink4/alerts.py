@@ -42,10 +42,22 @@ class Alerts(Part):
             change = abs(temperature - start)
         difference = readings.ambient_minus_sky(status)
         return {
-            "TOTAL_CURRENT": (env.above_limit(status.current, power["CURRENT_WARN"].value), f"total current {status.current:.2f} A"),
-            "ENERGY": (env.above_limit(status.amp_hours, power["ENERGY_WARN"].value), f"energy {status.amp_hours or 0:.2f} Ah"),
-            "VOLTAGE_LOW": (env.voltage_low(status.input_voltage, power["VOLTAGE_LOW"].value), f"input {status.input_voltage or 0:.2f} V"),
-            "VOLTAGE_HIGH": (env.voltage_high(status.input_voltage, power["VOLTAGE_HIGH"].value), f"input {status.input_voltage or 0:.2f} V"),
+            "TOTAL_CURRENT": (
+                env.above_limit(status.current, power["CURRENT_WARN"].value),
+                f"total current {status.current:.2f} A",
+            ),
+            "ENERGY": (
+                env.above_limit(status.amp_hours, power["ENERGY_WARN"].value),
+                f"energy {status.amp_hours or 0:.2f} Ah",
+            ),
+            "VOLTAGE_LOW": (
+                env.voltage_low(status.input_voltage, power["VOLTAGE_LOW"].value),
+                f"input {status.input_voltage or 0:.2f} V",
+            ),
+            "VOLTAGE_HIGH": (
+                env.voltage_high(status.input_voltage, power["VOLTAGE_HIGH"].value),
+                f"input {status.input_voltage or 0:.2f} V",
+            ),
             "TEMPERATURE_CHANGE": (
                 env.above_limit(change, environment["TEMP_CHANGE_WARN"].value),
                 f"temperature changed {change or 0:.1f} C since the start",

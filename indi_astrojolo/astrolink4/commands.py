@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..link.framing import Line
 from ..link.errors import LinkError
+from ..link.framing import Line, LineFramer
 from ..link.session import RequestSession
 from . import protocol as p
 
@@ -25,7 +25,9 @@ class Commands:
         """One transaction: a command line out, its reply line back."""
         if self.session is None:
             raise LinkError("not connected")
-        reply = await self.session.request(self.session.framer.encode(text), p.reply_matcher(text))  # type: ignore[attr-defined]
+        framer = self.session.framer
+        assert isinstance(framer, LineFramer)  # the driver opens the session with one: the AstroLink talks in lines
+        reply = await self.session.request(framer.encode(text), p.reply_matcher(text))
         return reply.text
 
     async def expect_ack(self, text: str) -> None:

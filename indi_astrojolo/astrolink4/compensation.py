@@ -204,9 +204,7 @@ def _warnings(points: Sequence[Point], robust_residuals: list[float], result: Fi
     if result.temperature_range < RECOMMENDED_RANGE - 1e-9:
         # Round down, so an "only" is never shown as the recommendation itself; 1e-9 absorbs 12.1 - 10.0 = 2.0999...
         shown = math.floor(result.temperature_range * 10 + 1e-9) / 10
-        warnings.append(
-            f"the points' temperature range covers only {shown:.1f} °C; the manual recommends 5 to 10 °C"
-        )
+        warnings.append(f"the points' temperature range covers only {shown:.1f} °C; the manual recommends 5 to 10 °C")
     # One judgement (result.outliers) makes OUTLIERS, these warnings, the table's marks and the plot's crosses; the
     # message gives the other points' own scatter, so it can be checked against the numbers shown beside it.
     others = [residual for number, residual in enumerate(robust_residuals, 1) if number not in result.outliers]
@@ -279,7 +277,9 @@ class SignLearner:
         self._votes = []
         self._last = None
 
-    def observe(self, temperature: float | None, pending: int | None, position: int, coefficient: float, moving: bool) -> int | None:
+    def observe(
+        self, temperature: float | None, pending: int | None, position: int, coefficient: float, moving: bool
+    ) -> int | None:
         """One status line; returns the sign once it is known."""
         if self.sign is not None:
             return self.sign
@@ -289,7 +289,11 @@ class SignLearner:
         total = position + pending
         anchor, last, self._last = self._anchor, self._last, (position, pending)
         tolerance = SIGN_TOLERANCE_STEPS + abs(coefficient) * SIGN_TOLERANCE_DEGREES
-        if anchor is None or anchor[2] != coefficient or (last is not None and not self._explained(last, position, pending, tolerance)):
+        if (
+            anchor is None
+            or anchor[2] != coefficient
+            or (last is not None and not self._explained(last, position, pending, tolerance))
+        ):
             self._restart(temperature, total, coefficient)
             return None
         expected = coefficient * (temperature - anchor[0])  # the change a MANUAL_RULE device shows
@@ -400,9 +404,7 @@ class PointStore:
 
     def _check_unchanged(self) -> None:
         if self._signature() != self._seen:
-            raise StoreError(
-                f"{self.path} was changed by another program since it was read; load it again and retry"
-            )
+            raise StoreError(f"{self.path} was changed by another program since it was read; load it again and retry")
 
     def _signature(self) -> tuple[int, int, int] | None:
         try:
@@ -498,13 +500,19 @@ def plot(points: Sequence[Point], fit: Fit | None, output: Path) -> None:
         axes.scatter([p.temperature for p in kept], [p.position for p in kept], color="green", label="points", zorder=3)
     if suspect:
         axes.scatter(
-            [p.temperature for p in suspect], [p.position for p in suspect],
-            color="red", marker="x", s=60, label="outliers?", zorder=4,
+            [p.temperature for p in suspect],
+            [p.position for p in suspect],
+            color="red",
+            marker="x",
+            s=60,
+            label="outliers?",
+            zorder=4,
         )
     for number, point in numbered:
         # Numbers let the user find the row to delete.
-        axes.annotate(str(number), (point.temperature, point.position), textcoords="offset points",
-                      xytext=(4, 4), fontsize=8)
+        axes.annotate(
+            str(number), (point.temperature, point.position), textcoords="offset points", xytext=(4, 4), fontsize=8
+        )
     if fit:
         low, high = min(p.temperature for p in points), max(p.temperature for p in points)
         axes.plot([low, high], [fit.predict(low), fit.predict(high)], color="red", label="fitted line", zorder=2)

@@ -20,10 +20,11 @@ import re
 import stat
 import sys
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 DEFAULT_DEVICE = "AstroLink 4 USB"
 
@@ -91,8 +92,8 @@ class Sample:
         # A naive time would be silently taken as local time by astimezone and land in the wrong file.
         if self.time.tzinfo is None or self.time.utcoffset() is None:
             raise ValueError(f"Sample.time must be timezone-aware, got {self.time!r}")
-        if self.time.utcoffset() != timedelta(0) or self.time.tzinfo is not timezone.utc:
-            object.__setattr__(self, "time", self.time.astimezone(timezone.utc))
+        if self.time.utcoffset() != timedelta(0) or self.time.tzinfo is not UTC:
+            object.__setattr__(self, "time", self.time.astimezone(UTC))
 
     def as_row(self) -> dict[str, Any]:
         """The sample keyed by column name, as read_csv returns it."""
@@ -147,7 +148,7 @@ def slug(text: str) -> str:
 def night_date(when: datetime) -> str:
     if when.tzinfo is None:
         raise ValueError(f"time must be timezone-aware, got {when!r}")
-    return (when.astimezone(timezone.utc) - NIGHT_SHIFT).strftime("%Y-%m-%d")
+    return (when.astimezone(UTC) - NIGHT_SHIFT).strftime("%Y-%m-%d")
 
 
 def file_for(directory: Path, when: datetime, device: str = DEFAULT_DEVICE) -> Path:
@@ -159,7 +160,7 @@ def file_for(directory: Path, when: datetime, device: str = DEFAULT_DEVICE) -> P
 
 
 def format_time(when: datetime) -> str:
-    utc = when.astimezone(timezone.utc)
+    utc = when.astimezone(UTC)
     # Truncated, not rounded: rounding 59.999 s would need a carry into the minute.
     return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 10_000:02d}Z"
 
@@ -386,7 +387,7 @@ def _parse_field(name: str, text: str) -> Any:
         when = datetime.fromisoformat(text)
         if when.tzinfo is None:
             raise ValueError(f"time without zone: {text!r}")
-        return when.astimezone(timezone.utc)
+        return when.astimezone(UTC)
     if name in BOOLEAN_COLUMNS:
         if text not in ("0", "1"):
             raise ValueError(f"{name}: {text!r} is not 0 or 1")
@@ -704,7 +705,7 @@ def night_summary(rows: Iterable[Mapping[str, Any] | Sample]) -> NightSummary:
 
 
 def _hm(when: datetime) -> str:
-    return f"{when.astimezone(timezone.utc):%H:%M}"
+    return f"{when.astimezone(UTC):%H:%M}"
 
 
 def _duration(span: timedelta) -> str:
@@ -966,8 +967,8 @@ def _limits(values: Sequence[Any], scale: Scale) -> tuple[float, float] | None:
 def _time_axis(axis: Any, span_days: float, most_ticks: int = 14) -> None:
     from matplotlib import dates as mdates
 
-    axis.xaxis.set_major_locator(mdates.AutoDateLocator(tz=timezone.utc, minticks=4, maxticks=most_ticks))
-    axis.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M" if span_days < 0.9 else "%d %H:%M", tz=timezone.utc))
+    axis.xaxis.set_major_locator(mdates.AutoDateLocator(tz=UTC, minticks=4, maxticks=most_ticks))
+    axis.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M" if span_days < 0.9 else "%d %H:%M", tz=UTC))
 
 
 def _draw_scale(axis: Any, scale: Scale, track: _Track) -> list[Any]:

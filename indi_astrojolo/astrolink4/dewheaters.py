@@ -9,7 +9,7 @@ Switching a channel off sends 0. DEW_DUTY_CYCLES shows the duty the device repor
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import trio
 
@@ -187,7 +187,9 @@ class DewHeaters(Part):
             mode = self.mode(index)
             if mode != MANUAL:
                 mode_label = self.props.switch(MODE_PROPERTIES[index])[mode].label
-                self.publisher.message(f"{label}: startup duty {duty} % not applied: the channel is in {mode_label} mode")
+                self.publisher.message(
+                    f"{label}: startup duty {duty} % not applied: the channel is in {mode_label} mode"
+                )
                 continue
             if status.pwm[index] == duty:
                 self.publisher.message(f"{label}: already at its startup duty of {duty} %")
@@ -213,14 +215,16 @@ class DewHeaters(Part):
         if mode == HEAT:
             humidity = readings.humidity(status)
             if humidity is None:
-                return self._sensor_missing(index, "humidity")
+                self._sensor_missing(index, "humidity")
+                return None
             settings = self.props.number("DEW_HEAT_SETTINGS")
             return heat_duty(humidity, settings["MAX_POWER"].value, settings["START_HUMIDITY"].value)
         if mode == HOLD:
             use_sensor_2 = bool(self.props.switch("DEW_HOLD_SENSOR")["SENSOR_2"].on)
             temperature = readings.chosen_temperature(status, use_sensor_2)
             if temperature is None:
-                return self._sensor_missing(index, "sensor 2 temperature" if use_sensor_2 else "sensor 1 temperature")
+                self._sensor_missing(index, "sensor 2 temperature" if use_sensor_2 else "sensor 1 temperature")
+                return None
             settings = self.props.number("DEW_HOLD_SETTINGS")
             reversed_direction = self.props.switch("DEW_HOLD_DIRECTION")["REVERSED"].on
             return self.controllers[index].duty(
@@ -235,7 +239,6 @@ class DewHeaters(Part):
             self.publisher.update(
                 MODE_PROPERTIES[index], State.ALERT, f"[WARNING] {label}: no {what} reading; the duty is left as it is"
             )
-        return None
 
     async def on_status(self, status: p.Status) -> None:
         now = trio.current_time()

@@ -11,8 +11,9 @@ declare into the device's one dispatch table, and hands each status line to the 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -86,7 +87,7 @@ class AstroLink4Driver(Device):
         self.unit = Unit()  # first: the base class asks for the property names, which depend on the model
         super().__init__(*args, **kwargs)
         self.identity = ""
-        self.simulator: "AstroLink4Emulator | None" = None
+        self.simulator: AstroLink4Emulator | None = None
         # The parts, each given what it needs and nothing else: this device publishes for them.
         self.commands = Commands()
         self.focuser = Focuser(self, self)
@@ -142,13 +143,14 @@ class AstroLink4Driver(Device):
     async def open_simulator(self) -> Transport:
         from .emulator import AstroLink4Emulator, EmulatorConfig, serve  # only a simulating driver needs it
 
-        if self.simulator is None:
-            self.simulator = AstroLink4Emulator(EmulatorConfig(), now=trio.current_time())
+        simulator = self.simulator
+        if simulator is None:
+            simulator = self.simulator = AstroLink4Emulator(EmulatorConfig(), now=trio.current_time())
         transport, device_side = memory_pair("simulated AstroLink 4")
         assert self.connection_nursery is not None
         # The emulated serial line runs at the speed chosen, as a real one would (TCP has no speed).
         baud = None if self.props.switch("CONNECTION_MODE").selected() == "CONNECTION_TCP" else self.baud_rate()
-        self.connection_nursery.start_soon(lambda: serve(self.simulator, device_side, baud=baud))
+        self.connection_nursery.start_soon(lambda: serve(simulator, device_side, baud=baud))
         return transport
 
     def baud_rate(self) -> int:
@@ -161,7 +163,7 @@ class AstroLink4Driver(Device):
         selected = super().baud_rate()
         if selected not in FAMILY_BAUD_RATES:
             return [selected]  # a speed the user chose on purpose
-        return [selected] + [baud for baud in FAMILY_BAUD_RATES if baud != selected]
+        return [selected, *(baud for baud in FAMILY_BAUD_RATES if baud != selected)]
 
     @asynccontextmanager
     async def open_device(self) -> AsyncIterator[None]:
@@ -331,7 +333,7 @@ class AstroLink4Driver(Device):
         on = bool(update["FS_MANUAL_ON"])
         await self.commands.expect_ack(p.set_manual_controller(on))
         block = await self.commands.read_settings("f")
-        update.vector.select("FS_MANUAL_ON" if block.integer(1) else "FS_MANUAL_OFF")
+        update.switches.select("FS_MANUAL_ON" if block.integer(1) else "FS_MANUAL_OFF")
         self.update(update.vector.name, State.OK)
 
     async def _on_factory_defaults(self, update: Update) -> None:
@@ -346,7 +348,11 @@ class AstroLink4Driver(Device):
         current = await self.commands.read_settings("n")
         changes = {index: value for index, value in FACTORY_N.items() if current.number(index) != value}
         if not changes:
-            self.update(vector.name, State.OK, f"The protection settings are at their factory values; nothing changed ({FACTORY_KEPT})")
+            self.update(
+                vector.name,
+                State.OK,
+                f"The protection settings are at their factory values; nothing changed ({FACTORY_KEPT})",
+            )
             return
         if armed is None or trio.current_time() > armed:
             deadline = trio.current_time() + FACTORY_CONFIRM_SECONDS

@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import math
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from . import protocol as p
 from .protocol import Layout
+
+if TYPE_CHECKING:
+    import trio
 
 MAGNUS_A = 17.271
 MAGNUS_B = 237.7
@@ -106,9 +110,13 @@ class EmulatorConfig:
     absent_filler: str = "zeros"  # or "nan"
 
     @classmethod
-    def mini(cls) -> "EmulatorConfig":
+    def mini(cls) -> EmulatorConfig:
         return cls(
-            layout=Layout.MINI, identity="#:AstroLink4mini", sky_sensor=False, sky_brightness_sensor=False, baud=p.BAUD_MINI
+            layout=Layout.MINI,
+            identity="#:AstroLink4mini",
+            sky_sensor=False,
+            sky_brightness_sensor=False,
+            baud=p.BAUD_MINI,
         )
 
 
@@ -239,7 +247,8 @@ class AstroLink4Emulator:
             self.velocity = max(wanted, self.velocity - acceleration * dt)
         if self.velocity * direction > 0:
             # Never faster than it can stop from at the target, as AccelStepper runs it: a 10 ms step's lag on the
-            # deceleration let a new target behind the stepper make it overshoot the old one (and pass 0 or the maximum).
+            # deceleration let a new target behind the stepper make it overshoot the old one (and pass 0 or the
+            # maximum).
             self.velocity = direction * min(abs(self.velocity), stoppable)
         step = self.velocity * dt
         if abs(step) >= abs(remaining) or (abs(remaining) < 1.0 and abs(self.velocity) <= acceleration * dt):
@@ -257,7 +266,9 @@ class AstroLink4Emulator:
             return
         if self._over_limit_since is None:
             self._over_limit_since = self.time
-        if (self.time - self._over_limit_since) * 1000.0 >= float(self.n[p.N_OVER_TIME - 1]) and self.protection is None:
+        if (self.time - self._over_limit_since) * 1000.0 >= float(
+            self.n[p.N_OVER_TIME - 1]
+        ) and self.protection is None:
             self.protection = (over, voltage if over == 1 else current)
             self.outputs = [False, False, False]
             self.pwm_setting = [0, 0]
@@ -481,7 +492,7 @@ class AstroLink4Emulator:
 # --- serving the model on a byte stream ----------------------------------------------------------------------------
 
 
-def _pty_baud(stream: "object") -> int | None:
+def _pty_baud(stream: object) -> int | None:
     """The speed the driver set on the other end of a pty (Linux reports the slave's settings on the master), or
     None for a stream that is not a terminal."""
     import os
@@ -503,7 +514,7 @@ def _pty_baud(stream: "object") -> int | None:
 TERMIOS_SPEEDS = (9600, 19200, 38400, 57600, 115200, 230400)
 
 
-async def serve(emulator: AstroLink4Emulator, stream: "object", baud: int | None = None) -> None:
+async def serve(emulator: AstroLink4Emulator, stream: trio.abc.Stream, baud: int | None = None) -> None:
     """Answer commands arriving on a trio stream until it closes.
 
     `baud` is the speed of the emulated serial line (None: on a pty, the speed the driver set on it; otherwise no
@@ -522,11 +533,11 @@ async def serve(emulator: AstroLink4Emulator, stream: "object", baud: int | None
     async def deliver() -> None:
         async for due, out in queued:
             await trio.sleep_until(due)
-            await stream.send_all(out)  # type: ignore[attr-defined]
+            await stream.send_all(out)
 
     async def answer() -> None:
         while True:
-            data = await stream.receive_some(4096)  # type: ignore[attr-defined]
+            data = await stream.receive_some(4096)
             if not data:
                 return
             line_baud = baud if baud is not None else _pty_baud(stream)

@@ -7,7 +7,8 @@ compensation cycle and compensation sensor on every save); changes that can harm
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 from ..indi.part import Handler, Part, Publisher
 from ..indi.properties import State, Update, ValidationError
@@ -45,7 +46,13 @@ HOLD_WARNING = (
 
 class MotorPreset:
     def __init__(self, mode: int, speed: int, acceleration: int, current_ma: int, label: str) -> None:
-        self.mode, self.speed, self.acceleration, self.current_ma, self.label = mode, speed, acceleration, current_ma, label
+        self.mode, self.speed, self.acceleration, self.current_ma, self.label = (
+            mode,
+            speed,
+            acceleration,
+            current_ma,
+            label,
+        )
 
 
 # Starting points from the manual's advice: unipolar 7.5° motors at no more than 120–150 pps (the astrojolo 12 V
@@ -116,7 +123,13 @@ class Focusing(Part):
             reverse.select("INDI_ENABLED" if focuser.reversed else "INDI_DISABLED")
             publisher.update(reverse.name, State.OK)
             motor = self.props.number("FOCUSER_SETTINGS")
-            motor.apply({"FS_SPEED": focuser.speed, "FS_ACCELERATION": focuser.acceleration, "FS_STEP_SIZE": focuser.step_size_um})
+            motor.apply(
+                {
+                    "FS_SPEED": focuser.speed,
+                    "FS_ACCELERATION": focuser.acceleration,
+                    "FS_STEP_SIZE": focuser.step_size_um,
+                }
+            )
             mode = self.props.switch("FOCUSER_MODE")
             if 0 <= focuser.stepper_mode < len(MODE_MEMBERS):
                 mode.select(MODE_MEMBERS[focuser.stepper_mode])
@@ -203,7 +216,7 @@ class Focusing(Part):
 
     async def _on_preset(self, update: Update) -> None:
         chosen = next((name for name, on in update.values.items() if on), None)
-        update.vector.reset()
+        update.switches.reset()
         if chosen is None:
             self.publisher.update(update.vector.name, State.IDLE)
             return
@@ -280,7 +293,7 @@ class Focusing(Part):
         return f"No compensation needed: {pending:+d} steps pending, threshold {threshold}"
 
     async def _on_compensate_now(self, update: Update) -> None:
-        update.vector.reset()
+        update.switches.reset()
         if not update["COMP_NOW"]:
             self.publisher.update(update.vector.name, State.IDLE)
             return
@@ -338,8 +351,9 @@ class Focusing(Part):
     def show_sign(self) -> None:
         status = self.props.text("COMP_SIGN_STATUS")
         sign, source = self.device_sign()
-        if self.sign_learner.sign is not None:
-            status.apply({"STATE": "learned", "RULE": describe_sign(sign)})  # type: ignore[arg-type]
+        learned = self.sign_learner.sign  # once learned, device_sign() gives this one
+        if learned is not None:
+            status.apply({"STATE": "learned", "RULE": describe_sign(learned)})
             state = State.OK
         else:
             rule = "not learned yet: the driver learns it once the temperature changes with a non-zero coefficient"
@@ -389,7 +403,9 @@ class Focusing(Part):
             result.apply({name: 0 for name in result.members})
             result["POINTS"].value = len(store.points)
             # With no points yet there is nothing to say; with one, say why there is no result.
-            publisher.update(result.name, State.IDLE, f"[INFO] Compensation calculator: {exc}" if store.points else None)
+            publisher.update(
+                result.name, State.IDLE, f"[INFO] Compensation calculator: {exc}" if store.points else None
+            )
             return
         result.apply(
             {
@@ -417,7 +433,7 @@ class Focusing(Part):
 
     async def _on_calculator_action(self, update: Update) -> None:
         action = next((name for name, on in update.values.items() if on), None)
-        update.vector.reset()
+        update.switches.reset()
         store = self.points()
         try:
             if action == "ADD_CURRENT":
@@ -440,7 +456,9 @@ class Focusing(Part):
                         "coefficient in COMP_SETTINGS it is learnt as the temperature changes"
                     )
                 coefficient = device_coefficient(calculated.coefficient, sign)
-                await self.commands.write_settings("e", {p.E_COEFFICIENT: p.encode_setting("e", p.E_COEFFICIENT, coefficient)})
+                await self.commands.write_settings(
+                    "e", {p.E_COEFFICIENT: p.encode_setting("e", p.E_COEFFICIENT, coefficient)}
+                )
                 self.applied_sign = sign
                 self.show_settings(self.commands.blocks)
                 way = "outward" if calculated.coefficient < 0 else "inward"
@@ -478,5 +496,7 @@ class Focusing(Part):
             removed = self.points().delete(number)
         except (StoreError, ValueError) as exc:
             raise self._store_problem(exc) from None
-        self.publisher.accept(update, message=f"Point {number} ({removed.temperature:.2f} C, {removed.position}) removed")
+        self.publisher.accept(
+            update, message=f"Point {number} ({removed.temperature:.2f} C, {removed.position}) removed"
+        )
         self.show_calculator()

@@ -7,7 +7,7 @@ with the value that tripped it.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..indi.part import Handler, Part, Publisher
 from ..indi.properties import State, Update, ValidationError
@@ -163,7 +163,9 @@ class Power(Part):
             self.publisher.update(lights.name, State.OK, message)
             return
         voltage = trip.kind == "over-voltage"
-        lights.apply({"OVER_VOLTAGE": State.ALERT if voltage else State.OK, "OVER_CURRENT": State.OK if voltage else State.ALERT})
+        lights.apply(
+            {"OVER_VOLTAGE": State.ALERT if voltage else State.OK, "OVER_CURRENT": State.OK if voltage else State.ALERT}
+        )
         unit = "V" if voltage else "A"
         self.publisher.update(
             lights.name,

@@ -8,9 +8,9 @@ written read-modify-write: the whole block as read, with some fields changed and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Callable, Mapping
 
 from ..link.errors import ReplyError, Verdict
 from ..link.framing import Line
@@ -249,7 +249,9 @@ def _float(fields: list[str], index: int, what: str) -> float:
     try:
         return float(fields[index])
     except (IndexError, ValueError):
-        raise ProtocolError(f"field {index} ({what}) is {fields[index] if index < len(fields) else 'missing'!r}") from None
+        raise ProtocolError(
+            f"field {index} ({what}) is {fields[index] if index < len(fields) else 'missing'!r}"
+        ) from None
 
 
 def _number(fields: list[str], index: int, what: str) -> float:
@@ -335,7 +337,9 @@ def detect_layout(text: str) -> Layout:
     for layout in Layout:
         if count == layout.value:
             return layout
-    raise ProtocolError(f"status line has {count} elements; expected {Layout.MINI.value} (mini) or {Layout.USB.value} (USB)")
+    raise ProtocolError(
+        f"status line has {count} elements; expected {Layout.MINI.value} (mini) or {Layout.USB.value} (USB)"
+    )
 
 
 def parse_status(text: str, layout: Layout) -> Status:
@@ -372,14 +376,18 @@ def parse_status(text: str, layout: Layout) -> Status:
     if flag != 0:
         kind = "over-voltage" if flag == 1 else "over-current"
         protection = ProtectionTrip(kind, _number(fields, Q_PROTECTION_VALUE, "protection value"))
-    common = dict(
+
+    def output_on(index: int) -> bool:
+        return _number(fields, Q_OUTPUT_1 + index, f"output {index + 1}") > 0
+
+    common = Status(  # the fields both models send; each model's own are filled in below
         layout=layout,
         position=_integer(fields, Q_POSITION, "position"),
         steps_to_go=_integer(fields, Q_TO_GO, "steps to go"),
         current=_number(fields, Q_CURRENT, "current"),
         sensor1=climate(Q_SENSOR1_PRESENT, Q_SENSOR1_TEMPERATURE),
         pwm=(_integer(fields, Q_PWM_A, "PWM A"), _integer(fields, Q_PWM_B, "PWM B")),
-        outputs=tuple(_number(fields, Q_OUTPUT_1 + i, f"output {i + 1}") > 0 for i in range(3)),  # type: ignore[arg-type]
+        outputs=(output_on(0), output_on(1), output_on(2)),
         input_voltage=_number(fields, Q_INPUT_VOLTAGE, "input voltage"),
         amp_hours=_number(fields, Q_AMP_HOURS, "Ah"),
         watt_hours=_number(fields, Q_WATT_HOURS, "Wh"),
@@ -387,14 +395,14 @@ def parse_status(text: str, layout: Layout) -> Status:
         protection=protection,
     )
     if layout is Layout.MINI:
-        sensor2 = None
+        probe = None
         if _integer(fields, Q_SENSOR2_PRESENT, "sensor 2 present") > 0:
-            sensor2 = _reading(fields, Q_SENSOR2_TEMPERATURE, "sensor 2 temperature", PLAUSIBLE_AIR_TEMPERATURE)
-        return Status(
-            sensor2_temperature=sensor2,
+            probe = _reading(fields, Q_SENSOR2_TEMPERATURE, "sensor 2 temperature", PLAUSIBLE_AIR_TEMPERATURE)
+        return replace(
+            common,
+            sensor2_temperature=probe,
             regulated_voltage=_number(fields, Q_REGULATED_VOLTAGE, "regulated voltage"),
             dc_motor_moving=_number(fields, Q_DC_MOTOR_MOVING, "DC motor") > 0,
-            **common,  # type: ignore[arg-type]
         )
     sky = None
     if _integer(fields, Q_SKY_PRESENT, "sky sensor present") > 0:
@@ -408,7 +416,7 @@ def parse_status(text: str, layout: Layout) -> Status:
     brightness = None
     if _integer(fields, Q_SKY_BRIGHTNESS_PRESENT, "sky brightness present") > 0:
         brightness = _reading(fields, Q_SKY_BRIGHTNESS, "sky brightness", PLAUSIBLE_SKY_BRIGHTNESS)
-    return Status(sensor2=sensor2, sky=sky, sky_brightness=brightness, **common)  # type: ignore[arg-type]
+    return replace(common, sensor2=sensor2, sky=sky, sky_brightness=brightness)
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,7 +436,7 @@ class SettingsBlock:
         """A field in the unit shown (decode_setting of what the device holds)."""
         return decode_setting(self.letter, index, self.number(index))
 
-    def with_values(self, changes: Mapping[int, int | float]) -> "SettingsBlock":
+    def with_values(self, changes: Mapping[int, int | float]) -> SettingsBlock:
         fields = list(self.fields)
         for index, value in changes.items():
             if not 1 <= index <= len(fields):
@@ -472,7 +480,7 @@ class FocuserSettings:
     output_defaults: tuple[bool, bool, bool]
 
     @classmethod
-    def from_block(cls, block: SettingsBlock) -> "FocuserSettings":
+    def from_block(cls, block: SettingsBlock) -> FocuserSettings:
         return cls(
             max_position=block.integer(U_MAX_POSITION),
             speed=block.integer(U_SPEED),
@@ -480,7 +488,11 @@ class FocuserSettings:
             reversed=block.integer(U_REVERSED) != 0,
             stepper_mode=block.integer(U_STEPPER_MODE),
             step_size_um=block.value(U_STEP_SIZE),
-            output_defaults=tuple(block.integer(U_OUTPUT_1_DEFAULT + i) != 0 for i in range(3)),  # type: ignore[arg-type]
+            output_defaults=(
+                block.integer(U_OUTPUT_1_DEFAULT) != 0,
+                block.integer(U_OUTPUT_1_DEFAULT + 1) != 0,
+                block.integer(U_OUTPUT_1_DEFAULT + 2) != 0,
+            ),
         )
 
 
@@ -493,7 +505,7 @@ class CompensationSettings:
     threshold: int
 
     @classmethod
-    def from_block(cls, block: SettingsBlock) -> "CompensationSettings":
+    def from_block(cls, block: SettingsBlock) -> CompensationSettings:
         return cls(
             cycle_s=block.integer(E_CYCLE),
             coefficient=block.value(E_COEFFICIENT),
@@ -511,7 +523,7 @@ class DeviceSettings:
     over_time_ms: int
 
     @classmethod
-    def from_block(cls, block: SettingsBlock) -> "DeviceSettings":
+    def from_block(cls, block: SettingsBlock) -> DeviceSettings:
         return cls(
             aref_coefficient=block.value(N_AREF_COEFFICIENT),
             over_voltage=block.value(N_OVER_VOLTAGE),
@@ -526,5 +538,5 @@ class MotorSettings:
     hold: bool
 
     @classmethod
-    def from_block(cls, block: SettingsBlock) -> "MotorSettings":
+    def from_block(cls, block: SettingsBlock) -> MotorSettings:
         return cls(current_ma=block.integer(Z_CURRENT), hold=block.integer(Z_HOLD) < Z_HOLD_OFF)

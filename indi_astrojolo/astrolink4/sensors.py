@@ -62,7 +62,9 @@ class Sensors(Part):
 
     def thresholds(self) -> CloudThresholds:
         values = self.props.number("CLOUD_THRESHOLDS")
-        return CloudThresholds(values["OVERCAST"].value, values["CLOUDY"].value, values["PARTLY"].value, values["CLEAR"].value)
+        return CloudThresholds(
+            values["OVERCAST"].value, values["CLOUDY"].value, values["PARTLY"].value, values["CLEAR"].value
+        )
 
     def cloud_cover(self, status: p.Status) -> float | None:
         difference = readings.ambient_minus_sky(status)
@@ -94,10 +96,14 @@ class Sensors(Part):
         no_sky = self._missing("SKY_SENSOR")
         cover = self.cloud_cover(status)
         return {
-            "WEATHER_TEMPERATURE": Reading(s1.temperature, SENSOR_NAMES["SENSOR_1"]) if s1 else Reading(None, self._missing("SENSOR_1")),
+            "WEATHER_TEMPERATURE": Reading(s1.temperature, SENSOR_NAMES["SENSOR_1"])
+            if s1
+            else Reading(None, self._missing("SENSOR_1")),
             "WEATHER_HUMIDITY": climate("humidity"),
             "WEATHER_DEWPOINT": climate("dew_point"),
-            "WEATHER_SKY_TEMPERATURE": Reading(status.sky.sky_temperature, sky_source) if status.sky else Reading(None, no_sky),
+            "WEATHER_SKY_TEMPERATURE": Reading(status.sky.sky_temperature, sky_source)
+            if status.sky
+            else Reading(None, no_sky),
             "WEATHER_CLOUD_COVER": Reading(cover, sky_source) if cover is not None else Reading(None, no_sky),
             "WEATHER_SKY_BRIGHTNESS": (
                 Reading(brightness, SENSOR_NAMES["SKY_QUALITY"])
@@ -113,7 +119,9 @@ class Sensors(Part):
         self.present = {name: None for name in SENSOR_NAMES}
         self.last_fresh = None
         self.stale = False
-        names = WEATHER_PARAMETERS if layout is p.Layout.USB else [n for n in WEATHER_PARAMETERS if n not in SKY_PARAMETERS]
+        names = (
+            WEATHER_PARAMETERS if layout is p.Layout.USB else [n for n in WEATHER_PARAMETERS if n not in SKY_PARAMETERS]
+        )
         self.weather.use_parameters(names)
         self.weather.readings = {name: Reading(None, "no reading yet") for name in self.weather.parameters}
 
@@ -177,7 +185,9 @@ class Sensors(Part):
         difference = readings.ambient_minus_sky(status)
         cover = self.cloud_cover(status)
         if status.sky is not None and difference is not None and cover is not None:
-            self._show("SKY_SENSOR", {"SKY_TEMP": status.sky.sky_temperature, "SKY_DIFF": difference, "CLOUD_COVER": cover})
+            self._show(
+                "SKY_SENSOR", {"SKY_TEMP": status.sky.sky_temperature, "SKY_DIFF": difference, "CLOUD_COVER": cover}
+            )
             condition = self.props.text("SKY_CONDITION")
             text = sky_condition(difference, self.thresholds())
             if condition["CONDITION"].value != text or condition.state is not State.OK:
@@ -189,7 +199,12 @@ class Sensors(Part):
                 self.publisher.update("SKY_CONDITION", State.IDLE)
         brightness = self.sky_brightness(status)
         raw = status.sky_brightness
-        self._show("SKY_QUALITY", {"SKY_BRIGHTNESS": brightness, "SKY_BRIGHTNESS_RAW": raw} if brightness is not None and raw is not None else None)
+        self._show(
+            "SKY_QUALITY",
+            {"SKY_BRIGHTNESS": brightness, "SKY_BRIGHTNESS_RAW": raw}
+            if brightness is not None and raw is not None
+            else None,
+        )
         temperature = self.compensation_temperature(status)
         focus = self.props.number("FOCUS_TEMPERATURE")
         if temperature is not None:

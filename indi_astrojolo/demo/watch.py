@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..client import IndiClient, RemoteProperty
 
@@ -108,7 +108,7 @@ class _Reports:
         self.client, self.key = client, (device, name)
         self.states: list[str] = []
 
-    def __enter__(self) -> "_Reports":
+    def __enter__(self) -> _Reports:
         self.client.on_update = self._record
         return self
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from lxml import etree
 
@@ -20,7 +20,7 @@ from .logs import setup_logging
 from .outbox import Outbox
 from .properties import PropertySet
 from .spec import DriverSpec, prepare_properties
-from .xmlstream import GetProperties, Message, MalformedMessage, XmlStream, sanitize_text, serialize, timestamp_now
+from .xmlstream import GetProperties, MalformedMessage, Message, XmlStream, sanitize_text, serialize, timestamp_now
 
 log = logging.getLogger(__name__)
 

@@ -8,16 +8,15 @@ loaded, as libindi does.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from lxml import etree
 
 from ..files import FileTooLarge, atomic_write_bytes, copy_aside, file_error, indi_home, move_aside, read_bounded
 from .properties import Vector
 from .xmlstream import NewVector
-
 
 MAX_CONFIG_BYTES = 1 << 20  # a full config is tens of kB; parsing a megabyte takes milliseconds, not seconds
 
@@ -42,7 +41,11 @@ class ConfigFile:
     skipped: int = 0
 
     def describe_damage(self) -> str:
-        left_out = f"; {self.skipped} damaged entr{'y was' if self.skipped == 1 else 'ies were'} left out" if self.skipped else ""
+        left_out = (
+            f"; {self.skipped} damaged entr{'y was' if self.skipped == 1 else 'ies were'} left out"
+            if self.skipped
+            else ""
+        )
         return f"{self.path} is damaged ({self.damage}): what could be read in it was applied{left_out}"
 
 
@@ -134,7 +137,9 @@ def load(path: Path, *, limit: int = MAX_CONFIG_BYTES) -> ConfigFile:
         try:
             kept = move_aside(path)
         except OSError as error:
-            raise ConfigError(f"{path} was not read: {exc}; it could not be kept aside ({file_error(error, 'rename')})") from None
+            raise ConfigError(
+                f"{path} was not read: {exc}; it could not be kept aside ({file_error(error, 'rename')})"
+            ) from None
         raise ConfigError(f"{path} was not read: {exc}; it was kept aside as {kept.name}") from None
     except OSError as exc:
         raise ConfigError(f"{path} was not read: {file_error(exc)}") from None
@@ -148,9 +153,7 @@ def load(path: Path, *, limit: int = MAX_CONFIG_BYTES) -> ConfigFile:
             continue
         kind = tag[3:-6]
         member_tag = f"one{kind}"
-        members = tuple(
-            (child.get("name"), (child.text or "").strip()) for child in element if child.tag == member_tag
-        )
+        members = tuple((child.get("name"), (child.text or "").strip()) for child in element if child.tag == member_tag)
         requests.append(NewVector(kind, element.get("device"), element.get("name"), members, None))
     return ConfigFile(path, requests, data, damage, skipped)
 

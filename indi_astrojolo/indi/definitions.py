@@ -7,9 +7,10 @@ CONFIG_SAVE writes to the config file, and ``device`` may be left out (the runti
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from lxml import etree
 
@@ -113,7 +114,7 @@ def _vector(element: etree._Element, device: str) -> Vector:
         raise DefinitionError(f"line {element.sourceline}: <{element.tag}> without a name")
     if not members:
         raise DefinitionError(f"line {element.sourceline}: {name} has no members")
-    kwargs: dict[str, object] = {
+    kwargs: dict[str, Any] = {  # each kind takes its own keywords
         "state": State(element.get("state", "Idle")),
         "timeout": _float(element, "timeout", 0.0),
         "save": element.get("save", "false") == "true",
@@ -131,7 +132,7 @@ def _vector(element: etree._Element, device: str) -> Vector:
     return vector
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parsed(path: Path) -> etree._Element:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True)
     return etree.parse(str(path), parser).getroot()

@@ -11,27 +11,34 @@ from __future__ import annotations
 import logging
 import os
 import traceback
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Protocol, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import trio
 from lxml import etree
 
-from . import config
-from . import logs
-from .logs import LOGGING_PROPERTIES, set_debug
-from .snoop import Snooper
-from .properties import PropertySet, State, SwitchVector, Update, ValidationError, Vector
-from .outbox import Outbox
-from .part import Declared, Guard, Handler, Part, WiringError, build_dispatch
-from .spec import DriverSpec, connected_names, default_config_document, refresh_system_ports
-from .xmlstream import GetProperties, MalformedMessage, NewVector, SnoopedVector, sanitize_text, serialize, timestamp_now
-from . import connection
-from .connection import Transport
-from ..link.errors import LinkError, TransportError
 from ..errors import describe, first_error
 from ..files import file_error
+from ..link.errors import LinkError, TransportError
+from . import config, connection, logs
+from .connection import Transport
+from .logs import LOGGING_PROPERTIES, set_debug
+from .outbox import Outbox
+from .part import Declared, Guard, Handler, Part, WiringError, build_dispatch
+from .properties import PropertySet, State, SwitchVector, Update, ValidationError, Vector
+from .snoop import Snooper
+from .spec import DriverSpec, connected_names, default_config_document, refresh_system_ports
+from .xmlstream import (
+    GetProperties,
+    MalformedMessage,
+    NewVector,
+    SnoopedVector,
+    sanitize_text,
+    serialize,
+    timestamp_now,
+)
 
 LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 FAST_POLL_PERIOD = 0.25  # seconds between polls while something moves, so clients see progress
@@ -229,7 +236,9 @@ class Device:
         try:
             await self.snooper.route(vector)
         except Exception as exc:  # a bug in following another device must not cost the driver
-            self.log.error("snooped %s.%s: %s", vector.device, vector.name, "".join(traceback.format_exception(exc))[-900:])
+            self.log.error(
+                "snooped %s.%s: %s", vector.device, vector.name, "".join(traceback.format_exception(exc))[-900:]
+            )
 
     def overtakes(self, request: NewVector) -> bool:
         """An abort (a defined switch vector with an ABORT member, turned On) or a disconnect: served before the
@@ -248,9 +257,8 @@ class Device:
         for request in requests:
             counts[request.name or ""] = counts.get(request.name or "", 0) + 1
         for name, count in counts.items():
-            reason = (
-                f"Request withdrawn: {overtaken_by.name} arrived after it and was served first"
-                + (f" ({count} requests for {name} withdrawn)" if count > 1 else "")
+            reason = f"Request withdrawn: {overtaken_by.name} arrived after it and was served first" + (
+                f" ({count} requests for {name} withdrawn)" if count > 1 else ""
             )
             if name in self.props.defined:
                 self.refuse(self.props[name], reason)
@@ -271,7 +279,9 @@ class Device:
             if name in LOGGING_PROPERTIES:
                 reason = f"{name} is available while DEBUG is enabled"
             elif name in self.props:
-                reason = f"{name} is not available while the device is {'connected' if self.connected else 'disconnected'}"
+                reason = (
+                    f"{name} is not available while the device is {'connected' if self.connected else 'disconnected'}"
+                )
             else:
                 reason = f"unknown property {name!r}"
             if not from_config:
@@ -284,7 +294,9 @@ class Device:
             self.refuse(vector, f"Request refused: {exc}")
             return
         if self.log.isEnabledFor(logging.DEBUG):  # a flood of requests costs no formatting while debug is off
-            self.log.debug("%s requested: %s", name, ", ".join(f"{member}={value}" for member, value in request.members))
+            self.log.debug(
+                "%s requested: %s", name, ", ".join(f"{member}={value}" for member, value in request.members)
+            )
         try:
             # Every writable property has its handler (wire() checked that); a read-only one was refused above.
             await self.dispatch[name](update)
@@ -325,7 +337,7 @@ class Device:
 
     def log_file_path(self) -> Any:
         home = os.environ.get("HOME") or os.path.expanduser("~")
-        return logs.log_file_path(home, self.spec.exec_name, datetime.now(timezone.utc))
+        return logs.log_file_path(home, self.spec.exec_name, datetime.now(UTC))
 
     def _log_settings(self) -> logs.LogSettings:
         return logs.LogSettings.from_switches(
@@ -362,10 +374,10 @@ class Device:
         update.vector.apply(update.values)
         self._apply_logging()
         # libindi: Idle when no level is chosen
-        self.update(update.vector.name, State.OK if update.vector.on_names() else State.IDLE)
+        self.update(update.vector.name, State.OK if update.switches.on_names() else State.IDLE)
 
     async def _on_log_output(self, update: Update) -> None:
-        vector = update.vector
+        vector = update.switches
         before = vector.values()
         file_was_open = self.driver_log.file is not None
         vector.apply(update.values)
@@ -689,7 +701,8 @@ class Device:
 
     @staticmethod
     def _described_change(vector: Vector, request: NewVector) -> str | None:
-        """What a saved request would change, in words; "" for nothing; None if it is invalid (its handling says why)."""
+        """What a saved request would change, in words; "" for nothing; None if it is invalid (its handling says
+        why)."""
         try:
             changed = vector.validate(request).changed()
         except ValidationError:

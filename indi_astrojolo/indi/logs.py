@@ -10,10 +10,11 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 MAX_LINE_BYTES = 1000
 ROOT_LOGGER = "indi_astrojolo"
@@ -121,7 +122,7 @@ class LogSettings:
     to_file: bool = False
 
     @classmethod
-    def from_switches(cls, switches: dict[str, dict[str, bool]]) -> "LogSettings":
+    def from_switches(cls, switches: dict[str, dict[str, bool]]) -> LogSettings:
         output = switches["LOG_OUTPUT"]
         return cls(
             debug=bool(switches["DEBUG"].get("ENABLE")),
@@ -134,7 +135,7 @@ class LogSettings:
 
 def log_file_path(home: str | os.PathLike[str], exec_name: str, started: datetime) -> Path:
     """Where libindi writes a driver's log: ~/.indi/logs/<UTC date>/<exe>/<exe>_<UTC time of start>.log."""
-    started = started.astimezone(timezone.utc)
+    started = started.astimezone(UTC)
     folder = Path(home) / ".indi" / "logs" / started.strftime("%Y-%m-%d") / exec_name
     return folder / f"{exec_name}_{started.strftime('%H:%M:%S')}.log"
 

@@ -1,8 +1,8 @@
 """INDI property vectors: members, state, permissions, rules, and all-or-nothing validation of client requests.
 
-Sans-I/O: nothing here touches I/O. A client's ``new*Vector`` is turned into an :class:`Update` by :meth:`Vector.validate`, which
-either accepts the whole message or raises :class:`ValidationError` naming exactly what was wrong; the vector itself is
-only changed by :meth:`Vector.apply`, after the driver has carried the request out.
+Sans-I/O: nothing here touches I/O. A client's ``new*Vector`` is turned into an :class:`Update` by
+:meth:`Vector.validate`, which either accepts the whole message or raises :class:`ValidationError` naming exactly what
+was wrong; the vector itself is only changed by :meth:`Vector.apply`, after the driver has carried the request out.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from lxml import etree
 
@@ -21,7 +22,9 @@ from .xmlstream import NewVector, format_number_wire, parse_number, sanitize_tex
 MAX_TEXT_LENGTH = 4096
 
 
-class State(str, Enum):
+# Not StrEnum (ruff's UP042): str() and format() of a StrEnum member give its value ("Ok"), of this one its name
+# ("State.OK"); changing that would change any text a state is put into.
+class State(str, Enum):  # noqa: UP042
     IDLE = "Idle"
     OK = "Ok"
     BUSY = "Busy"
@@ -90,12 +93,18 @@ def format_plain(value: float) -> str:
 class Update:
     """A validated request: the complete proposed member values and the names the client actually sent."""
 
-    vector: "Vector"
+    vector: Vector
     values: dict[str, Any]
     sent: tuple[str, ...]
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
+
+    @property
+    def switches(self) -> SwitchVector:
+        """The vector, for a handler of a switch vector (as PropertySet.switch(), a wrong kind is a bug)."""
+        assert isinstance(self.vector, SwitchVector), self.vector.name
+        return self.vector
 
     def changed(self) -> dict[str, Any]:
         """Members whose proposed value differs from the current one."""
@@ -164,7 +173,8 @@ class Vector:
         if not request.members:
             raise ValidationError(f"{where}: the request has no members")
         seen: set[str] = set()
-        for member_name, _text in request.members:
+        named: list[tuple[str, str]] = []  # request.members, every name checked
+        for member_name, text in request.members:
             if member_name is None:
                 raise ValidationError(f"{where}: a member has no name")
             if member_name not in self.members:
@@ -173,9 +183,11 @@ class Vector:
             if member_name in seen:
                 raise ValidationError(f"{where}: member {member_name} is given twice")
             seen.add(member_name)
-        return self._validate_members(request)
+            named.append((member_name, text))
+        return self._validate_members(named, request)
 
-    def _validate_members(self, request: NewVector) -> Update:
+    def _validate_members(self, members: list[tuple[str, str]], request: NewVector) -> Update:
+        """The kind's own checks of ``members`` (``request.members`` with each name known to this vector)."""
         raise NotImplementedError
 
     # --- wire form ------------------------------------------------------------------------------------------------
@@ -249,9 +261,9 @@ class NumberVector(Vector):
             member.step = float(step)
         self._limits_changed.add(name)
 
-    def _validate_members(self, request: NewVector) -> Update:
+    def _validate_members(self, members: list[tuple[str, str]], request: NewVector) -> Update:
         proposed = self.values()
-        for name, text in request.members:
+        for name, text in members:
             member = self.members[name]
             try:
                 value = parse_number(text)
@@ -262,7 +274,7 @@ class NumberVector(Vector):
             except ValidationError as exc:
                 raise ValidationError(f"{self.name}.{exc}") from None
             proposed[name] = value
-        return Update(self, proposed, tuple(name for name, _ in request.members))
+        return Update(self, proposed, tuple(name for name, _ in members))
 
     def _def_member(self, root: etree._Element, member: NumberMember) -> None:
         child = etree.SubElement(
@@ -329,9 +341,9 @@ class SwitchVector(Vector):
     def reset(self) -> None:
         self.select(None)
 
-    def _validate_members(self, request: NewVector) -> Update:
+    def _validate_members(self, members: list[tuple[str, str]], request: NewVector) -> Update:
         requested: dict[str, bool] = {}
-        for name, text in request.members:
+        for name, text in members:
             if text.startswith("On"):
                 requested[name] = True
             elif text == "Off":
@@ -384,15 +396,15 @@ class TextVector(Vector):
         for name, value in values.items():
             self.members[name].value = str(value)
 
-    def _validate_members(self, request: NewVector) -> Update:
+    def _validate_members(self, members: list[tuple[str, str]], request: NewVector) -> Update:
         proposed = self.values()
-        for name, text in request.members:
+        for name, text in members:
             if len(text) > MAX_TEXT_LENGTH:
                 raise ValidationError(f"{self.name}.{name}: text longer than {MAX_TEXT_LENGTH} characters")
             if sanitize_text(text) != text:
                 raise ValidationError(f"{self.name}.{name}: text contains control characters")
             proposed[name] = text
-        return Update(self, proposed, tuple(name for name, _ in request.members))
+        return Update(self, proposed, tuple(name for name, _ in members))
 
     def _def_member(self, root: etree._Element, member: TextMember) -> None:
         child = etree.SubElement(root, "defText", {"name": member.name, "label": member.label})
@@ -421,7 +433,9 @@ class LightVector(Vector):
         for name, state in values.items():
             self.members[name].state = State(state)
 
-    def _validate_members(self, request: NewVector) -> Update:  # pragma: no cover - lights are read-only
+    def _validate_members(  # pragma: no cover - lights are read-only
+        self, members: list[tuple[str, str]], request: NewVector
+    ) -> Update:
         raise ValidationError(f"{self.name} is read-only")
 
     def _def_member(self, root: etree._Element, member: LightMember) -> None:
@@ -448,10 +462,10 @@ class BlobVector(Vector):
             self.members[name].data = data
             self.members[name].format = fmt
 
-    def _validate_members(self, request: NewVector) -> Update:
+    def _validate_members(self, members: list[tuple[str, str]], request: NewVector) -> Update:
         proposed: dict[str, Any] = {name: (m.data, m.format) for name, m in self.members.items()}
-        attrs = request.member_attrs or tuple({} for _ in request.members)
-        for (name, text), attrib in zip(request.members, attrs):
+        attrs = request.member_attrs or tuple({} for _ in members)
+        for (name, text), attrib in zip(members, attrs):
             try:
                 data = base64.b64decode("".join(text.split()), validate=True)
             except (binascii.Error, ValueError):
@@ -460,7 +474,7 @@ class BlobVector(Vector):
             if not size_text.isdigit() or int(size_text) != len(data):
                 raise ValidationError(f"{self.name}.{name}: size {size_text!r} does not match {len(data)} bytes")
             proposed[name] = (data, attrib.get("format", ""))
-        return Update(self, proposed, tuple(name for name, _ in request.members))
+        return Update(self, proposed, tuple(name for name, _ in members))
 
     def _def_member(self, root: etree._Element, member: BlobMember) -> None:
         etree.SubElement(root, "defBLOB", {"name": member.name, "label": member.label})

@@ -25,6 +25,8 @@ import logging
 import os
 import signal
 from collections import deque
+from collections.abc import Callable
+from typing import TypeGuard
 
 import trio
 
@@ -98,7 +100,7 @@ class RequestQueue:
             self._arrived = trio.Event()
             await self._arrived.wait()
 
-    def withdraw(self, wanted) -> list[Request]:
+    def withdraw(self, wanted: Callable[[Request], TypeGuard[NewVector]]) -> list[NewVector]:
         """Take the ordinary requests `wanted(request)` is true of out of the queue, in arrival order."""
         withdrawn = [request for request in self.ordinary if wanted(request)]
         if withdrawn:
@@ -112,7 +114,15 @@ class RequestQueue:
 
 
 class Runtime:
-    def __init__(self, device: Device, stream: XmlStream, pending: list[Message], *, stdin: int = 0, stdout: int = 1):
+    def __init__(
+        self,
+        device: Device,
+        stream: XmlStream,
+        pending: list[Message | MalformedMessage],
+        *,
+        stdin: int = 0,
+        stdout: int = 1,
+    ):
         if not device.wired():
             raise WiringError(f"{type(device).__name__} has no request dispatch: its constructor must end with wire()")
         self.device = device
@@ -179,7 +189,7 @@ class Runtime:
     async def _route_all(self, messages: list[Message | MalformedMessage]) -> None:
         """Route one read's messages in order; an abort or disconnect among them withdraws what came before it."""
         last_overtaking = max((i for i, m in enumerate(messages) if self._overtakes(m)), default=-1)
-        held_back: list[Request] = []  # requests an abort later in this read withdraws: never queued
+        held_back: list[NewVector] = []  # requests an abort later in this read withdraws: never queued
         for index, message in enumerate(messages):
             if self._overtakes(message):
                 assert isinstance(message, NewVector)
@@ -188,14 +198,14 @@ class Runtime:
                 self.device.withdraw(withdrawn, message)
                 await self.requests.put(message, urgent=True)
             elif index < last_overtaking and self._withdrawable(message):
-                held_back.append(message)  # type: ignore[arg-type]
+                held_back.append(message)
             else:
                 await self._route(message)
 
     def _overtakes(self, message: Message | MalformedMessage) -> bool:
         return isinstance(message, NewVector) and self.device.overtakes(message)
 
-    def _withdrawable(self, message: Message | MalformedMessage) -> bool:
+    def _withdrawable(self, message: Message | MalformedMessage | SnoopedVector) -> TypeGuard[NewVector]:
         return isinstance(message, NewVector) and message.device == self.device.name
 
     @property

@@ -10,8 +10,8 @@ Each *role* ("gps", "dome", "weather") follows one device, chosen by the user, a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from lxml import etree
 

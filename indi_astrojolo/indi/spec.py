@@ -9,9 +9,9 @@ from __future__ import annotations
 import glob
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntFlag
-from typing import Callable
 
 from .. import __version__
 from ..files import file_error
@@ -175,7 +175,7 @@ def apply_saved_values(props: PropertySet, names: set[str] | None = None, report
             where = f"no copy of it could be kept ({file_error(exc, 'write')}), so it will not be saved over"
         warn(f"{loaded.describe_damage()}; {where}")
     for request in loaded.requests:
-        if request.name not in props or (names is not None and request.name not in names):
+        if request.name is None or request.name not in props or (names is not None and request.name not in names):
             continue
         vector = props[request.name]
         if not vector.save:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from lxml import etree
 
@@ -72,7 +72,7 @@ class EnableBLOB:
 class OtherMessage:
     tag: str
     attrib: dict[str, str]
-    element: object  # the lxml element, for consumers that need the children
+    element: etree._Element  # for consumers that need the children
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +127,7 @@ class SnoopedVector:
 _SNOOPED_TAG_RE = re.compile(r"(def|set)(Number|Switch|Text|Light|BLOB)Vector")
 
 
-def snooped_vector(message: "OtherMessage") -> SnoopedVector | None:
+def snooped_vector(message: OtherMessage) -> SnoopedVector | None:
     """The def/set/del message of another device this is, or None for anything else (ping, message, ...)."""
     attrib = message.attrib
     device = attrib.get("device") or ""
@@ -139,7 +139,7 @@ def snooped_vector(message: "OtherMessage") -> SnoopedVector | None:
     verb, kind = match.groups()
     members: dict[str, str] = {}
     member_states: dict[str, str] = {}
-    for child in message.element:  # type: ignore[attr-defined]
+    for child in message.element:
         name = child.get("name") if isinstance(child.tag, str) else None
         if not name:
             continue
@@ -147,6 +147,7 @@ def snooped_vector(message: "OtherMessage") -> SnoopedVector | None:
         if child.get("state"):
             member_states[name] = child.get("state")
     return SnoopedVector(verb, kind, device, attrib["name"], attrib.get("state"), members, member_states)
+
 
 _EXCERPT_BYTES = 120
 _HEAD_BYTES = 4096  # how much of a malformed message is searched for the request's start tag
@@ -220,9 +221,7 @@ _TEXT, _TAG, _COMMENT, _PI, _CDATA, _DECL = range(6)
 _LT, _GT, _SLASH, _BANG, _QMARK = 0x3C, 0x3E, 0x2F, 0x21, 0x3F
 _DQUOTE, _SQUOTE, _LBRACKET, _RBRACKET = 0x22, 0x27, 0x5B, 0x5D
 
-_NAME_START = frozenset(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_:" + bytes(range(0x80, 0x100))
-)
+_NAME_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_:" + bytes(range(0x80, 0x100)))
 _NAME_RE = re.compile(rb"[^\s/>\"'<=]*")
 # Longest tag name we wait for; longer garbage is truncated instead of buffered.
 _MAX_NAME = 256
@@ -245,15 +244,15 @@ _TAG_RE = re.compile(
 # name (the scanner treats that as truncation), and anything else falls back to the
 # scanner.  Possessive quantifiers keep failure (incomplete input) linear.
 _ATTRS = rb"(?:[^\"'<>]*+(?:\"[^\"<]*+\"|'[^'<]*+')?+)*+"
-_NOT_COMMAND = (
-    rb"(?!(?:"
-    + b"|".join(sorted(_INDI_TOP_LEVEL))
-    + rb")[\s/>])"
-)
+_NOT_COMMAND = rb"(?!(?:" + b"|".join(sorted(_INDI_TOP_LEVEL)) + rb")[\s/>])"
 _SIMPLE_MESSAGE_RE = re.compile(
-    rb"<([A-Za-z_:\x80-\xff][^\s/>\"'<=]*+)" + _ATTRS
+    rb"<([A-Za-z_:\x80-\xff][^\s/>\"'<=]*+)"
+    + _ATTRS
     + rb"(?:(?<=/)>|(?<!/)>"
-    + rb"(?:[^<]*+<" + _NOT_COMMAND + rb"([A-Za-z_:\x80-\xff][^\s/>\"'<=]*+)" + _ATTRS
+    + rb"(?:[^<]*+<"
+    + _NOT_COMMAND
+    + rb"([A-Za-z_:\x80-\xff][^\s/>\"'<=]*+)"
+    + _ATTRS
     + rb"(?:(?<=/)>|(?<!/)>[^<]*+</\2\s*+>))*+"
     + rb"[^<]*+</\1\s*+>)"
 )
@@ -735,8 +734,8 @@ class XmlStream:
         if len(items) == 1 and isinstance(items[0], bytes):
             return [self._parse_one(items[0])]
         raws = [item for item in items if isinstance(item, bytes)]
-        if not raws:
-            return items  # type: ignore[return-value]
+        if not raws:  # all of them malformed
+            return [item for item in items if not isinstance(item, bytes)]
         parsed = self._parse_batch(raws)
         result: list[Message | MalformedMessage] = []
         it = iter(parsed)
@@ -782,7 +781,7 @@ def _describe_tag(el: object) -> str:
 def _to_message(el: etree._Element, raw: bytes) -> Message | MalformedMessage:
     tag = el.tag
     attrib = el.attrib
-    kind = _NEW_VECTOR_KINDS.get(tag)  # type: ignore[arg-type]
+    kind = _NEW_VECTOR_KINDS.get(tag)
     if kind is not None:
         kind_name, member_tag = kind
         members: list[tuple[str | None, str]] = []
@@ -830,12 +829,12 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"  # UTC as libindi writes it, in messages 
 
 def timestamp_now() -> str:
     """UTC timestamp exactly as libindi writes it: ``YYYY-MM-DDTHH:MM:SS``."""
-    return datetime.now(timezone.utc).strftime(TIMESTAMP_FORMAT)
+    return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def format_timestamp(unix: float) -> str:
     """A moment as libindi writes UTC: ``YYYY-MM-DDTHH:MM:SS``."""
-    return datetime.fromtimestamp(unix, timezone.utc).strftime(TIMESTAMP_FORMAT)
+    return datetime.fromtimestamp(unix, UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -843,7 +842,7 @@ def parse_timestamp(text: str) -> datetime:
     for '-', a trailing 'Z' or a fraction of a second (ignored). The one parser of such text; ValueError if it is
     none."""
     text = text.strip().replace("/", "-").rstrip("Z")
-    return datetime.strptime(text[:19], TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+    return datetime.strptime(text[:19], TIMESTAMP_FORMAT).replace(tzinfo=UTC)
 
 
 def serialize(element: etree._Element) -> bytes:

@@ -90,7 +90,7 @@ class LineFramer:
             raise ValueError(f"line must be ASCII: {text!r}") from None
         return payload + b"\n"
 
-    def feed(self, data: bytes) -> list[Line | FramingError]:
+    def feed(self, data: bytes | bytearray) -> list[Line | FramingError]:
         """Consume received bytes; return the complete lines and errors found."""
         events: list[Line | FramingError] = []
         if not data:
@@ -211,7 +211,7 @@ class AuxFramer:
         """
         self._pending_echo = bytes(frame)
 
-    def feed(self, data: bytes) -> list[AuxPacket | FramingError]:
+    def feed(self, data: bytes | bytearray) -> list[AuxPacket | FramingError]:
         """Consume received bytes; return decoded packets and framing errors."""
         events: list[AuxPacket | FramingError] = []
         buf = self._buf

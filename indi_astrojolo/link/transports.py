@@ -8,16 +8,30 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import termios
 import tty
 from dataclasses import dataclass
 from typing import Protocol
 
-import socket
-
 import trio
 
 from .errors import TransportError
+
+
+class SerialPort(Protocol):
+    """What is used of a pyserial Serial (pyserial has no type information of its own)."""
+
+    rts: bool
+    cts: bool
+
+    def fileno(self) -> int: ...
+
+    def reset_input_buffer(self) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Transport(Protocol):
@@ -47,7 +61,8 @@ class StreamTransport:
 
     async def receive_some(self, max_bytes: int = 4096) -> bytes:
         try:
-            return await self.stream.receive_some(max_bytes)
+            # bytes() gives a bytes back as it is and copies the bytearray some trio streams return
+            return bytes(await self.stream.receive_some(max_bytes))
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise TransportError(errno.EIO, f"{self.description}: read failed: {exc}") from None
         except OSError as exc:
@@ -71,7 +86,7 @@ SELECT_WAIT_S = 0.1  # how long to wait for the bus before transmitting anyway
 
 
 class SerialTransport(StreamTransport):
-    def __init__(self, port: object, stream: trio.abc.Stream, description: str, select_line: bool = False) -> None:
+    def __init__(self, port: SerialPort, stream: trio.abc.Stream, description: str, select_line: bool = False) -> None:
         super().__init__(stream, description)
         self.port = port
         self.select_line = select_line
@@ -81,15 +96,15 @@ class SerialTransport(StreamTransport):
         if not self.select_line:
             return await super().send_all(data)
         try:
-            self.port.rts = True  # type: ignore[attr-defined]
+            self.port.rts = True
             with trio.move_on_after(SELECT_WAIT_S):
-                while not self.port.cts:  # type: ignore[attr-defined]
+                while not self.port.cts:
                     await trio.sleep(0.002)
             await super().send_all(data)
-            await trio.to_thread.run_sync(self.port.flush)  # type: ignore[attr-defined]  # tcdrain: all bits out
+            await trio.to_thread.run_sync(self.port.flush)  # tcdrain: all bits out
         finally:
             try:
-                self.port.rts = False  # type: ignore[attr-defined]
+                self.port.rts = False
             except OSError:
                 pass
 
@@ -102,10 +117,10 @@ class SerialTransport(StreamTransport):
         stop_bits: float = 1,
         rtscts: bool = False,
         select_line: bool = False,
-    ) -> "SerialTransport":
+    ) -> SerialTransport:
         import serial  # pyserial; imported here so a TCP-only or simulated session never loads it
 
-        def open_port() -> object:
+        def open_port() -> SerialPort:
             port = serial.Serial()
             port.port = path
             port.baudrate = baud_rate
@@ -132,30 +147,30 @@ class SerialTransport(StreamTransport):
 
     def discard_input(self) -> None:
         try:
-            self.port.reset_input_buffer()  # type: ignore[attr-defined]
+            self.port.reset_input_buffer()
         except (OSError, ValueError):
             pass
 
     def set_rts(self, level: bool) -> None:
-        self.port.rts = level  # type: ignore[attr-defined]
+        self.port.rts = level
 
     def cts(self) -> bool:
-        return bool(self.port.cts)  # type: ignore[attr-defined]
+        return bool(self.port.cts)
 
     async def aclose(self) -> None:
         await super().aclose()
         try:
-            self.port.close()  # type: ignore[attr-defined]
+            self.port.close()
         except (OSError, ValueError):
             pass
 
 
-async def _detect_select_line(port: object) -> bool:
+async def _detect_select_line(port: SerialPort) -> bool:
     """Raise RTS and see whether CTS follows: a cable wired for the AUX bus's select line does, others do not."""
     try:
-        port.rts = True  # type: ignore[attr-defined]
+        port.rts = True
         with trio.move_on_after(SELECT_DETECT_S):
-            while not port.cts:  # type: ignore[attr-defined]
+            while not port.cts:
                 await trio.sleep(0.01)
             return True
         return False
@@ -163,7 +178,7 @@ async def _detect_select_line(port: object) -> bool:
         return False
     finally:
         try:
-            port.rts = False  # type: ignore[attr-defined]
+            port.rts = False
         except OSError:
             pass
 
@@ -207,7 +222,7 @@ class Pty:
     path: str
 
     @classmethod
-    def open(cls) -> "Pty":
+    def open(cls) -> Pty:
         master, slave = os.openpty()
         tty.setraw(slave)
         tty.setraw(master)

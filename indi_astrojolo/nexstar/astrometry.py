@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import erfa
 
@@ -101,7 +101,10 @@ def standard_pressure_hpa(elevation_m: float) -> float:
 
     Refraction is proportional to pressure, so a site at altitude refracted with sea-level pressure is off by the
     same fraction (about 20 % at 2000 m)."""
-    return STANDARD_PRESSURE_HPA * (1.0 - _LAPSE_RATE_K_PER_M * elevation_m / _STANDARD_TEMPERATURE_K) ** _BAROMETRIC_EXPONENT
+    return (
+        STANDARD_PRESSURE_HPA
+        * (1.0 - _LAPSE_RATE_K_PER_M * elevation_m / _STANDARD_TEMPERATURE_K) ** _BAROMETRIC_EXPONENT
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +159,7 @@ class Instant:
     def from_datetime(cls, when: datetime, dut1: float = 0.0) -> Instant:
         if when.tzinfo is None or when.utcoffset() is None:
             raise ValueError("Instant.from_datetime needs a timezone-aware datetime")
-        utc = when.astimezone(timezone.utc)
+        utc = when.astimezone(UTC)
         seconds = utc.second + utc.microsecond / 1e6
         jd1, jd2 = erfa.dtf2d("UTC", utc.year, utc.month, utc.day, utc.hour, utc.minute, seconds)
         return cls(float(jd1), float(jd2), dut1)

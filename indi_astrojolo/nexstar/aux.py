@@ -6,9 +6,9 @@ Framing (3B LEN SRC DST CMD DATA CK) lives in link.framing; this module gives th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Callable
 
 from ..link.errors import ReplyError, Verdict
 from ..link.framing import AuxPacket
@@ -47,7 +47,7 @@ class Device(IntEnum):
     LIGHTS = 0xBF
 
 
-DEVICE_NAMES = {
+DEVICE_NAMES: dict[int, str] = {  # by int: packets carry any address
     Device.MAIN_BOARD: "main board",
     Device.HAND_CONTROLLER: "hand controller",
     Device.HAND_CONTROLLER_PLUS: "NexStar+ hand controller",
@@ -140,7 +140,10 @@ class MoveRate:
 
     @property
     def label(self) -> str:
-        """What the rate does, for TELESCOPE_SLEW_RATE: "3 (8x sidereal, 0.033 deg/s)", "7 (1 deg/s)", "9 (max, up to 4 deg/s)"."""
+        """What the rate does, for TELESCOPE_SLEW_RATE.
+
+        For example "3 (8x sidereal, 0.033 deg/s)", "7 (1 deg/s)", "9 (max, up to 4 deg/s)".
+        """
         if self.sidereal_multiple is not None:
             return f"{self.level} ({self.sidereal_multiple}x sidereal, {self.deg_per_s:.3f} deg/s)"
         if self.level == 9:
@@ -345,7 +348,7 @@ def encode_passthrough(packet: AuxPacket, response_bytes: int) -> bytes:
 
 # Reply data sizes by command (reference §5.1, §7.1, §10.13). Commands not listed are set commands answered with an
 # empty ACK. The GPS reuses low command numbers with other meanings, hence the separate table.
-_MOTOR_REPLY_SIZES = {
+_MOTOR_REPLY_SIZES: dict[int, int] = {  # keyed by int: a relayed command is any byte
     Command.GET_POSITION: 3,
     Command.GET_CORDWRAP_POS: 3,
     Command.GET_VERSION: 4,
@@ -362,7 +365,7 @@ _MOTOR_REPLY_SIZES = {
     Command.GET_MAXRATE: 4,
     Command.MAXRATE_ENABLED: 1,
 }
-_GPS_REPLY_SIZES = {
+_GPS_REPLY_SIZES: dict[int, int] = {
     Command.GET_VERSION: 2,
     GpsCommand.LINKED: 1,
     GpsCommand.TIME_VALID: 1,
@@ -372,7 +375,7 @@ _GPS_REPLY_SIZES = {
     GpsCommand.GET_YEAR: 2,
     GpsCommand.GET_TIME: 3,
 }
-_FOCUSER_REPLY_SIZES = {FocuserCommand.GET_HARD_STOPS: 8, FocuserCommand.CALIBRATION_STATUS: 2}
+_FOCUSER_REPLY_SIZES: dict[int, int] = {FocuserCommand.GET_HARD_STOPS: 8, FocuserCommand.CALIBRATION_STATUS: 2}
 
 
 def passthrough_response_size(dst: int, cmd: int) -> int:

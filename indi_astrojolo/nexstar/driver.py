@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -31,8 +32,6 @@ from .alignment_pointset import AlignmentPointSet
 from .aux import Command
 from .focuser import BusFocuser, simulated_focuser
 from .motion import MotionControl
-from .satellite import SatelliteTracker
-from .snooping import SnoopedDevices
 from .mount import (
     AxisAngles,
     Geometry,
@@ -46,6 +45,8 @@ from .mount import (
     wrap180,
     wrap360,
 )
+from .satellite import SatelliteTracker
+from .snooping import SnoopedDevices
 
 if TYPE_CHECKING:
     from .emulator import NexStarEmulator
@@ -96,7 +97,7 @@ def clock_disagreement(client_unix: float, system_unix: float) -> str:
     of a Raspberry Pi without a real-time clock or network starts wherever it stopped (README, Site and time)."""
 
     def utc(unix: float) -> str:
-        return datetime.fromtimestamp(unix, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
     difference = client_unix - system_unix
     direction = "ahead of" if difference > 0 else "behind"
@@ -106,12 +107,14 @@ def clock_disagreement(client_unix: float, system_unix: float) -> str:
     )
     hours = abs(difference) / 3600.0
     if hours <= 14.5 and abs(hours - round(hours * 2) / 2) * 3600.0 < 60.0:
-        text += " A difference of whole or half hours looks like a local time sent as UTC: check the client's time zone."
+        text += (
+            " A difference of whole or half hours looks like a local time sent as UTC: check the client's time zone."
+        )
     return text + " If the client's clock is the wrong one, correct it and send TIME_UTC again."
 
 
 # The requests that move the mount, each with what makes it a move (stopping, syncing and unparking never move).
-MOTION_REQUESTS: dict[str, Callable[[Update, "NexStarDriver"], bool]] = {
+MOTION_REQUESTS: dict[str, Callable[[Update, NexStarDriver], bool]] = {
     "EQUATORIAL_EOD_COORD": lambda update, driver: driver.props.switch("ON_COORD_SET").selected() != "SYNC",
     "HORIZONTAL_COORD": lambda update, driver: driver.props.switch("ON_COORD_SET").selected() != "SYNC",
     "TELESCOPE_TRACK_STATE": lambda update, driver: bool(update.values.get("TRACK_ON")),
@@ -133,7 +136,7 @@ class NexStarDriver(Device):
         super().__init__(*args, **kwargs)
         self.session: RequestSession[AuxPacket] | None = None
         self.framer: AuxFramer | PassthroughFramer = AuxFramer()
-        self.simulator: "NexStarEmulator | None" = None
+        self.simulator: NexStarEmulator | None = None
         self.echo = True
         self.passthrough = False
         self.versions: dict[int, aux.Version] = {}
@@ -219,7 +222,9 @@ class NexStarDriver(Device):
         held = self._held_while_limits_unconfirmed
         return {name: partial(held, moves=moves) for name, moves in MOTION_REQUESTS.items()}
 
-    def _held_while_limits_unconfirmed(self, handler: Handler, moves: Callable[[Update, "NexStarDriver"], bool]) -> Handler:
+    def _held_while_limits_unconfirmed(
+        self, handler: Handler, moves: Callable[[Update, NexStarDriver], bool]
+    ) -> Handler:
         async def guarded(update: Update) -> None:
             if self.limits_unconfirmed is not None and moves(update, self):
                 raise ValidationError(f"motion is held: {self.limits_unconfirmed}")
@@ -316,7 +321,9 @@ class NexStarDriver(Device):
     def ideal_axes_to_sky(self, ideal: AxisAngles, offset_s: float = 0.0) -> tuple[float, float]:
         when = self.instant(offset_s)
         if self.geometry() is Geometry.EQ_WEDGE:
-            return astro.hour_angle_to_apparent(wrap180(ideal.axis1) / 15.0, ideal.axis2, when, self.site(), self.weather())
+            return astro.hour_angle_to_apparent(
+                wrap180(ideal.axis1) / 15.0, ideal.axis2, when, self.site(), self.weather()
+            )
         return astro.horizontal_to_apparent(wrap360(ideal.axis1), ideal.axis2, when, self.site(), self.weather())
 
     def mount_axes(self, azm_steps: int, alt_steps: int) -> AxisAngles:
@@ -405,7 +412,7 @@ class NexStarDriver(Device):
             framer = self.framer
             frame = aux.encode_passthrough(packet, size)
 
-            def before_send(_: bytes) -> None:
+            def before_passthrough_send(_: bytes) -> None:
                 self.motion.check_command(dst, cmd, data)
                 framer.expect(dst, cmd, size)
 
@@ -413,7 +420,12 @@ class NexStarDriver(Device):
             # the hand controller says at once when a device does not answer (an F0 reply here), so an absent
             # device costs one round trip, not this timeout
             return await self.session.request(
-                frame, aux.reply_matcher(packet), timeout=timeout, retries=retries, before_send=before_send, send_by=send_by
+                frame,
+                aux.reply_matcher(packet),
+                timeout=timeout,
+                retries=retries,
+                before_send=before_passthrough_send,
+                send_by=send_by,
             )
         frame = packet.encode()
         expect_echo = self.framer.expect_echo if self.echo and isinstance(self.framer, AuxFramer) else None
@@ -462,7 +474,11 @@ class NexStarDriver(Device):
         if packet.dst == aux.Device.APP and packet.cmd == Command.SEND_WARNING and packet.data[:1] == b"\x01":
             axis = aux.DEVICE_NAMES.get(packet.src, hex(packet.src))
             self.message(f"The {axis} controller stopped the axis at its slew limit", "WARNING")
-        elif packet.dst in (aux.Device.AZM, aux.Device.ALT) and packet.src != aux.Device.APP and packet.cmd in aux.AXIS_COMMANDS:
+        elif (
+            packet.dst in (aux.Device.AZM, aux.Device.ALT)
+            and packet.src != aux.Device.APP
+            and packet.cmd in aux.AXIS_COMMANDS
+        ):
             self.motion.foreign_command(packet)
 
     async def _scan_bus(self) -> None:
@@ -507,8 +523,12 @@ class NexStarDriver(Device):
             if not linked:
                 self.message("The GPS on the bus has no fix yet; using the client's site and time", "WARNING")
                 return
-            latitude = aux.decode_position((await self.transact(aux.Device.GPS, aux.GpsCommand.GET_LAT)).data, signed=True)
-            longitude = aux.decode_position((await self.transact(aux.Device.GPS, aux.GpsCommand.GET_LONG)).data, signed=True)
+            latitude = aux.decode_position(
+                (await self.transact(aux.Device.GPS, aux.GpsCommand.GET_LAT)).data, signed=True
+            )
+            longitude = aux.decode_position(
+                (await self.transact(aux.Device.GPS, aux.GpsCommand.GET_LONG)).data, signed=True
+            )
         except LinkError as exc:
             self.message(f"The GPS did not answer: {exc}", "WARNING")
             return
@@ -732,7 +752,9 @@ class NexStarDriver(Device):
             when = parse_timestamp(text)
             offset = float(update["OFFSET"].strip() or "0")
         except ValueError:
-            raise ValidationError(f"TIME_UTC needs UTC as YYYY-MM-DDTHH:MM:SS and OFFSET in hours, not {text!r}") from None
+            raise ValidationError(
+                f"TIME_UTC needs UTC as YYYY-MM-DDTHH:MM:SS and OFFSET in hours, not {text!r}"
+            ) from None
         if not -14 <= offset <= 14:
             raise ValidationError(f"UTC offset {offset} h is not a time zone")
         system_ahead = (self.now_unix() - self.clock_offset) - when.timestamp()

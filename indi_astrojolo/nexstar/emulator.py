@@ -16,8 +16,9 @@ import datetime
 import math
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import trio
@@ -61,7 +62,10 @@ class MountConfig:
     max_rate_deg_per_s: float = 3.0
     goto_done_tolerance_steps: int = 1
     other_devices: dict[int, bytes] = field(
-        default_factory=lambda: {Device.HAND_CONTROLLER_PLUS: bytes([5, 35, 0x0C, 0x69]), Device.WIFI_EVOLUTION: bytes([1, 2])}
+        default_factory=lambda: {
+            Device.HAND_CONTROLLER_PLUS: bytes([5, 35, 0x0C, 0x69]),
+            Device.WIFI_EVOLUTION: bytes([1, 2]),
+        }
     )
     gps: bool = False
     unsupported_reply: bool = True  # answer unknown commands with the F0 NAK (Evolution) instead of silence
@@ -171,7 +175,7 @@ class NexStarEmulator:
         self.faults = Faults()
         self.random = random.Random(self.config.seed)
         self.time = now
-        self.axes = {Device.AZM: Axis(Device.AZM), Device.ALT: Axis(Device.ALT)}
+        self.axes: dict[int, Axis] = {Device.AZM: Axis(Device.AZM), Device.ALT: Axis(Device.ALT)}  # by bus address
         self.received: list[AuxPacket] = []
         self.hc_commands: list[bytes] = []  # HC-level commands received in passthrough mode
         self.site = self.config.site  # GPS latitude, longitude in degrees
@@ -432,7 +436,11 @@ class NexStarEmulator:
             axis.cordwrap_position = aux.decode_position(data)
             return ack()
         if cmd in (Command.POLL_CORDWRAP, Command.GET_CORDWRAP_POS) and self.config.cordwrap_unreadable:
-            return AuxPacket(packet.dst, packet.src, aux.NOT_SUPPORTED, bytes([cmd])) if self.config.unsupported_reply else None
+            return (
+                AuxPacket(packet.dst, packet.src, aux.NOT_SUPPORTED, bytes([cmd]))
+                if self.config.unsupported_reply
+                else None
+            )
         if cmd == Command.POLL_CORDWRAP:
             return ack(b"\xff" if axis.cordwrap_enabled else b"\x00")
         if cmd == Command.GET_CORDWRAP_POS:
@@ -480,7 +488,7 @@ class NexStarEmulator:
         if cmd == aux.GpsCommand.GET_LONG:
             return self._ack(packet, aux.encode_position(round(self.site[1] * aux.STEPS_PER_DEGREE)))
         if cmd in (aux.GpsCommand.GET_DATE, aux.GpsCommand.GET_YEAR, aux.GpsCommand.GET_TIME):
-            utc = datetime.datetime.fromtimestamp(self.config.gps_time(), datetime.timezone.utc)
+            utc = datetime.datetime.fromtimestamp(self.config.gps_time(), datetime.UTC)
             if cmd == aux.GpsCommand.GET_DATE:
                 return self._ack(packet, bytes([utc.month, utc.day]))
             if cmd == aux.GpsCommand.GET_YEAR:
@@ -533,7 +541,7 @@ class HandControllerRequests:
         self._buf = bytearray()
         self.ignored = 0
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | bytearray) -> list[bytes]:
         self._buf += data
         commands: list[bytes] = []
         while self._buf:
@@ -549,7 +557,7 @@ class HandControllerRequests:
         return commands
 
 
-async def serve(emulator: NexStarEmulator, stream: "trio.abc.Stream") -> None:
+async def serve(emulator: NexStarEmulator, stream: trio.abc.Stream) -> None:
     """Run the model on `stream` until the peer goes away: raw AUX packets, or HC passthrough frames.
 
     Replies that are late (the `late_reply_s` fault, an HC giving up on a silent device) are queued and go out in
@@ -711,12 +719,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--focuser-stops", nargs=2, type=int, metavar=("LOW", "HIGH"), help="focuser travel, raw steps")
     parser.add_argument("--focuser-uncalibrated", action="store_true", help="the focuser has no hard stops stored")
     parser.add_argument(
-        "--slower-move-rates", action="store_true", help="move rates 1-9 as measured on some controllers (0.5x ... 64x, 1, 2.8 deg/s)"
+        "--slower-move-rates",
+        action="store_true",
+        help="move rates 1-9 as measured on some controllers (0.5x ... 64x, 1, 2.8 deg/s)",
     )
     parser.add_argument("--aux-guide-silent", action="store_true", help="quirk: MC_AUX_GUIDE (0x26) goes unanswered")
     parser.add_argument("--goto-keeps-rate", action="store_true", help="quirk: a goto keeps the tracking rate")
     parser.add_argument("--goto-hunting", type=int, metavar="STEPS", help="quirk: gotos swing about the target forever")
-    parser.add_argument("--stop-deceleration", type=float, metavar="DEG_S2", help="quirk: slower deceleration on a stop")
+    parser.add_argument(
+        "--stop-deceleration", type=float, metavar="DEG_S2", help="quirk: slower deceleration on a stop"
+    )
     args, rest = parser.parse_known_args(argv)
     config = MountConfig(echo=not (args.no_echo or args.passthrough), gps=args.gps, passthrough=args.passthrough)
     config.aux_guide_silent, config.goto_keeps_rate = args.aux_guide_silent, args.goto_keeps_rate

@@ -16,7 +16,8 @@ polls, and runs the hard-stop calibration (0x2A, then 0x2B polled until it repor
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -52,7 +53,7 @@ def range_problem(low: int, high: int) -> str | None:
     return None
 
 
-def simulated_focuser(emulator: "NexStarEmulator", wanted: bool, now: float) -> None:
+def simulated_focuser(emulator: NexStarEmulator, wanted: bool, now: float) -> None:
     """Put a focus motor on the simulated bus, or take it off (the mount keeps its state either way)."""
     if wanted and emulator.focuser is None:
         emulator.focuser = EmulatedFocuser(emulator.config.focuser or FocuserConfig(), now)
@@ -61,7 +62,7 @@ def simulated_focuser(emulator: "NexStarEmulator", wanted: bool, now: float) -> 
 
 
 class BusFocuser(Part):
-    def __init__(self, driver: "NexStarDriver") -> None:
+    def __init__(self, driver: NexStarDriver) -> None:
         self.driver = driver
         self.props = driver.props
         vectors = load_vectors(PROPERTY_FILE, driver.name)
@@ -201,9 +202,12 @@ class BusFocuser(Part):
     async def poll(self) -> None:
         if not self.present:
             return
-        quick = {} if self.answering else {"timeout": PROBE_TIMEOUT, "retries": 0}
+        # None: transact's own timeout and retries
+        timeout, retries = (None, None) if self.answering else (PROBE_TIMEOUT, 0)
         try:
-            reply = await self.driver.transact(aux.Device.FOCUSER, Command.GET_POSITION, **quick)
+            reply = await self.driver.transact(
+                aux.Device.FOCUSER, Command.GET_POSITION, timeout=timeout, retries=retries
+            )
             raw = aux.decode_position(reply.data)
             previous, self.raw = self.raw, raw
             moved = raw != previous
@@ -271,7 +275,7 @@ class BusFocuser(Part):
 
     async def _on_calibrate(self, update: Update) -> None:
         action = next((name for name, on in update.values.items() if on), None)
-        update.vector.reset()
+        update.switches.reset()
         if action == "START":
             if self.interface.moving:
                 raise ValidationError("the focuser is moving; wait or abort before calibrating")

@@ -32,6 +32,7 @@ from .aux import Command
 from .mount import (
     AxisAngles,
     Geometry,
+    ParkRecord,  # the park file's one reader and writer
     angles_to_encoders,
     angular_separation,
     axis1_sign,
@@ -41,8 +42,6 @@ from .mount import (
     wrap180,
     wrap360,
 )
-
-from .mount import ParkRecord  # the park file's one reader and writer
 
 if TYPE_CHECKING:
     from .driver import NexStarDriver
@@ -143,7 +142,7 @@ def is_stop(cmd: int, data: bytes) -> bool:
 
 
 class MotionControl(Part):
-    def __init__(self, driver: "NexStarDriver") -> None:
+    def __init__(self, driver: NexStarDriver) -> None:
         self.driver = driver
         self.props = driver.props
         self.phase = Phase.IDLE
@@ -303,6 +302,7 @@ class MotionControl(Part):
             self.phase = Phase.IDLE
 
     async def send_rate(self, axis: int, arcsec_per_s: float, *, special: int | None = None) -> None:
+        payload: tuple[int, bytes]
         if special is not None:
             cmd = Command.SET_POS_GUIDERATE if arcsec_per_s >= 0 else Command.SET_NEG_GUIDERATE
             payload = (cmd, special.to_bytes(2, "big"))
@@ -455,7 +455,9 @@ class MotionControl(Part):
         here = self.driver.mount_axes(*self.driver.encoders) if self.driver.encoders else None
         # A last resort: the legs are planned round the cord wrap, but a target can move over it during a slew.
         if wrap is not None and here is not None and crosses(here.axis1, wrap180(mount.axis1 - here.axis1), wrap):
-            raise MotionError(f"the next move (axis 1 to {wrap360(mount.axis1):.3f}°) would cross the cord-wrap position {wrap:g}°")
+            raise MotionError(
+                f"the next move (axis 1 to {wrap360(mount.axis1):.3f}°) would cross the cord-wrap position {wrap:g}°"
+            )
         azm, alt = self._encoders_for(mount)
         cmd = Command.GOTO_FAST if fast else Command.GOTO_SLOW
         self.interference = None
@@ -541,7 +543,11 @@ class MotionControl(Part):
                 break  # the closed tracking loop takes out what is left within its first seconds
             # (the motor's own sidereal/solar/lunar rate on a wedge corrects nothing: check and correct first)
             encoders = await driver.read_encoders()
-            if angular_error(driver.mount_axes(*encoders), driver.model.to_mount(driver.sky_to_ideal_axes(ra, dec))) * 3600 <= GOTO_TOLERANCE_ARCSEC:
+            if (
+                angular_error(driver.mount_axes(*encoders), driver.model.to_mount(driver.sky_to_ideal_axes(ra, dec)))
+                * 3600
+                <= GOTO_TOLERANCE_ARCSEC
+            ):
                 break
         driver.show_position()
         if track:
@@ -587,7 +593,9 @@ class MotionControl(Part):
         if set(update.sent) != {"AZ", "ALT"}:
             raise ValidationError("a goto or sync in Az/Alt needs both AZ and ALT in one request")
         driver = self.driver
-        ra, dec = astro.horizontal_to_apparent(update["AZ"], update["ALT"], driver.instant(), driver.site(), driver.weather())
+        ra, dec = astro.horizontal_to_apparent(
+            update["AZ"], update["ALT"], driver.instant(), driver.site(), driver.weather()
+        )
         action = self.props.switch("ON_COORD_SET").selected()
         if action == "SYNC":  # the mount points at this Az/Alt now: a sync on the RA/Dec there, never a move
             await driver.sync(ra, dec)
@@ -604,7 +612,9 @@ class MotionControl(Part):
         if driver.geometry() is Geometry.ALTAZ:
             ideal = AxisAngles(update["AZ"], update["ALT"])
         else:
-            hour_angle, dec_axis = astro.apparent_to_hour_angle(ra, dec, driver.instant(), driver.site(), driver.weather())
+            hour_angle, dec_axis = astro.apparent_to_hour_angle(
+                ra, dec, driver.instant(), driver.site(), driver.weather()
+            )
             ideal = AxisAngles(hour_angle * 15.0, dec_axis)
         final = driver.model.to_mount(ideal)
         self.check_axes_altitude(final, "the requested position")
@@ -682,8 +692,12 @@ class MotionControl(Part):
         )
         wrap = self.cordwrap()
         # from where the axis is to where the next updates take it (a target that is already over counts too)
-        if wrap is not None and crosses(measured.axis1, wrap180(mount_next.axis1 - measured.axis1) + axis1.feed * TRACK_PERIOD, wrap):
-            await self._stop_tracking(f"tracking would cross the cord-wrap position {wrap:g}°; slew to the target again")
+        if wrap is not None and crosses(
+            measured.axis1, wrap180(mount_next.axis1 - measured.axis1) + axis1.feed * TRACK_PERIOD, wrap
+        ):
+            await self._stop_tracking(
+                f"tracking would cross the cord-wrap position {wrap:g}°; slew to the target again"
+            )
             return
         geometry, southern = driver.geometry(), driver.southern()
         await self.send_rate(aux.Device.AZM, axis1_sign(geometry, southern) * axis1.rate * 3600.0)
@@ -759,7 +773,7 @@ class MotionControl(Part):
             self.driver.update(name, State.IDLE)
         if self.props.switch("TELESCOPE_PARK").state is State.BUSY:
             self.driver.update("TELESCOPE_PARK", State.ALERT)
-        update.vector.reset()
+        update.switches.reset()
         # The axes decelerate for a while after the stop (seconds, degrees at full speed): coordinates stay Busy
         # until they are at rest, then Idle with the position where they really stopped.
         self._set_phase(Phase.STOPPING)
@@ -1004,7 +1018,7 @@ class MotionControl(Part):
         await self._park()
 
     async def _on_park(self, update: Update) -> None:
-        vector = update.vector
+        vector = update.switches
         if update["PARK"]:
             if self.phase is Phase.PARKING:  # park while parking = abort, as libindi does
                 await self._cancel_task()
@@ -1035,7 +1049,9 @@ class MotionControl(Part):
         previous = {name: vector[name].value for name in update.values}
         vector.apply(update.values)
         try:
-            await trio.to_thread.run_sync(self._write_park)  # saved before it is acknowledged: a crash loses nothing said
+            await trio.to_thread.run_sync(
+                self._write_park
+            )  # saved before it is acknowledged: a crash loses nothing said
         except OSError:
             vector.apply(previous)
             raise
@@ -1043,7 +1059,7 @@ class MotionControl(Part):
 
     async def _on_park_option(self, update: Update) -> None:
         action = next((name for name, on in update.values.items() if on), None)
-        update.vector.reset()
+        update.switches.reset()
         position = self.props.number("TELESCOPE_PARK_POSITION")
         if action == "PARK_CURRENT":
             encoders = await self.driver.read_encoders()
@@ -1111,7 +1127,9 @@ class MotionControl(Part):
             ideal = driver.pointing_now() or AxisAngles(0, 0)
             ra, dec = driver.ideal_axes_to_sky(ideal)
         here = driver.model.to_mount(driver.sky_to_ideal_axes(ra, dec))
-        there = driver.model.to_mount(driver.sky_to_ideal_axes((ra - west / 15.0) % 24.0, max(-90, min(90, dec + north))))
+        there = driver.model.to_mount(
+            driver.sky_to_ideal_axes((ra - west / 15.0) % 24.0, max(-90, min(90, dec + north)))
+        )
         return wrap180(there.axis1 - here.axis1), there.axis2 - here.axis2
 
     async def _on_guide(self, update: Update) -> None:
@@ -1149,7 +1167,9 @@ class MotionControl(Part):
         assert nursery is not None
         nursery.start_soon(self._pulse, vector.name, first, second, delta1, delta2, milliseconds)
 
-    async def _pulse(self, name: str, first: str, second: str, delta1: float, delta2: float, milliseconds: float) -> None:
+    async def _pulse(
+        self, name: str, first: str, second: str, delta1: float, delta2: float, milliseconds: float
+    ) -> None:
         """One guide pulse, timed by the controllers (0x26). Where they have no such command (a refusal, firmware
         before 6.50, or no answer at all from a controller that answers everything else), the pulse goes through
         the tracking loop, which already follows the shifted target, and 0x26 is not tried again this session.
@@ -1157,8 +1177,11 @@ class MotionControl(Part):
         vector back must not repeat a stale direction."""
         geometry, southern = self.driver.geometry(), self.driver.southern()
         seconds = milliseconds / 1000.0
-        plan = []
-        for axis, delta, sign in ((aux.Device.AZM, delta1, axis1_sign(geometry, southern)), (aux.Device.ALT, delta2, axis2_sign(geometry, southern))):
+        plan: list[tuple[int, int]] = []  # (axis, percent of sidereal)
+        for axis, delta, sign in (
+            (aux.Device.AZM, delta1, axis1_sign(geometry, southern)),
+            (aux.Device.ALT, delta2, axis2_sign(geometry, southern)),
+        ):
             percent = delta / seconds / SIDEREAL_DEG_S * 100.0 * sign
             if abs(percent) >= 0.5:
                 plan.append((axis, max(-100, min(100, int(round(percent))))))

@@ -113,7 +113,9 @@ class PointingModel:
         return AxisAngles(lon + self.offset1, lat + self.offset2)
 
     def to_sky(self, mount: AxisAngles) -> AxisAngles:
-        lon, lat = _angles(_untilt(_vector(mount.axis1 - self.offset1, mount.axis2 - self.offset2), self.tilt_x, self.tilt_y))
+        lon, lat = _angles(
+            _untilt(_vector(mount.axis1 - self.offset1, mount.axis2 - self.offset2), self.tilt_x, self.tilt_y)
+        )
         return AxisAngles(lon, lat)
 
 
@@ -147,7 +149,12 @@ def fit_model(points: list[SyncPoint]) -> PointingModel:
     import numpy  # the driver already carries numpy through pyerfa; only a fit needs it here
 
     params = numpy.array(
-        [sum(wrap180(p.mount1 - p.sky1) for p in points) / len(points), sum(p.mount2 - p.sky2 for p in points) / len(points), 0.0, 0.0]
+        [
+            sum(wrap180(p.mount1 - p.sky1) for p in points) / len(points),
+            sum(p.mount2 - p.sky2 for p in points) / len(points),
+            0.0,
+            0.0,
+        ]
     )
     for _ in range(20):
         model = PointingModel(*params)
@@ -193,12 +200,16 @@ class PointingStore:
     points: list[SyncPoint] = field(default_factory=list)
 
     @classmethod
-    def load(cls, path: Path) -> "PointingStore":
+    def load(cls, path: Path) -> PointingStore:
         """The saved sync points; StoreProblem (naming the file, the damaged one kept aside) if they cannot be used."""
         points = load_document(
-            path, POINTING_FORMAT, POINTING_VERSION,
-            lambda document: [_sync_point(entry) for entry in document.entries("points", "point", at_most=MAX_SYNC_POINTS)],
-        )  # fmt: skip
+            path,
+            POINTING_FORMAT,
+            POINTING_VERSION,
+            lambda document: [
+                _sync_point(entry) for entry in document.entries("points", "point", at_most=MAX_SYNC_POINTS)
+            ],
+        )
         return cls(path, points or [])
 
     def save(self) -> None:
@@ -219,13 +230,16 @@ class ParkRecord:
     encoders: tuple[int, int] | None
 
     @classmethod
-    def load(cls, path: Path) -> "ParkRecord | None":
+    def load(cls, path: Path) -> ParkRecord | None:
         """None if there is no park file; StoreProblem (naming the file, the damaged one kept aside) if it is bad."""
         return load_document(path, PARK_FORMAT, PARK_VERSION, cls._parse)
 
     @classmethod
-    def _parse(cls, document: Fields) -> "ParkRecord":
-        encoders = document.integers("encoders", 2, 0, STEPS_PER_TURN - 1) if document.has("encoders") else None
+    def _parse(cls, document: Fields) -> ParkRecord:
+        encoders: tuple[int, int] | None = None
+        if document.has("encoders"):
+            axis1_steps, axis2_steps = document.integers("encoders", 2, 0, STEPS_PER_TURN - 1)
+            encoders = (axis1_steps, axis2_steps)
         parked = document.boolean("parked") if document.has("parked") else False
         return cls(parked, document.number("axis1", -360.0, 360.0), document.number("axis2", -90.0, 90.0), encoders)
 

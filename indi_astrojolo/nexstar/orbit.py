@@ -37,8 +37,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
+from typing import overload
 
 import erfa
 import numpy as np
@@ -159,7 +160,7 @@ class TLE:
 
 
 def _utc(unix: float, pattern: str = "%Y-%m-%d %H:%M UTC") -> str:
-    return datetime.fromtimestamp(unix, timezone.utc).strftime(pattern)
+    return datetime.fromtimestamp(unix, UTC).strftime(pattern)
 
 
 def _split_lines(text: str) -> tuple[str, str, str]:
@@ -377,7 +378,13 @@ class Orbit:
         earth_velocity = np.column_stack((vx, vy, velocity[:, 2]))
         return earth_position, earth_velocity
 
-    def topocentric(self, site: Site, unix, weather: Weather | None = None) -> Look | LookArray:
+    @overload
+    def topocentric(self, site: Site, unix: float, weather: Weather | None = None) -> Look: ...
+
+    @overload
+    def topocentric(self, site: Site, unix: np.ndarray, weather: Weather | None = None) -> LookArray: ...
+
+    def topocentric(self, site: Site, unix: float | np.ndarray, weather: Weather | None = None) -> Look | LookArray:
         """Azimuth, elevation, range and their rates seen from ``site``; a Look for a float, a LookArray for an
         array of instants. Elevations are refracted when ``weather`` is given."""
         scalar = np.ndim(unix) == 0
@@ -522,6 +529,7 @@ def predict_passes(
             if kind == "cross":
                 rise = best = point
             continue
+        assert best is not None  # set with rise
         if point.elevation > best.elevation:
             best = point
         if kind in ("cross", "end"):

@@ -61,7 +61,9 @@ class PassPlan:
 
     def satellite(self, unix: float) -> tuple[float, float]:
         """Where the satellite is (azimuth 0..360, elevation), interpolated between planned samples."""
-        return float(np.interp(unix, self.times, self.azimuth)) % 360.0, float(np.interp(unix, self.times, self.elevation))
+        return float(np.interp(unix, self.times, self.azimuth)) % 360.0, float(
+            np.interp(unix, self.times, self.elevation)
+        )
 
     def pointing(self, axis1: float, axis2: float) -> tuple[float, float]:
         """Azimuth and elevation of ideal axis angles."""
@@ -125,7 +127,9 @@ def plan_pass(
     if geometry is Geometry.ALTAZ:
         wanted1, wanted2 = azimuth, np.clip(elevation, low, high)
         if np.any(elevation > high):
-            notes.append(f"the satellite climbs above the highest allowed altitude ({high:g}°): the altitude axis waits there")
+            notes.append(
+                f"the satellite climbs above the highest allowed altitude ({high:g}°): the altitude axis waits there"
+            )
     else:
         if np.any(elevation > high):
             raise ValueError(f"the pass climbs above the highest allowed altitude ({high:g}°)")
@@ -165,7 +169,10 @@ def _find_worst(plan: PassPlan, wanted1: np.ndarray, max_rate: float, step: floa
     reach = int(math.ceil(180.0 / max_rate / step))
     window = slice(max(0, index - reach), index + reach + 1)
     needed = float(np.max(np.abs(np.gradient(wanted1[window], step)))) if len(wanted1[window]) > 1 else 0.0
-    if any("cord-wrap" in note for note in plan.notes) and abs((float(plan.axis1[index] - wanted1[index]) + 180.0) % 360.0 - 180.0) > 5.0:
+    if (
+        any("cord-wrap" in note for note in plan.notes)
+        and abs((float(plan.axis1[index] - wanted1[index]) + 180.0) % 360.0 - 180.0) > 5.0
+    ):
         plan.worst_cause = "turning round at the cord-wrap position"
     elif plan.geometry is Geometry.ALTAZ and elevation > high:
         plan.worst_cause = f"the satellite is above the highest allowed altitude ({high:g}°)"

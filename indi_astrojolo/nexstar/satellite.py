@@ -13,6 +13,7 @@ bend differently) and sends new rates only when the beam would otherwise drift b
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,7 +50,7 @@ def _parse_time(text: str, what: str) -> float | None:
 
 
 class SatelliteTracker(Part):
-    def __init__(self, driver: "NexStarDriver") -> None:
+    def __init__(self, driver: NexStarDriver) -> None:
         self.driver = driver
         self.props = driver.props
         self.plan: PassPlan | None = None
@@ -122,7 +123,8 @@ class SatelliteTracker(Part):
         """The axes' path from `start` to the set (a few milliseconds, in the event loop as find_pass)."""
         driver = self.driver
         site, weather = driver.site(), self._weather()
-        options = dict(
+        plan_for_this_mount = partial(
+            plan_pass,
             geometry=driver.geometry(), latitude=site.latitude, altitude_limits=driver.motion.altitude_limits(),
             cordwrap=driver.motion.cordwrap(), max_rate=self._setting("MAX_AXIS_RATE"),
         )  # fmt: skip
@@ -131,7 +133,7 @@ class SatelliteTracker(Part):
             count = max(2, int(math.ceil((chosen.set.unix - start) / PLAN_STEP)) + 1)
             times = np.linspace(start, chosen.set.unix, count)
             look = orbit.topocentric(site, times, weather)
-            return plan_pass(times, np.asarray(look.azimuth), np.asarray(look.elevation), **options)
+            return plan_for_this_mount(times, np.asarray(look.azimuth), np.asarray(look.elevation))
 
         try:
             return plan()
@@ -158,7 +160,8 @@ class SatelliteTracker(Part):
             start, end = self.window()
             for name in ("RISE", "CULMINATION", "SET"):
                 times[name].value = ""
-            times["NOTES"].value = f"no pass above the lowest allowed altitude between {format_timestamp(start)} and {format_timestamp(end)}"
+            window = f"between {format_timestamp(start)} and {format_timestamp(end)}"
+            times["NOTES"].value = f"no pass above the lowest allowed altitude {window}"
             self.driver.update(times.name, State.IDLE)
             return
         times["RISE"].value = format_timestamp(chosen.rise.unix)
@@ -204,7 +207,7 @@ class SatelliteTracker(Part):
         await self.refresh_quietly()
 
     async def _on_tracking(self, update: Update) -> None:
-        vector = update.vector
+        vector = update.switches
         if not update["SAT_TRACK"]:
             if self.following:
                 self.halt_requested = True
@@ -226,7 +229,9 @@ class SatelliteTracker(Part):
             )
         await self.refresh_prediction()
         vector.select("SAT_TRACK")
-        self.driver.update(vector.name, State.BUSY, f"Tracking the pass rising at {format_timestamp(chosen.rise.unix)} UTC")
+        self.driver.update(
+            vector.name, State.BUSY, f"Tracking the pass rising at {format_timestamp(chosen.rise.unix)} UTC"
+        )
         await motion.begin_task(lambda: self._track(orbit, chosen), "Satellite tracking", self._ended)
 
     # --- following -------------------------------------------------------------------------------------------
@@ -340,5 +345,9 @@ class SatelliteTracker(Part):
         low = driver.motion.altitude_limits()[0]
         if altitude < low - ALTITUDE_MARGIN:
             raise MotionError(f"the telescope reached altitude {altitude:.2f}°, below the lowest allowed {low:g}°")
-        if wrap is not None and previous is not None and crosses(previous.axis1, wrap180(measured.axis1 - previous.axis1), wrap):
+        if (
+            wrap is not None
+            and previous is not None
+            and crosses(previous.axis1, wrap180(measured.axis1 - previous.axis1), wrap)
+        ):
             raise MotionError(f"the azimuth crossed the cord-wrap position {wrap:g}°")

@@ -16,8 +16,9 @@ ACTIVE_DEVICES names, for each role, the device followed (empty: none):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from ..indi.part import Handler, Part
 from ..indi.properties import State, Update, ValidationError
@@ -40,7 +41,7 @@ WEATHER_PROPERTIES = ("WEATHER_PARAMETERS",) + WEATHER_READINGS
 GPS_TIME_AGREES_S = 2.5
 
 # The requests a locking dome refuses, each with what makes it one (a sync and a park never move through the dome).
-DOME_LOCKED_REQUESTS: dict[str, Callable[[Update, "NexStarDriver"], bool]] = {
+DOME_LOCKED_REQUESTS: dict[str, Callable[[Update, NexStarDriver], bool]] = {
     "EQUATORIAL_EOD_COORD": lambda update, driver: driver.props.switch("ON_COORD_SET").selected() != "SYNC",
     "HORIZONTAL_COORD": lambda update, driver: driver.props.switch("ON_COORD_SET").selected() != "SYNC",
     "TELESCOPE_PARK": lambda update, driver: bool(update.values.get("UNPARK")),
@@ -48,7 +49,7 @@ DOME_LOCKED_REQUESTS: dict[str, Callable[[Update, "NexStarDriver"], bool]] = {
 
 
 class SnoopedDevices(Part):
-    def __init__(self, driver: "NexStarDriver") -> None:
+    def __init__(self, driver: NexStarDriver) -> None:
         self.driver = driver
         self.props = driver.props
         self.snooper = Snooper(driver.outbox.send, driver.name)
@@ -112,11 +113,12 @@ class SnoopedDevices(Part):
         if not driver.connected:
             return
         if vector.name == "GEOGRAPHIC_COORD":
-            site = {member: vector.number(member) for member in ("LAT", "LONG", "ELEV")}
-            if any(value is None for value in site.values()):
+            readings = {member: vector.number(member) for member in ("LAT", "LONG", "ELEV")}
+            site = {member: value for member, value in readings.items() if value is not None}
+            if len(site) < len(readings):
                 return
             shown = self.props.number("GEOGRAPHIC_COORD").values()
-            if all(abs(shown[member] - value) < 1e-7 for member, value in site.items()):  # type: ignore[operator]
+            if all(abs(shown[member] - value) < 1e-7 for member, value in site.items()):
                 return  # the GPS repeats itself every few seconds: nothing to do, nothing to refuse
             members = tuple((member, repr(value)) for member, value in site.items())
             request = NewVector("Number", driver.name, "GEOGRAPHIC_COORD", members, None)
@@ -155,9 +157,10 @@ class SnoopedDevices(Part):
         if locked != self.dome_locked:
             self.dome_locked = locked
             words = "parked" if locked else "unparked"
-            self.driver.message(f"The dome {vector.device} is {words}" + (
-                "; with the dome policy Dome locks, gotos and unpark are refused" if locked and self.locks() else ""
-            ))
+            self.driver.message(
+                f"The dome {vector.device} is {words}"
+                + ("; with the dome policy Dome locks, gotos and unpark are refused" if locked and self.locks() else "")
+            )
 
     def _dome_gone(self) -> None:
         self.dome_locked = False  # a dome no longer followed (or gone from indiserver) locks nothing, as in libindi
@@ -166,7 +169,7 @@ class SnoopedDevices(Part):
         """What a locking dome refuses (DOME_LOCKED_REQUESTS), in front of the handlers that would do it."""
         return {name: partial(self.guard, locked=locked) for name, locked in DOME_LOCKED_REQUESTS.items()}
 
-    def guard(self, handler: Handler, locked: Callable[[Update, "NexStarDriver"], bool]) -> Handler:
+    def guard(self, handler: Handler, locked: Callable[[Update, NexStarDriver], bool]) -> Handler:
         async def guarded(update: Update) -> None:
             if self.locks() and locked(update, self.driver):
                 dome = self.active("ACTIVE_DOME")

@@ -45,7 +45,7 @@ class FocuserBackend(Protocol):
 
 
 class Focuser(Part):
-    def __init__(self, device: "Device", backend: FocuserBackend) -> None:
+    def __init__(self, device: Device, backend: FocuserBackend) -> None:
         self.device = device
         self.backend = backend
         self.props = device.props

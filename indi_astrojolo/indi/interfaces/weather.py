@@ -76,16 +76,14 @@ def period_in_use(requested: float) -> float:
 
 
 class Weather(Part):
-    def __init__(self, device: "Device", parameters: list[str], critical: list[str]) -> None:
+    def __init__(self, device: Device, parameters: list[str], critical: list[str]) -> None:
         self.device = device
         self.props = device.props
         self.all_parameters = list(parameters)
         self.all_critical = list(critical)
         self.parameters = list(parameters)
         self.critical = list(critical)
-        self._full_members = {
-            name: dict(self.props[name].members) for name in ("WEATHER_PARAMETERS", "WEATHER_STATUS")
-        }
+        self._full_members = {name: dict(self.props[name].members) for name in ("WEATHER_PARAMETERS", "WEATHER_STATUS")}
         self.readings: dict[str, Reading] = {name: Reading(None, "no reading yet") for name in parameters}
         self._refresh = trio.Event()
         self.handlers: dict[str, Handler] = {
@@ -222,7 +220,11 @@ class Weather(Part):
         if SAFETY_STATUS not in self.props:
             return
         safety = self.props.light(SAFETY_STATUS)
-        if safety.state is not overall or safety["SAFETY"].state is not overall or safety.name not in self.props.defined:
+        if (
+            safety.state is not overall
+            or safety["SAFETY"].state is not overall
+            or safety.name not in self.props.defined
+        ):
             safety.apply({"SAFETY": overall})
             self.device.update(safety.name, overall)
 
@@ -264,7 +266,8 @@ class Weather(Part):
     async def _on_override(self, update: Update) -> None:
         on = bool(update["OVERRIDE"])
         message = (
-            "[WARNING] Weather override is on: the weather is reported safe whatever it is. Turn it off as soon as possible."
+            "[WARNING] Weather override is on: the weather is reported safe whatever it is. "
+            "Turn it off as soon as possible."
             if on
             else "Weather override is off"
         )
