@@ -162,6 +162,7 @@ class MotionControl(Part):
         # A stop the controllers have not confirmed (the link failed): sent again as soon as they answer, or a goto
         # abandoned in an outage would carry on to its stale target by itself.
         self.stop_owed = False
+        self.stops_under_way = 0  # stop_axes calls waiting for their answers (the polls must not repeat them)
         # The last failure came from outside (the link, another master): cleared once the mount answers, nobody else
         # commands it and it is stopped.
         self.transient_failure = False
@@ -315,12 +316,16 @@ class MotionControl(Part):
 
     async def stop_axes(self) -> None:
         """Both axes at rest: no rate, no move (MOVE_POS 0 also clears a goto in progress)."""
-        self.stop_owed = True
-        for axis in AXES:
-            await self.driver.transact(axis, Command.SET_POS_GUIDERATE, b"\x00\x00\x00")
-            await self.driver.transact(axis, Command.MOVE_POS, b"\x00")
-            self.sent_rates[axis] = None
-        self.stop_owed = False
+        self.stop_owed = True  # until every command is through: a stop cut short is still owed
+        self.stops_under_way += 1
+        try:
+            for axis in AXES:
+                await self.driver.transact(axis, Command.SET_POS_GUIDERATE, b"\x00\x00\x00")
+                await self.driver.transact(axis, Command.MOVE_POS, b"\x00")
+                self.sent_rates[axis] = None
+            self.stop_owed = False
+        finally:
+            self.stops_under_way -= 1
 
     async def _cancel_task(self) -> None:
         if self.task_scope is not None:
@@ -913,7 +918,8 @@ class MotionControl(Part):
             self.driver.message(f"No other controller has commanded the motors for {FOREIGN_QUIET_S:g} s")
         if self.phase is not Phase.IDLE or self.foreign_active():
             return
-        if self.stop_owed and self.task_done.is_set():  # (a failed task's own stop may still be under way)
+        # Owed, not merely under way: an abort's stop waits for its answers while the polls go on.
+        if self.stop_owed and not self.stops_under_way and self.task_done.is_set():
             await self.stop_axes()
             self.driver.message("The mount is stopped now: the motion that failed could not be stopped then", "WARNING")
         if self.failed and self.transient_failure:

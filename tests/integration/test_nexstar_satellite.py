@@ -18,6 +18,10 @@ from passes import pass_scenario
 from satellite_sim import EPOCH, ISS_TLE, iso
 
 
+def rms_of(values: list[float]) -> float:
+    return math.sqrt(sum(v * v for v in values) / len(values))
+
+
 @pytest.fixture(scope="module")
 def iss() -> Orbit:
     return Orbit(parse_tle(ISS_TLE, EPOCH))
@@ -29,9 +33,14 @@ def test_a_pass_under_way_is_followed_and_halted(mount_factory, iss) -> None:
     client = mount.client
     mount.settle("CORDWRAP", ["INDI_DISABLED"], kind="Switch")
     pass_time = float(round(found.rise.unix + 120.0))  # TIME_UTC carries whole seconds
-    wall_at_set = time.time()
+    sent_at = time.time()
     mount.settle("TIME_UTC", {"UTC": iso(pass_time), "OFFSET": "0"}, kind="Text")
-    offset = pass_time - wall_at_set  # driver time = wall time + offset, to the latency of one request
+    answered_at = time.time()
+    # The driver puts its clock at the middle of the client's whole second when the request reaches it, somewhere
+    # between sending and the answer: driver time = wall time + an offset within this window (as wide as the
+    # request's latency, which a loaded machine stretches).
+    offsets = (pass_time + 0.5 - answered_at, pass_time + 0.5 - sent_at)
+    offset = sum(offsets) / 2
 
     bad = ISS_TLE.replace("15.50103472202482", "15.50103472202483")
     assert mount.settle("SAT_TLE_TEXT", {"TLE": bad}, kind="Text").state == "Alert"
@@ -46,7 +55,9 @@ def test_a_pass_under_way_is_followed_and_halted(mount_factory, iss) -> None:
     mount.goto_horizontal(float(ahead.azimuth), float(ahead.elevation), track=False)
     mark = client.mark(DEVICE, "SAT_TRACKING_STAT")
     client.set_switch(DEVICE, "SAT_TRACKING_STAT", ["SAT_TRACK"])
-    client.wait_for(lambda: any(s.state == "Busy" for s in client.updates_since(DEVICE, "SAT_TRACKING_STAT", mark)), 10, "tracking to start")
+    # Planning the pass takes seconds on a loaded machine.
+    started_tracking = lambda: any(s.state == "Busy" for s in client.updates_since(DEVICE, "SAT_TRACKING_STAT", mark))  # noqa: E731
+    client.wait_for(started_tracking, 60, "tracking to start")
 
     def following() -> bool:
         status = mount.values("SAT_STATUS")
@@ -55,14 +66,22 @@ def test_a_pass_under_way_is_followed_and_halted(mount_factory, iss) -> None:
     started = time.monotonic()
     client.wait_for(following, 90, "the mount to catch the satellite")
     print(f"caught the satellite after {time.monotonic() - started:.1f} s")
-    errors = []
+    readings = []
     for _ in range(10):
-        azm, alt, read_at = mount.true_axes()
-        look = iss.topocentric(site, read_at + offset, Weather())  # optical pointing: refracted
-        errors.append(float(separation(azm, alt, look.azimuth, look.elevation)) * 60.0)
+        readings.append(mount.true_axes())
         time.sleep(1.0)
-    rms = math.sqrt(sum(e * e for e in errors) / len(errors))
-    assert rms < 5.0, f"RMS {rms:.2f}′ ({', '.join(f'{e:.1f}' for e in errors)}; request latency is worth about 1′)"
+
+    def errors_at(offset: float) -> list[float]:
+        """The pointing errors (arcmin) if the driver's clock is wall time + offset (optical pointing: refracted)."""
+        looks = [(azm, alt, iss.topocentric(site, read_at + offset, Weather())) for azm, alt, read_at in readings]
+        return [float(separation(azm, alt, look.azimuth, look.elevation)) * 60.0 for azm, alt, look in looks]
+
+    # The clock offset is known only to the window above: judge at the offset within it that fits best.
+    candidates = [offsets[0] + (offsets[1] - offsets[0]) * k / 20 for k in range(21)]
+    rms, offset, errors = min((rms_of(errors_at(o)), o, errors_at(o)) for o in candidates)
+    window_ms = (offsets[1] - offsets[0]) * 1000
+    print(f"following RMS {rms:.2f}′ at clock offset {offset - offsets[0]:.3f} s into a {window_ms:.0f} ms window")
+    assert rms < 5.0, f"RMS {rms:.2f}′ ({', '.join(f'{e:.1f}' for e in errors)}; clock window {window_ms:.0f} ms)"
     assert mount.values("TELESCOPE_TRACK_STATE")["TRACK_ON"]
     assert mount.prop("EQUATORIAL_EOD_COORD").state == "Ok"
 

@@ -9,6 +9,7 @@ import trio
 
 from mount_sim import goto_and_track, request, start_mount, target_for_altitude, true_direction, wait_idle
 
+from indi_astrojolo.nexstar.aux import Command
 from indi_astrojolo.nexstar.motion import Phase, is_stop
 
 
@@ -81,4 +82,29 @@ async def test_coordinates_stay_busy_while_the_axes_coast_and_end_idle_where_the
         assert driver.props["HORIZONTAL_COORD"].state.value == "Idle"
         assert shown["AZ"].value == pytest.approx(stopped[0] % 360, abs=0.02)
         assert shown["ALT"].value == pytest.approx(stopped[1], abs=0.02)
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.25, 0.5, 0.75])
+async def test_an_abort_on_a_slow_link_stops_the_axes_once_and_warns_of_nothing(autojump_clock, offset) -> None:
+    """The position polls go on while the abort's stop commands wait for their answers; a poll must not take the
+    stop under way for one that failed, send a second one after the abort is answered and warn of a failed motion."""
+    async with trio.open_nursery() as nursery:
+        driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
+        driver.simulator.faults.late_reply_s = 0.3  # the four stop commands take longer than a polling period
+        await trio.sleep(3 + offset)
+        mark = len(driver.simulator.received)
+        driver.outbox.take()
+        await driver.handle_request(request("Switch", "TELESCOPE_ABORT_MOTION", ABORT=True))
+        await wait_idle(driver)
+        await trio.sleep(5)
+        stop_commands = (Command.SET_POS_GUIDERATE, Command.MOVE_POS)
+        stops = [
+            (packet.dst, packet.cmd)
+            for packet in driver.simulator.received[mark:]
+            if packet.dst in (0x10, 0x11) and packet.cmd in stop_commands
+        ]
+        assert sorted(stops) == sorted(set(stops)), f"stop commands sent more than once: {stops}"
+        assert len(stops) == 4  # a zero rate and MOVE_POS 0 for each axis
+        assert b"could not be stopped" not in driver.outbox.take()
         nursery.cancel_scope.cancel()
