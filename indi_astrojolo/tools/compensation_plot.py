@@ -13,7 +13,7 @@ from ..files import atomic_write_bytes
 def plot(points: Sequence[Point], fit: Fit | None, output: Path) -> None:
     """A PNG like the vendor panel's: green points, red x for suspected outliers, the red fitted line."""
     try:
-        # Figure with the Agg canvas, not pyplot: no global backend switch inside a running driver, and no display.
+        # Figure with the Agg canvas, not pyplot: no global backend state to switch, and no display needed.
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as error:
