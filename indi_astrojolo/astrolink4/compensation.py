@@ -2,8 +2,9 @@
 
 The AstroLink 4 compensates focus with one linear coefficient in steps per °C. The vendor panel derives it from
 points collected over one or more sessions; this module does the same for the INDI driver and for the
-`astrolink4-compensation` command. The coefficient is the slope of position against temperature, so it is
-positive when a falling temperature needs a falling position, as the manual defines it.
+`astrolink4-compensation` command (tools/compensation.py, which adds the table, the plot and the command line). The
+coefficient is the slope of position against temperature, so it is positive when a falling temperature needs a falling
+position, as the manual defines it.
 
 Sans-I/O: no device, port or event loop here. The fit is arithmetic, the store reads and writes only its points
 file, and the driver hands positions and temperatures in.
@@ -11,19 +12,15 @@ file, and the driver hands positions and temperatures in.
 
 from __future__ import annotations
 
-import argparse
-import io
 import math
 import os
 import statistics
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
 from pathlib import Path
 
-from ..errors import describe
-from ..files import DocumentError, Fields, StoreProblem, atomic_write_bytes, indi_home, load_document, save_document
+from ..files import DocumentError, Fields, StoreProblem, indi_home, load_document, save_document
 
 MIN_TEMPERATURE = -60.0  # °C; beyond what a focuser sensor reports outdoors, so likely a typo or a dead sensor
 MAX_TEMPERATURE = 60.0
@@ -214,7 +211,7 @@ def _warnings(points: Sequence[Point], robust_residuals: list[float], result: Fi
         point = points[number - 1]
         warnings.append(
             f"point {number} ({point.temperature:.1f} °C, {point.position}) is far from the line "
-            f"the other points follow ({_signed(robust_residuals[number - 1] - centre, 0)} steps), which they "
+            f"the other points follow ({format_signed(robust_residuals[number - 1] - centre, 0)} steps), which they "
             f"follow within {scatter:.1f} steps RMS; remove it if it was a mistake"
         )
     if result.r_squared < POOR_FIT_R_SQUARED:
@@ -224,6 +221,11 @@ def _warnings(points: Sequence[Point], robust_residuals: list[float], result: Fi
             "new set with one filter only"
         )
     return tuple(warnings)
+
+
+def format_signed(value: float, digits: int) -> str:
+    """`value` with its sign, to `digits` decimals; never "-0"."""
+    return f"{round(value, digits) + 0.0:+.{digits}f}"  # + 0.0 turns -0.0 into 0.0
 
 
 # --- the firmware's sign ----------------------------------------------------------------------------------------
@@ -440,160 +442,3 @@ def _points_from(document: Fields) -> list[Point]:
         except ValueError as error:
             raise DocumentError(f"{entry.where}: {error}") from error
     return points
-
-
-# --- presentation ----------------------------------------------------------------------------------------------
-
-
-def _signed(value: float, digits: int) -> str:
-    return f"{round(value, digits) + 0.0:+.{digits}f}"  # + 0.0 turns -0.0 into 0.0
-
-
-def render_table(points: Sequence[Point], fit: Fit | None) -> str:
-    """The table, the fit summary and the warnings, as plain text for a terminal."""
-    if not points:
-        return "no points yet\n"
-    outliers = set(fit.outliers) if fit else set()
-    header = f"{'#':>3}  {'Temperature (°C)':>16}  {'Position (steps)':>16}"
-    if fit:
-        header += f"  {'Residual (steps)':>16}"
-    lines = [header]
-    for number, point in enumerate(points, start=1):
-        row = f"{number:>3}  {point.temperature:>16.2f}  {point.position:>16}"
-        if fit:
-            row += f"  {_signed(point.position - fit.predict(point.temperature), 1):>16}"
-            if number in outliers:
-                row += "  outlier?"
-        lines.append(row)
-    if fit:
-        lines += [
-            "",
-            f"Coefficient:       {fit.coefficient:.2f} steps/°C",
-            f"Intercept:         {fit.intercept:.1f} steps at 0 °C",
-            f"r²:                {fit.r_squared:.3f}",
-            f"RMS residual:      {fit.residual_rms:.1f} steps",
-            f"Temperature range: {fit.temperature_range:.1f} °C over {fit.count} points",
-        ]
-        if fit.warnings:
-            lines += ["", "Warnings:", *(f"  - {warning}" for warning in fit.warnings)]
-    lines += ["", "Use points taken with one filter only: filters may shift the focus."]
-    return "\n".join(lines) + "\n"
-
-
-def plot(points: Sequence[Point], fit: Fit | None, output: Path) -> None:
-    """A PNG like the vendor panel's: green points, red x for suspected outliers, the red fitted line."""
-    try:
-        # Figure with the Agg canvas, not pyplot: no global backend switch inside a running driver, and no display.
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError("plotting needs matplotlib: pip install 'indi_astrojolo[plots]'") from error
-
-    figure = Figure(figsize=(8, 5), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    outliers = set(fit.outliers) if fit else set()
-    numbered = list(enumerate(points, start=1))
-    kept = [point for number, point in numbered if number not in outliers]
-    suspect = [point for number, point in numbered if number in outliers]
-    if kept:
-        axes.scatter([p.temperature for p in kept], [p.position for p in kept], color="green", label="points", zorder=3)
-    if suspect:
-        axes.scatter(
-            [p.temperature for p in suspect],
-            [p.position for p in suspect],
-            color="red",
-            marker="x",
-            s=60,
-            label="outliers?",
-            zorder=4,
-        )
-    for number, point in numbered:
-        # Numbers let the user find the row to delete.
-        axes.annotate(
-            str(number), (point.temperature, point.position), textcoords="offset points", xytext=(4, 4), fontsize=8
-        )
-    if fit:
-        low, high = min(p.temperature for p in points), max(p.temperature for p in points)
-        axes.plot([low, high], [fit.predict(low), fit.predict(high)], color="red", label="fitted line", zorder=2)
-        axes.set_title(f"Compensation coefficient {fit.coefficient:.2f} steps/°C, r² = {fit.r_squared:.3f}")
-    else:
-        axes.set_title("Compensation points (no fit yet)")
-    axes.set_xlabel("Temperature (°C)")
-    axes.set_ylabel("Focuser position (steps)")
-    axes.ticklabel_format(useOffset=False, style="plain")  # positions read as steps, not "1e4 + offset"
-    axes.grid(True, alpha=0.3)
-    if points:
-        axes.legend()
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    atomic_write_bytes(output, buffer.getvalue())
-
-
-# --- command line ----------------------------------------------------------------------------------------------
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="astrolink4-compensation",
-        description="Show, edit and plot the AstroLink 4 focuser temperature compensation points and coefficient.",
-    )
-    parser.add_argument("--device", default=DEFAULT_DEVICE, help=f"INDI device name (default {DEFAULT_DEVICE!r})")
-    parser.add_argument("--file", type=Path, help="points file (default ~/.indi/<device>_compensation.json)")
-    parser.add_argument("--plot", type=Path, metavar="PNG", help="also write a plot to this PNG file")
-    change = parser.add_mutually_exclusive_group()
-    change.add_argument("--add", nargs=2, metavar=("TEMP", "POSITION"), help="add a point (°C, steps)")
-    change.add_argument("--delete", type=int, metavar="N", help="delete point number N")
-    change.add_argument("--clear", action="store_true", help="delete all points")
-    return parser
-
-
-def _point_from_text(temperature: str, position: str) -> Point:
-    try:
-        value = float(temperature)
-    except ValueError:
-        raise ValueError(f"temperature {temperature!r} is not a number") from None
-    try:
-        steps = int(position)
-    except ValueError:
-        raise ValueError(f"position {position!r} is not a whole number of steps") from None
-    return Point(value, steps)
-
-
-def main(argv: list[str] | None = None) -> int:
-    arguments = _parser().parse_args(argv)
-    try:
-        path = arguments.file if arguments.file is not None else default_path(arguments.device)
-        store = PointStore(path)
-        if arguments.add:
-            point = _point_from_text(*arguments.add)
-            print(f"added point {store.add(point)} ({point.temperature:g} °C, {point.position})")
-        elif arguments.delete is not None:
-            removed = store.delete(arguments.delete)
-            print(f"deleted point {arguments.delete} ({removed.temperature:g} °C, {removed.position})")
-        elif arguments.clear:
-            store.clear()
-            print("cleared all points")
-        points = store.points
-        reason = ""
-        try:
-            line: Fit | None = fit(points)
-        except FitError as error:
-            line = None
-            reason = str(error)
-        print(f"Points file: {store.path}")
-        print(render_table(points, line), end="")
-        if line is None and points:
-            print(f"No fit yet: {reason}.")
-        if arguments.plot is not None:
-            plot(points, line, arguments.plot)
-            print(f"Plot written to {arguments.plot}")
-    except (StoreError, ValueError, OSError, ImportError) as error:
-        print(f"astrolink4-compensation: {describe(error)}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,6 +7,7 @@ import statistics
 from pathlib import Path
 
 import pytest
+from compensation_points import eight_points_with_outlier
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,10 +20,8 @@ from indi_astrojolo.astrolink4.compensation import (
     StoreError,
     default_path,
     fit,
-    main,
-    plot,
-    render_table,
 )
+from indi_astrojolo.tools.compensation import render_table
 
 
 def line_points(temperatures: list[float], slope: float, intercept: float) -> list[Point]:
@@ -143,14 +142,6 @@ def test_range_of_five_or_more_does_not_warn(temperatures: list[float]) -> None:
 def test_range_just_under_five_is_not_rounded_up() -> None:
     [warning] = range_warnings(fit(line_points([10.0, 14.96], 35, 15000)))
     assert "4.9 °C" in warning
-
-
-def eight_points_with_outlier(number: int, error: int) -> list[Point]:
-    noise = [0, 2, -1, 1, -2, 0, 1, -1]
-    points = [Point(float(t), 15000 + 35 * t + n) for t, n in zip(range(0, 16, 2), noise)]
-    bad = points[number - 1]
-    points[number - 1] = Point(bad.temperature, bad.position + error)
-    return points
 
 
 @pytest.mark.parametrize(("number", "error"), [(4, 150), (1, -120), (8, 200), (5, 400)])
@@ -400,126 +391,6 @@ def test_default_path_rejects_names_that_are_not_file_names(name: str) -> None:
         default_path(name)
 
 
-# --- table and plot --------------------------------------------------------------------------------------------
-
-
-def test_render_table_lists_points_and_fit() -> None:
-    points = eight_points_with_outlier(4, 150)
-    result = fit(points)
-    text = render_table(points, result)
-    for number, point in enumerate(points, start=1):
-        assert any(
-            line.split()[:3] == [str(number), f"{point.temperature:.2f}", str(point.position)]
-            for line in text.splitlines()
-        )
-    assert f"{result.coefficient:.2f} steps/°C" in text
-    assert "outlier?" in text
-    assert all(warning in text for warning in result.warnings)
-
-
-def test_render_table_without_fit_and_empty() -> None:
-    text = render_table([Point(10, 15350)], None)
-    assert "15350" in text and "Coefficient" not in text and "Residual" not in text
-    assert render_table([], None) == "no points yet\n"
-
-
-@pytest.mark.parametrize("with_fit", [True, False])
-def test_plot_writes_png(tmp_path: Path, with_fit: bool) -> None:
-    points = eight_points_with_outlier(4, 150)
-    output = tmp_path / "plot.png"
-    plot(points, fit(points) if with_fit else None, output)
-    assert output.read_bytes().startswith(b"\x89PNG")
-    assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]
-
-
-def test_plot_with_no_points(tmp_path: Path) -> None:
-    plot([], None, tmp_path / "empty.png")
-    assert (tmp_path / "empty.png").read_bytes().startswith(b"\x89PNG")
-
-
-# --- command line ----------------------------------------------------------------------------------------------
-
-
-def test_main_add_then_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = str(tmp_path / "points.json")
-    assert main(["--file", path, "--add", "10", "15350"]) == 0
-    assert "added point 1" in capsys.readouterr().out
-    assert main(["--file", path, "--add", "-5", "14825"]) == 0
-    assert "added point 2" in capsys.readouterr().out
-    assert main(["--file", path]) == 0
-    out = capsys.readouterr().out
-    assert "Coefficient:       35.00 steps/°C" in out
-    assert "14825" in out and "15350" in out
-
-
-def test_main_without_file_says_no_points(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--file", str(tmp_path / "points.json")]) == 0
-    assert "no points yet" in capsys.readouterr().out
-    assert not (tmp_path / "points.json").exists()
-
-
-def test_main_one_point_explains_missing_fit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--file", str(tmp_path / "points.json"), "--add", "10", "15350"]) == 0
-    assert "No fit yet: need at least 2 points" in capsys.readouterr().out
-
-
-def test_main_uses_device_default_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    assert main(["--device", "Focuser 2", "--add", "10", "15350"]) == 0
-    assert PointStore(tmp_path / ".indi" / "Focuser 2_compensation.json").points == [Point(10, 15350)]
-
-
-def test_main_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "points.json"
-    store = PointStore(path)
-    for point in eight_points_with_outlier(4, 150):
-        store.add(point)
-    output = tmp_path / "out.png"
-    assert main(["--file", str(path), "--plot", str(output)]) == 0
-    assert output.read_bytes().startswith(b"\x89PNG")
-    assert "Plot written" in capsys.readouterr().out
-
-
-def test_main_delete_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "points.json"
-    store = PointStore(path)
-    store.add(Point(1, 100))
-    store.add(Point(2, 200))
-    assert main(["--file", str(path), "--delete", "1"]) == 0
-    assert PointStore(path).points == [Point(2, 200)]
-    assert main(["--file", str(path), "--clear"]) == 0
-    assert PointStore(path).points == []
-
-
-def test_main_delete_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "points.json"
-    PointStore(path).add(Point(1, 100))
-    assert main(["--file", str(path), "--delete", "5"]) == 2
-    captured = capsys.readouterr()
-    assert "no point 5" in captured.err and "numbers 1 to 1" in captured.err
-    assert PointStore(path).points == [Point(1, 100)]
-
-
-@pytest.mark.parametrize(
-    ("add", "message"),
-    [(["warm", "100"], "not a number"), (["10", "15000.5"], "whole number"), (["80", "100"], "outside")],
-)
-def test_main_bad_add(tmp_path: Path, capsys: pytest.CaptureFixture[str], add: list[str], message: str) -> None:
-    assert main(["--file", str(tmp_path / "points.json"), "--add", *add]) == 2
-    assert message in capsys.readouterr().err
-    assert not (tmp_path / "points.json").exists()
-
-
-def test_main_damaged_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "points.json"
-    path.write_text("{oops")
-    assert main(["--file", str(path), "--add", "1", "2"]) == 2
-    assert "damaged" in capsys.readouterr().err
-    assert path.read_text() == "{oops"
-
-
 # --- the firmware's sign --------------------------------------------------------------------------------------------
 
 
@@ -593,7 +464,10 @@ def test_noisy_temperatures_do_not_make_it_decide_wrongly(sign: int) -> None:
     for _ in range(50):
         temperatures = [t + noise.uniform(-0.05, 0.05) for t in cooling(10.0, 2.0)]
         # the device rounds from its own, slightly different, reading
-        lines = [(t + noise.uniform(-0.05, 0.05), pending, position) for t, pending, position in status_lines(sign, 12.0, temperatures, reference=10.0)]
+        lines = [
+            (t + noise.uniform(-0.05, 0.05), pending, position)
+            for t, pending, position in status_lines(sign, 12.0, temperatures, reference=10.0)
+        ]
         assert learn(lines, 12.0) in (sign, None)
     assert learn(status_lines(sign, 12.0, cooling(10.0, 2.0)), 12.0) == sign
 
@@ -623,7 +497,7 @@ def test_warnings_table_and_outlier_count_tell_the_same_story(number: int, error
     points = eight_points_with_outlier(number, error)
     result = fit(points)
     warned = [int(w.split()[1]) for w in result.warnings if "far from the line" in w]
-    marked = [i for i, row in enumerate(c.render_table(points, result).splitlines()[1:], 1) if "outlier?" in row]
+    marked = [i for i, row in enumerate(render_table(points, result).splitlines()[1:], 1) if "outlier?" in row]
     assert warned == marked == list(result.outliers)
 
 

@@ -1,6 +1,6 @@
 """DESIGN.md's import rules, read from the source with ast (nothing is imported): no module imports its own device's
-driver, an AstroLink part imports no sibling part, link/ imports nothing of indi/ or the devices, and the package has
-no import cycle.
+driver, an AstroLink part imports no sibling part, link/ imports nothing of indi/ or the devices, nothing but a tool
+imports tools/, and the package has no import cycle.
 
 The graph has an edge for every import in a module: at module level, inside functions, and under TYPE_CHECKING alike,
 since an import moved into a function or behind TYPE_CHECKING to dodge a cycle still ties the two modules together.
@@ -168,12 +168,24 @@ def indi_reaches_into_link(name: str) -> set[str]:
     return {target for target in GRAPH[name] if target.startswith(f"{PACKAGE}.link") and target != pure}
 
 
+TOOLS = f"{PACKAGE}.tools"  # the command-line tools: above the drivers, which must not carry their imports
+
+
+def imports_a_tool(name: str) -> set[str]:
+    """What a module outside tools/ imports of tools/ (a tool may use the drivers' modules, not the other way)."""
+    if name == TOOLS or name.startswith(f"{TOOLS}."):
+        return set()
+    return {target for target in GRAPH[name] if target == TOOLS or target.startswith(f"{TOOLS}.")}
+
+
 def violations(name: str) -> list[str]:
     found = []
     if link_imports_indi(name):
         found.append(f"imports {sorted(link_imports_indi(name))} from above the link")
     if indi_reaches_into_link(name):
         found.append(f"imports {sorted(indi_reaches_into_link(name))}: indi/ opens links only in {INDI_CONNECTION}")
+    if imports_a_tool(name):
+        found.append(f"imports {sorted(imports_a_tool(name))}: only tools import tools/")
     if imports_own_driver(name):
         found.append("imports its driver")
     if imports_sibling_part(name):
@@ -223,6 +235,8 @@ def later():
     assert ASTROLINK_PARTS <= set(MODULES)
     assert f"{astrolink}.emulator" in GRAPH[f"{astrolink}.driver"]  # imported only when simulating
     assert any(target.startswith(f"{PACKAGE}.link.") for target in GRAPH[INDI_CONNECTION])
+    assert f"{PACKAGE}.astrolink4.datalog" in GRAPH[f"{TOOLS}.charts"]  # tools/ is seen, and may use the drivers'
+    assert imports_a_tool(f"{astrolink}.alerts") == set()
 
 
 def test_no_module_breaks_the_import_rules() -> None:
