@@ -171,6 +171,7 @@ class NexStarDriver(Device):
             geometry=self.geometry,
             southern=self.southern,
         )
+        self.guider = Guider(self, self.guiding)  # libindi's GuiderInterface: the guide pulse properties
         self.satellites = SatelliteTracker(self)
         self.focuser = BusFocuser(self)
         self.polls = 0
@@ -208,7 +209,7 @@ class NexStarDriver(Device):
         self.wire(
             mount_settings,
             self.motion,
-            Guider(self, self.guiding),
+            self.guider,
             self.guiding,
             self.satellites,
             self.focuser,
