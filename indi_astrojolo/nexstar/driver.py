@@ -1,6 +1,6 @@
 """INDI policy for a NexStar mount driven straight over the AUX bus: the link, the bus scan, the site and clock, the
 position poll, sync and the pointing model, and the mount's settings. Motion (goto, tracking, manual moves, park,
-home, guiding) is in motion.py.
+home) is in motion.py; guide pulses are the Guider interface (indi/interfaces/guider.py) over guiding.py.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import trio
 from ..files import StoreProblem, indi_home
 from ..indi import config
 from ..indi.device import Device
+from ..indi.interfaces.guider import Guider
 from ..indi.part import Declared, Guard, Handler
 from ..indi.properties import State, Update, ValidationError
 from ..indi.xmlstream import format_timestamp, parse_timestamp
@@ -31,7 +32,8 @@ from . import aux
 from .alignment_pointset import AlignmentPointSet
 from .aux import Command
 from .focuser import BusFocuser, simulated_focuser
-from .motion import MotionControl
+from .guiding import NexStarGuiding
+from .motion import MotionControl, Phase
 from .mount import (
     AxisAngles,
     Geometry,
@@ -154,7 +156,22 @@ class NexStarDriver(Device):
         self.unix_origin = time.time()
         self.ambient: astro.Ambient | None = None  # the last reading of a weather device (set_ambient)
         self.ambient_time = 0.0
-        self.motion = MotionControl(self)
+        # Guide pulses and the motion control ask each other only what they need: motion ends the pulses at an
+        # abort; a pulse asks motion for the park state, the phase and the tracked target, which moves with it.
+        self.motion = MotionControl(self, stop_pulses=lambda: self.guiding.stop_pulses())
+        self.guiding = NexStarGuiding(
+            self,
+            self.transact,
+            parked=lambda: self.motion.parked,
+            following_satellite=lambda: self.motion.phase is Phase.SATELLITE,
+            asked_to_move=self.motion.asked_to_move,
+            sky_now=self.motion.sky_now,
+            shift_target=self.motion.shift_target,
+            sky_to_mount_axes=self.sky_to_mount_axes,
+            geometry=self.geometry,
+            southern=self.southern,
+        )
+        self.guider = Guider(self, self.guiding)  # libindi's GuiderInterface: the guide pulse properties
         self.satellites = SatelliteTracker(self)
         self.focuser = BusFocuser(self)
         self.polls = 0
@@ -192,6 +209,8 @@ class NexStarDriver(Device):
         self.wire(
             mount_settings,
             self.motion,
+            self.guider,
+            self.guiding,
             self.satellites,
             self.focuser,
             self.focuser.interface,
@@ -325,6 +344,10 @@ class NexStarDriver(Device):
                 wrap180(ideal.axis1) / 15.0, ideal.axis2, when, self.site(), self.weather()
             )
         return astro.horizontal_to_apparent(wrap360(ideal.axis1), ideal.axis2, when, self.site(), self.weather())
+
+    def sky_to_mount_axes(self, ra_hours: float, dec_degrees: float) -> AxisAngles:
+        """Where the mount's own axes point for an apparent RA/Dec: the pointing model applied."""
+        return self.model.to_mount(self.sky_to_ideal_axes(ra_hours, dec_degrees))
 
     def mount_axes(self, azm_steps: int, alt_steps: int) -> AxisAngles:
         return encoders_to_angles(azm_steps, alt_steps, self.geometry(), self.southern())
@@ -625,6 +648,7 @@ class NexStarDriver(Device):
     async def on_disconnected(self) -> None:
         self.limits_unconfirmed = None  # the next connection reads the config again and decides afresh
         await self.motion.on_disconnected()
+        self.guiding.forget_session()
         self.focuser.on_disconnected()
 
     # --- sync and the pointing model -------------------------------------------------------------------------

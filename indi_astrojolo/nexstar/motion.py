@@ -1,4 +1,5 @@
-"""How the mount moves: goto, tracking, manual motion, abort, park and home, and guide pulses.
+"""How the mount moves: goto, tracking, manual motion, abort, park and home. Guide pulses are guiding.py's; they
+ask this module for the tracked target, which moves with them (sky_now, shift_target), and an abort ends them.
 
 Goto: a fast goto to a point short of the target on the approach side, then a slow goto recomputed for the current
 time, then a check of where the axes stopped (motor controllers have been seen to stop short and still report done).
@@ -16,6 +17,7 @@ abort always wins.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -25,10 +27,11 @@ from ..files import StoreProblem, indi_home
 from ..indi.part import Handler, Part
 from ..indi.properties import State, Update, ValidationError
 from ..indi.xmlstream import format_number_display
-from ..link.errors import LinkError, LinkTimeout, NotSentInTime, ReplyRejected
+from ..link.errors import LinkError
 from . import astrometry as astro
 from . import aux, rates
 from .aux import Command
+from .motion_errors import Halted, MotionError
 from .mount import (
     AxisAngles,
     Geometry,
@@ -62,10 +65,6 @@ TRACK_PERIOD = 1.0
 PREDICTION_STEP = 2.0  # seconds ahead at which the target's motion is sampled
 CORRECTION_TIME = 2.0  # seconds over which tracking takes a measured error out (rates.py's closed loop)
 MANUAL_LIMIT_MARGIN = 0.75  # seconds of motion before a limit at which a manual move is stopped
-MAX_PULSE_TICKS = 255  # one controller-timed guide pulse: at most 2.55 s
-UNANSWERED_PULSES_TO_GIVE_UP = 2  # unanswered 0x26 pulses in a row (the link answering otherwise): 0x26 is absent
-PULSE_SEND_WINDOW_S = 0.5  # a pulse that cannot reach the controllers this soon is dropped: late, it would be wrong
-SIDEREAL_DEG_S = aux.SIDEREAL_ARCSEC_PER_S / 3600.0
 MOVE_DEG_S = tuple(rate.deg_per_s for rate in aux.MOVE_RATES)  # upper bounds of rates 1–9, for limit margins
 SYNC_CONFIRM_DEG = 5.0  # a sync that moves the pointing further than this is applied only when sent twice
 SYNC_CONFIRM_WINDOW_S = 60.0  # ... within this long
@@ -120,16 +119,8 @@ class Phase(Enum):
     STOPPING = "stopping"  # aborted: the axes decelerate; Idle once their positions stop changing
 
 
-class MotionError(Exception):
-    pass
-
-
 class Interference(MotionError):
     """Another master on the bus commanded a motor while we drove it."""
-
-
-class Halted(MotionError):
-    """A motion command after an abort, before anyone asked for motion again: not sent."""
 
 
 def is_stop(cmd: int, data: bytes) -> bool:
@@ -142,8 +133,9 @@ def is_stop(cmd: int, data: bytes) -> bool:
 
 
 class MotionControl(Part):
-    def __init__(self, driver: NexStarDriver) -> None:
+    def __init__(self, driver: NexStarDriver, stop_pulses: Callable[[], Awaitable[None]]) -> None:
         self.driver = driver
+        self.stop_pulses = stop_pulses  # ends the guide pulses in progress (guiding.py): an abort stops them too
         self.props = driver.props
         self.phase = Phase.IDLE
         self.failed = False
@@ -156,9 +148,6 @@ class MotionControl(Part):
         self.manual: dict[str, int] = {"NS": 0, "WE": 0}
         self.parked = False
         self.track_after_move = False
-        self.aux_guide_absent = False  # the controllers have no usable 0x26 (refused or unanswered), this session
-        self.aux_guide_unanswered = 0  # guide pulses in a row the controllers left unanswered, answering all else
-        self.pulse_scopes: set[trio.CancelScope] = set()  # guide pulses in progress (abort ends them)
         # A stop the controllers have not confirmed (the link failed): sent again as soon as they answer, or a goto
         # abandoned in an outage would carry on to its stale target by itself.
         self.stop_owed = False
@@ -187,12 +176,10 @@ class MotionControl(Part):
             "TELESCOPE_HOME": self._on_home,
             "TELESCOPE_MOTION_NS": self._on_motion,
             "TELESCOPE_MOTION_WE": self._on_motion,
-            "TELESCOPE_TIMED_GUIDE_NS": self._on_guide,
-            "TELESCOPE_TIMED_GUIDE_WE": self._on_guide,
         }
-        # Read when used: the slew rate and the reversal at the next manual move, the guide rates at the next pulse,
-        # the approach at the next goto. A request only keeps the value.
-        self.passive = frozenset({"TELESCOPE_SLEW_RATE", "TELESCOPE_REVERSE_MOTION", "GUIDE_RATE", "APPROACH"})
+        # Read when used: the slew rate and the reversal at the next manual move, the approach at the next goto. A
+        # request only keeps the value.
+        self.passive = frozenset({"TELESCOPE_SLEW_RATE", "TELESCOPE_REVERSE_MOTION", "APPROACH"})
 
     # --- state -----------------------------------------------------------------------------------------------
 
@@ -728,6 +715,25 @@ class MotionControl(Part):
                     self.sent_rates = {axis: None for axis in AXES}  # resend once the link is back
             await trio.sleep_until(started + TRACK_PERIOD)
 
+    def sky_now(self) -> tuple[float, float]:
+        """The apparent RA/Dec the mount is on now: the tracked target where it tracks one, else where it points."""
+        if self.target is not None:
+            return self.target_at(self.driver.now_unix())
+        ideal = self.driver.pointing_now() or AxisAngles(0, 0)
+        return self.driver.ideal_axes_to_sky(ideal)
+
+    def shift_target(self, north: float, west: float) -> None:
+        """Move the tracked target (if any) by `north` degrees of Dec and `west` degrees of hour angle: tracking then
+        follows a guided position instead of pulling back to the old one."""
+        if self.target is None:
+            return
+        ra, dec = self.target
+        if west:
+            ra = (ra - west / 15.0) % 24.0
+        if north:
+            dec = max(-90.0, min(90.0, dec + north))
+        self.target = (ra, dec)
+
     async def start_tracking_here(self) -> None:
         ideal = self.driver.pointing_now() or AxisAngles(0, 0)
         self.target = self.driver.ideal_axes_to_sky(ideal)
@@ -767,7 +773,7 @@ class MotionControl(Part):
     async def _on_abort(self, update: Update) -> None:
         self.halted = True  # first: from here on only stop commands reach the motors
         await self._cancel_task()
-        await self._stop_pulses()
+        await self.stop_pulses()
         self.manual = {"NS": 0, "WE": 0}
         self.track_after_move = False  # releasing a motion button after the abort must not start tracking
         self.target = None
@@ -1120,144 +1126,6 @@ class MotionControl(Part):
         limit = (GOTO_MAX_S, "a seek of the index") if action == "FIND" else self.goto_limit(AxisAngles(0.0, 0.0))
         self._start_task(lambda: self._home(action == "FIND"), "Homing", limit=limit)
 
-    # --- guiding ---------------------------------------------------------------------------------------------
-
-    def _guide_axes(self, north: float, west: float) -> tuple[float, float]:
-        """Axis motions (degrees of axis angle) for a small move `north` (degrees of Dec) and `west` (degrees of
-        hour angle) from where the mount points: through the parallactic angle on an alt-az mount, computed
-        numerically so no sign convention can slip."""
-        driver = self.driver
-        if self.target is not None:
-            ra, dec = self.target_at(driver.now_unix())
-        else:
-            ideal = driver.pointing_now() or AxisAngles(0, 0)
-            ra, dec = driver.ideal_axes_to_sky(ideal)
-        here = driver.model.to_mount(driver.sky_to_ideal_axes(ra, dec))
-        there = driver.model.to_mount(
-            driver.sky_to_ideal_axes((ra - west / 15.0) % 24.0, max(-90, min(90, dec + north)))
-        )
-        return wrap180(there.axis1 - here.axis1), there.axis2 - here.axis2
-
-    async def _on_guide(self, update: Update) -> None:
-        vector = update.vector
-        ns = vector.name.endswith("NS")
-        first, second = ("TIMED_GUIDE_N", "TIMED_GUIDE_S") if ns else ("TIMED_GUIDE_W", "TIMED_GUIDE_E")
-        sent = set(update.sent)
-        # libindi: the first member wins if non-zero; members not in the request count as zero (a stale cached
-        # value must not turn a South request into a North pulse)
-        pulse_first = update[first] if first in sent else 0.0
-        pulse_second = update[second] if second in sent else 0.0
-        milliseconds, sign = (pulse_first, 1.0) if pulse_first > 0 else (pulse_second, -1.0)
-        if milliseconds <= 0:
-            vector.apply({first: 0, second: 0})
-            self.driver.update(vector.name, State.IDLE)
-            return
-        if self.parked:
-            raise ValidationError("the mount is parked")
-        if self.phase is Phase.SATELLITE:
-            raise ValidationError("a satellite is being followed: guide pulses would only disturb it")
-        await self.asked_to_move()
-        rates = self.props.number("GUIDE_RATE")
-        fraction = rates["GUIDE_RATE_NS" if ns else "GUIDE_RATE_WE"].value
-        degrees = sign * fraction * SIDEREAL_DEG_S * milliseconds / 1000.0
-        vector.apply({first: pulse_first if sign > 0 else 0, second: pulse_second if sign < 0 else 0})
-        self.driver.update(vector.name, State.BUSY)
-        delta1, delta2 = self._guide_axes(degrees if ns else 0.0, 0.0 if ns else degrees)
-        if self.target is not None:  # tracking follows the guided position instead of pulling back
-            ra, dec = self.target
-            if ns:
-                self.target = (ra, max(-90.0, min(90.0, dec + degrees)))
-            else:
-                self.target = ((ra - degrees / 15.0) % 24.0, dec)
-        nursery = self.driver.connection_nursery
-        assert nursery is not None
-        nursery.start_soon(self._pulse, vector.name, first, second, delta1, delta2, milliseconds)
-
-    async def _pulse(
-        self, name: str, first: str, second: str, delta1: float, delta2: float, milliseconds: float
-    ) -> None:
-        """One guide pulse, timed by the controllers (0x26). Where they have no such command (a refusal, firmware
-        before 6.50, or no answer at all from a controller that answers everything else), the pulse goes through
-        the tracking loop, which already follows the shifted target, and 0x26 is not tried again this session.
-        Whatever happens, the pulse ends with both members of the vector at zero: a client that sends the whole
-        vector back must not repeat a stale direction."""
-        geometry, southern = self.driver.geometry(), self.driver.southern()
-        seconds = milliseconds / 1000.0
-        plan: list[tuple[int, int]] = []  # (axis, percent of sidereal)
-        for axis, delta, sign in (
-            (aux.Device.AZM, delta1, axis1_sign(geometry, southern)),
-            (aux.Device.ALT, delta2, axis2_sign(geometry, southern)),
-        ):
-            percent = delta / seconds / SIDEREAL_DEG_S * 100.0 * sign
-            if abs(percent) >= 0.5:
-                plan.append((axis, max(-100, min(100, int(round(percent))))))
-        state, message = State.IDLE, None
-        with trio.CancelScope() as scope:
-            self.pulse_scopes.add(scope)
-            try:
-                if not self.aux_guide_absent:
-                    await self._controller_pulse(plan, milliseconds)
-                    self.aux_guide_unanswered = 0
-            except (ReplyRejected, LinkTimeout) as exc:
-                if isinstance(exc, NotSentInTime) or not await self._answers_otherwise(plan[0][0]):
-                    state, message = State.ALERT, f"[ERROR] Guide pulse failed: {exc}"
-                else:
-                    # This pulse goes through the tracking loop. A refusal says for certain that 0x26 is missing;
-                    # an unanswered one could also be an outage ending just then, so it counts once repeated.
-                    self.aux_guide_unanswered += 1
-                    if isinstance(exc, ReplyRejected) or self.aux_guide_unanswered >= UNANSWERED_PULSES_TO_GIVE_UP:
-                        self.aux_guide_absent = True
-                        self.driver.message(
-                            "The motor controllers have no guide-pulse command (firmware before 6.50, or it goes "
-                            "unanswered): pulses are applied through the tracking loop from now on", "WARNING",
-                        )  # fmt: skip
-            except LinkError as exc:
-                state, message = State.ALERT, f"[ERROR] Guide pulse failed: {exc}"
-            except Halted:
-                pass  # aborted: the abort ends it
-            finally:
-                self.pulse_scopes.discard(scope)
-                vector = self.props.number(name)
-                vector.apply({first: 0, second: 0})
-                self.driver.update(name, state, message)
-
-    async def _controller_pulse(self, plan: list[tuple[int, int]], milliseconds: float) -> None:
-        remaining = milliseconds
-        send_by = trio.current_time() + PULSE_SEND_WINDOW_S
-        while remaining > 0:
-            chunk = min(remaining, MAX_PULSE_TICKS * 10)
-            for axis, percent in plan:
-                # Not retried: a pulse sent again after a timeout would be late, and a controller that did not
-                # answer once will not answer the next time either.
-                await self.driver.transact(
-                    axis, Command.AUX_GUIDE, aux.encode_guide_pulse(percent, int(chunk)), send_by=send_by, retries=0
-                )
-            await trio.sleep(chunk / 1000.0)
-            remaining -= chunk
-            send_by += chunk / 1000.0
-
-    async def _answers_otherwise(self, axis: int) -> bool:
-        """Does a controller that left a guide pulse unanswered answer other requests at once (the link is fine)?"""
-        try:
-            await self.driver.transact(axis, Command.GET_POSITION, retries=0)
-        except LinkError:
-            return False
-        return True
-
-    async def _stop_pulses(self) -> None:
-        """End the guide pulses in progress, here and in the controllers (a 0 ms pulse replaces a running one)."""
-        if not self.pulse_scopes:
-            return
-        for scope in list(self.pulse_scopes):
-            scope.cancel()
-        if self.aux_guide_absent:
-            return  # the pulses went through the tracking loop, which abort stops
-        for axis in AXES:
-            try:
-                await self.driver.transact(axis, Command.AUX_GUIDE, aux.encode_guide_pulse(0, 0))
-            except LinkError:
-                pass  # no guide-pulse command in this firmware: the pulse went through the tracking loop
-
     # --- disconnect ------------------------------------------------------------------------------------------
 
     async def halt_before_disconnect(self) -> None:
@@ -1265,7 +1133,7 @@ class MotionControl(Part):
         await self._cancel_task()
         with trio.move_on_after(3):
             try:
-                await self._stop_pulses()
+                await self.stop_pulses()
             except LinkError:
                 pass
         with trio.move_on_after(3):
@@ -1278,6 +1146,4 @@ class MotionControl(Part):
 
     async def on_disconnected(self) -> None:
         self.phase = Phase.IDLE
-        self.aux_guide_absent = False  # another mount, or new firmware, may be there at the next connect
-        self.aux_guide_unanswered = 0
         self.sent_rates = {axis: None for axis in AXES}

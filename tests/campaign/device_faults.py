@@ -30,7 +30,7 @@ from typing import Callable
 
 from device_rigs import ALT, AZM, AstroLinkRig, NexStarRig, Rig, wait_until
 
-from indi_astrojolo.nexstar.motion import PULSE_SEND_WINDOW_S
+from indi_astrojolo.nexstar.guiding import PULSE_SEND_WINDOW_S
 
 HOLD_S = 5.0  # how long a fault lasts: longer than a driver's three attempts at one request
 RECOVERY_TIMEOUT_S = 40.0

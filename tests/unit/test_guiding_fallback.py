@@ -84,5 +84,11 @@ async def test_a_pulse_the_link_cannot_carry_ends_in_alert_with_both_members_zer
             while guide.state.value == "Busy":
                 await trio.sleep(0.05)
         assert guide.state.value == "Alert" and guide.values() == {"TIMED_GUIDE_N": 0, "TIMED_GUIDE_S": 0}
-        assert not driver.motion.aux_guide_absent  # a dead link says nothing about the firmware
+        # A dead link says nothing about the firmware: once the link is back, the next pulse is 0x26 again.
+        driver.simulator.faults.silent = False
+        await trio.sleep(5)
+        tried = aux_guide_packets(driver)
+        await pulse(driver, TIMED_GUIDE_N=1000)
+        assert guide.state.value == "Idle" and guide.values() == {"TIMED_GUIDE_N": 0, "TIMED_GUIDE_S": 0}
+        assert aux_guide_packets(driver) > tried
         nursery.cancel_scope.cancel()
