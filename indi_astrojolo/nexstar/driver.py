@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -167,7 +167,7 @@ class NexStarDriver(Device):
             asked_to_move=self.motion.asked_to_move,
             sky_now=self.motion.sky_now,
             shift_target=self.motion.shift_target,
-            sky_to_mount_axes=self.sky_to_mount_axes,
+            places_to_mount_axes=self.places_to_mount_axes,
             geometry=self.geometry,
             southern=self.southern,
         )
@@ -328,9 +328,12 @@ class NexStarDriver(Device):
 
     # --- sky ⇄ axes ------------------------------------------------------------------------------------------
 
-    def sky_to_ideal_axes(self, ra_hours: float, dec_degrees: float, offset_s: float = 0.0) -> AxisAngles:
-        """Where the axes of a perfect mount point for an apparent RA/Dec (before the pointing model)."""
-        when = self.instant(offset_s)
+    def sky_to_ideal_axes(
+        self, ra_hours: float, dec_degrees: float, offset_s: float = 0.0, when: astro.Instant | None = None
+    ) -> AxisAngles:
+        """Where the axes of a perfect mount point for an apparent RA/Dec (before the pointing model), now + offset_s
+        or at `when`."""
+        when = when if when is not None else self.instant(offset_s)
         if self.geometry() is Geometry.EQ_WEDGE:
             hour_angle, dec = astro.apparent_to_hour_angle(ra_hours, dec_degrees, when, self.site(), self.weather())
             return AxisAngles(hour_angle * 15.0, dec)
@@ -345,9 +348,11 @@ class NexStarDriver(Device):
             )
         return astro.horizontal_to_apparent(wrap360(ideal.axis1), ideal.axis2, when, self.site(), self.weather())
 
-    def sky_to_mount_axes(self, ra_hours: float, dec_degrees: float) -> AxisAngles:
-        """Where the mount's own axes point for an apparent RA/Dec: the pointing model applied."""
-        return self.model.to_mount(self.sky_to_ideal_axes(ra_hours, dec_degrees))
+    def places_to_mount_axes(self, places: Sequence[tuple[float, float]]) -> list[AxisAngles]:
+        """Several apparent places as mount axes at one instant: their differences carry none of the sky's turning
+        between two conversions (milliseconds on a loaded machine, a percent of a guide pulse)."""
+        when = self.instant()
+        return [self.model.to_mount(self.sky_to_ideal_axes(ra, dec, when=when)) for ra, dec in places]
 
     def mount_axes(self, azm_steps: int, alt_steps: int) -> AxisAngles:
         return encoders_to_angles(azm_steps, alt_steps, self.geometry(), self.southern())

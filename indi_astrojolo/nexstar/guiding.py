@@ -16,7 +16,7 @@ an abort; an abort ends the pulses in progress (stop_pulses), here and in the co
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Protocol
 
@@ -54,7 +54,8 @@ class NexStarGuiding(Part):
     the halt after an abort) comes as narrow callables, not the MotionControl object: `parked`,
     `following_satellite`, `asked_to_move` (lifts an abort's halt), `sky_now` (the apparent RA/Dec the mount tracks
     or points at now) and `shift_target(north, west)` (the tracked target moves with a pulse, in degrees of Dec and
-    of hour angle). The sky frame: `sky_to_mount_axes(ra, dec)` (the pointing model applied), `geometry`,
+    of hour angle). The sky frame: `places_to_mount_axes([(ra, dec), ...])` (the pointing model applied, all at one
+    instant, so that a pulse's axis motions are not skewed by the time between two conversions), `geometry`,
     `southern`."""
 
     def __init__(
@@ -67,7 +68,7 @@ class NexStarGuiding(Part):
         asked_to_move: Callable[[], Awaitable[None]],
         sky_now: Callable[[], tuple[float, float]],
         shift_target: Callable[[float, float], None],
-        sky_to_mount_axes: Callable[[float, float], AxisAngles],
+        places_to_mount_axes: Callable[[Sequence[tuple[float, float]]], list[AxisAngles]],
         geometry: Callable[[], Geometry],
         southern: Callable[[], bool],
     ) -> None:
@@ -78,7 +79,7 @@ class NexStarGuiding(Part):
         self.asked_to_move = asked_to_move
         self.sky_now = sky_now
         self.shift_target = shift_target
-        self.sky_to_mount_axes = sky_to_mount_axes
+        self.places_to_mount_axes = places_to_mount_axes
         self.geometry = geometry
         self.southern = southern
         self.handlers = {}
@@ -111,8 +112,8 @@ class NexStarGuiding(Part):
         """Axis motions (degrees of axis angle) for a small move `north` (degrees of Dec) and `west` (degrees of
         hour angle) from where the mount points."""
         ra, dec = self.sky_now()
-        here = self.sky_to_mount_axes(ra, dec)
-        there = self.sky_to_mount_axes((ra - west / 15.0) % 24.0, max(-90, min(90, dec + north)))
+        shifted = ((ra - west / 15.0) % 24.0, max(-90, min(90, dec + north)))
+        here, there = self.places_to_mount_axes([(ra, dec), shifted])
         return wrap180(there.axis1 - here.axis1), there.axis2 - here.axis2
 
     async def _pulse(self, delta1: float, delta2: float, milliseconds: float) -> PulseEnd:
