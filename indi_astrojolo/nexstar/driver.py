@@ -41,12 +41,15 @@ from .mount import (
     PointingStore,
     SyncPoint,
     angular_separation,
+    axis1_sign,
+    axis2_sign,
     encoders_to_angles,
     fit_model,
     model_rms_arcsec,
     wrap180,
     wrap360,
 )
+from .rotator import AntennaFrame, RotatorServer
 from .satellite import SatelliteTracker
 from .snooping import SnoopedDevices
 
@@ -174,6 +177,18 @@ class NexStarDriver(Device):
         self.guider = Guider(self, self.guiding)  # libindi's GuiderInterface: the guide pulse properties
         self.satellites = SatelliteTracker(self)
         self.focuser = BusFocuser(self)
+        self.rotator = RotatorServer(
+            self,
+            self.motion,
+            AntennaFrame(
+                read_axes=self._read_mount_axes,
+                to_mount=self.antenna_to_mount,
+                to_antenna=self.mount_to_antenna,
+                signs=lambda: (axis1_sign(self.geometry(), self.southern()), axis2_sign(self.geometry(), self.southern())),
+                max_rate=lambda: self.props.number("SAT_SETTINGS")["MAX_AXIS_RATE"].value,
+                motion_held=lambda: self.limits_unconfirmed,
+            ),
+        )
         self.polls = 0
         if self.props.switch("PORT_TYPE")["PORT_HC_USB"].on:
             self._show_port_speed()  # a saved config may pair the hand controller with another speed
@@ -212,6 +227,7 @@ class NexStarDriver(Device):
             self.guider,
             self.guiding,
             self.satellites,
+            self.rotator,
             self.focuser,
             self.focuser.interface,
             self.alignment_pointset,
@@ -356,6 +372,30 @@ class NexStarDriver(Device):
 
     def mount_axes(self, azm_steps: int, alt_steps: int) -> AxisAngles:
         return encoders_to_angles(azm_steps, alt_steps, self.geometry(), self.southern())
+
+    def antenna_to_mount(self, azimuth: float, elevation: float) -> AxisAngles:
+        """Mount axis angles that point an antenna at azimuth/elevation: no refraction, the pointing model applied."""
+        if self.geometry() is Geometry.ALTAZ:
+            ideal = AxisAngles(wrap360(azimuth), elevation)
+        else:
+            when, site = self.instant(), self.site()
+            ra, dec = astro.horizontal_to_apparent(wrap360(azimuth), elevation, when, site, None)
+            hour_angle, dec = astro.apparent_to_hour_angle(ra, dec, when, site, None)
+            ideal = AxisAngles(hour_angle * 15.0, dec)
+        return self.model.to_mount(ideal)
+
+    def mount_to_antenna(self, mount: AxisAngles) -> tuple[float, float]:
+        """The azimuth (0…360) and elevation an antenna on the mount points at, no refraction."""
+        ideal = self.model.to_sky(mount)
+        if self.geometry() is Geometry.ALTAZ:
+            return wrap360(ideal.axis1), ideal.axis2
+        when, site = self.instant(), self.site()
+        ra, dec = astro.hour_angle_to_apparent(wrap180(ideal.axis1) / 15.0, ideal.axis2, when, site, None)
+        horizontal = astro.apparent_to_horizontal(ra, dec, when, site, None)
+        return horizontal.azimuth, horizontal.altitude
+
+    async def _read_mount_axes(self) -> AxisAngles:
+        return self.mount_axes(*await self.read_encoders())
 
     def altitude_of(self, ideal: AxisAngles) -> float:
         """The altitude of a direction given as ideal axis angles (what the limits apply to)."""
@@ -594,7 +634,8 @@ class NexStarDriver(Device):
 
     def busy(self) -> bool:
         """Whether to poll fast. A satellite pass is not polled: its own loop reads the axes four times a second."""
-        return (self.motion.busy() and not self.satellites.following) or self.focuser.busy()
+        following = self.satellites.following or self.rotator.following  # each reads the axes itself
+        return (self.motion.busy() and not following) or self.focuser.busy()
 
     async def poll(self) -> None:
         azm, alt = await self.read_encoders()
@@ -644,6 +685,7 @@ class NexStarDriver(Device):
         self._show_pointing()
         self.show_refraction()
         await self.satellites.refresh_quietly()
+        await self.rotator.on_connected()
 
     async def before_disconnect(self) -> None:
         await self.motion.halt_before_disconnect()
@@ -655,6 +697,7 @@ class NexStarDriver(Device):
         await self.motion.on_disconnected()
         self.guiding.forget_session()
         self.focuser.on_disconnected()
+        self.rotator.on_disconnected()
 
     # --- sync and the pointing model -------------------------------------------------------------------------
 
