@@ -27,13 +27,14 @@ setup() {
 }
 
 setup_ekos() {
-    # tests/integration/test_ekos.py runs Debian's KStars/Ekos under Xvfb with a private D-Bus session.
+    # tests/integration/test_ekos.py runs Debian's KStars/Ekos under Xvfb with a private D-Bus session;
+    # tests/integration/test_rotator_rotctl.py drives the mount with hamlib's rotctl (libhamlib-utils).
     local missing=() package
-    for package in kstars xvfb dbus-x11 qdbus-qt5; do
+    for package in kstars xvfb dbus-x11 qdbus-qt5 libhamlib-utils; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
     done
     if [ ${#missing[@]} -gt 0 ]; then
-        echo "== installing Debian's ${missing[*]} (KStars/Ekos for the Ekos tests; about two minutes)"
+        echo "== installing Debian's ${missing[*]} (KStars/Ekos and hamlib's rotctl for the tests; about two minutes)"
         as_root apt-get update -qq
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     fi

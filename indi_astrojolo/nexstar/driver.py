@@ -187,6 +187,7 @@ class NexStarDriver(Device):
                 signs=lambda: (axis1_sign(self.geometry(), self.southern()), axis2_sign(self.geometry(), self.southern())),
                 max_rate=lambda: self.props.number("SAT_SETTINGS")["MAX_AXIS_RATE"].value,
                 motion_held=lambda: self.limits_unconfirmed,
+                show_following=lambda on: self.motion.set_phase(Phase.SATELLITE if on else Phase.IDLE),
             ),
         )
         self.polls = 0

@@ -23,7 +23,7 @@ import itertools
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import trio
 
@@ -33,9 +33,6 @@ from ..link.errors import LinkError
 from . import aux, rates, rotctl
 from .mount import AxisAngles, crosses, wrap180, wrap360
 
-if TYPE_CHECKING:
-    from .motion import MotionControl
-
 LISTEN_HOST = "127.0.0.1"  # never anything else: rotctld has no authentication
 INFO = "Celestron NexStar (indi_astrojolo)"  # what `_` (get_info) answers
 AZIMUTH_RANGE = (-180.0, 450.0)  # what a client may send, as hamlib's dummy rotator allows (any az type of Gpredict)
@@ -44,6 +41,7 @@ STATUS_EVERY = 4  # rate updates between two updates of ROTATOR_STATUS (once a s
 CORRECTION_TIME = 1.0  # seconds over which following takes a measured error out
 MAX_CORRECTION = 2.0  # degrees per second at most added to correct an error (an antenna wants to be there soon)
 GOTO_BEYOND_DEG = 10.0  # a target further off than this (on either axis) is reached by a goto first
+WRAP_LOOKAHEAD_S = 2.0  # a target this close in time to crossing the cord wrap is reached round the other way
 GOTO_SPEED_ALLOWANCE = 2.0  # degrees per second assumed for that goto, to aim where the target will be
 NEW_TARGET_DEG = 10.0  # two positions further apart than this are a new target, not the motion of one
 MAX_SAMPLE_GAP_S = 10.0  # two positions further apart in time say nothing about the target's motion
@@ -51,6 +49,24 @@ MAX_EXTRAPOLATION_S = 5.0  # the target is extrapolated at most this long past t
 DISCONNECT_GRACE_S = 3.0  # following outlives the disconnect of its client by this long
 ARRIVED_DEG = 0.02  # a fixed target left by its client is reached once both axes are this close
 ALTITUDE_MARGIN = 0.5  # degrees below the lowest allowed altitude at which following stops as unsafe
+
+
+class Motion(Protocol):
+    """What the part asks of the mount's motion (motion.py's MotionControl): the one motion task, rates, gotos."""
+
+    parked: bool
+
+    def altitude_limits(self) -> tuple[float, float]: ...
+    def cordwrap(self) -> float | None: ...
+    def check_axes_altitude(self, mount: AxisAngles, what: str) -> None: ...
+    async def begin_task(
+        self, work: Callable[[], Awaitable[None]], what: str, on_end: Callable[[str], None] | None = None
+    ) -> None: ...
+    async def stop_everything(self) -> None: ...
+    async def stop_axes(self) -> None: ...
+    async def send_rate(self, axis: int, arcsec_per_s: float) -> None: ...
+    async def move_to(self, final: AxisAngles) -> None: ...
+    async def park_now(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,7 @@ class AntennaFrame:
     signs: Callable[[], tuple[int, int]]  # the encoders' direction per axis (a wedge in the south is mirrored)
     max_rate: Callable[[], float]  # degrees per second at most asked of an axis (SAT_SETTINGS.MAX_AXIS_RATE)
     motion_held: Callable[[], str | None]  # why the mount may not move now (a damaged config), if it may not
+    show_following: Callable[[bool], None]  # the mount's state while following (tracking, Busy) and after it
 
 
 class AntennaTrack:
@@ -100,7 +117,7 @@ class Refused(Exception):
 
 
 class RotatorServer(Part):
-    def __init__(self, publisher: Publisher, motion: MotionControl, frame: AntennaFrame) -> None:
+    def __init__(self, publisher: Publisher, motion: Motion, frame: AntennaFrame) -> None:
         self.publisher = publisher
         self.props = publisher.props
         self.motion = motion
@@ -328,10 +345,8 @@ class RotatorServer(Part):
         return None
 
     async def _follow(self) -> None:
-        from .motion import MotionError, Phase
-
         motion, frame = self.motion, self.frame
-        motion.set_phase(Phase.SATELLITE)
+        frame.show_following(True)
         wrap = motion.cordwrap()
         low = motion.altitude_limits()[0]
         next_tick = trio.current_time()
@@ -346,15 +361,21 @@ class RotatorServer(Part):
             _, elevation_now = frame.to_antenna(measured)
             # Below the limit and going further down (not climbing back in from a home or park position below it).
             if elevation_now < low - ALTITUDE_MARGIN and elevation_now < previous_elevation - 0.01:
-                raise MotionError(
+                raise ValidationError(
                     f"the antenna reached elevation {elevation_now:.2f}°, below the lowest allowed {low:g}°"
                 )
             previous_elevation = elevation_now
             wanted = self._mount_target(now)
             turn = wrap180(wanted.axis1 - measured.axis1)
             far = max(abs(turn), abs(wanted.axis2 - measured.axis2)) > GOTO_BEYOND_DEG
-            if far or (wrap is not None and crosses(measured.axis1, turn, wrap)):
-                distance = max(abs(turn), abs(wanted.axis2 - measured.axis2))
+            # Where the target will be a little later decides whether to go round: by the time it is across the
+            # cord wrap, the axis following it would be on it.
+            later = self._mount_target(now + WRAP_LOOKAHEAD_S)
+            later_turn = wrap180(later.axis1 - measured.axis1)
+            round_the_wrap = wrap is not None and crosses(measured.axis1, later_turn, wrap)
+            if far or round_the_wrap:
+                travel = 360.0 - abs(later_turn) if round_the_wrap else abs(turn)
+                distance = max(travel, abs(wanted.axis2 - measured.axis2))
                 await motion.move_to(self._mount_target(now + distance / GOTO_SPEED_ALLOWANCE + 2.0))
                 next_tick = trio.current_time()
                 continue
@@ -374,7 +395,7 @@ class RotatorServer(Part):
             await trio.sleep_until(max(next_tick, trio.current_time()))
         self.publisher.message(f"rotctld: {ending}")
         await motion.stop_axes()
-        motion.set_phase(Phase.IDLE)
+        frame.show_following(False)
 
     def _mount_target(self, when: float) -> AxisAngles:
         """The target at trio time `when` as mount axis angles, its elevation kept within the altitude limits."""
