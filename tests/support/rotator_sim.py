@@ -8,9 +8,9 @@ import math
 from collections.abc import Callable
 
 import trio
+from mount_sim import true_direction
 
 from indi_astrojolo.nexstar import rotctl
-from mount_sim import true_direction
 
 CLIENT = 1  # the one client of these runs
 

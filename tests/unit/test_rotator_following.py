@@ -4,17 +4,18 @@ stop, park. hamlib's real client over a real socket: tests/integration/test_rota
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 import trio
+from mount_sim import request, start_mount, true_direction, wait_idle
+from rotator_sim import follow_track, say
 
 from indi_astrojolo.nexstar.aux import Command
 from indi_astrojolo.nexstar.motion import Phase
 from indi_astrojolo.nexstar.mount import crosses, wrap180
 from indi_astrojolo.nexstar.rotator import MAX_EXTRAPOLATION_S, AntennaTrack
-from mount_sim import request, start_mount, true_direction, wait_idle
-from rotator_sim import follow_track, say
 
 
 @pytest.fixture(autouse=True)
@@ -104,7 +105,7 @@ async def test_a_track_through_the_cord_wrap_goes_round_the_other_way(autojump_c
             return 170.0 + 0.5 * t, 40.0
 
         errors, azimuths = await follow_track(driver, track, 90)
-        for before, after in zip(azimuths, azimuths[1:]):
+        for before, after in itertools.pairwise(azimuths):
             assert not crosses(before, wrap180(after - before), 180.0), (before, after)
         assert max(errors) > 90.0  # it did go round
         assert rms(errors[-10:]) <= 0.1  # and follows again on the other side

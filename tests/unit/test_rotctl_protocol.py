@@ -75,14 +75,18 @@ TRANSCRIPTS = [
     (b"+_\n", b"get_info:\nInfo: Dummy rotator\nRPRT 0\n"),
     (
         b"\\dump_state\n",
-        b"1\n1\nmin_az=-180.000000\nmax_az=450.000000\nmin_el=0.000000\nmax_el=90.000000\nsouth_zero=0\n"
-        b"rot_type=AzEl\ndone\n",
+        (
+            b"1\n1\nmin_az=-180.000000\nmax_az=450.000000\nmin_el=0.000000\nmax_el=90.000000\nsouth_zero=0\n"
+            b"rot_type=AzEl\ndone\n"
+        ),
     ),
     (
         b"+\\dump_state\n",
-        b"dump_state:\nrotctld Protocol Ver: 1\nRotor Model: 1\nMinimum Azimuth: -180.000000\n"
-        b"Maximum Azimuth: 450.000000\nMinimum Elevation: 0.000000\nMaximum Elevation: 90.000000\nSouth Zero: 0\n"
-        b"rot_type=AzEl\ndone\nRPRT 0\n",
+        (
+            b"dump_state:\nrotctld Protocol Ver: 1\nRotor Model: 1\nMinimum Azimuth: -180.000000\n"
+            b"Maximum Azimuth: 450.000000\nMinimum Elevation: 0.000000\nMaximum Elevation: 90.000000\nSouth Zero: 0\n"
+            b"rot_type=AzEl\ndone\nRPRT 0\n"
+        ),
     ),
     (b"q\n", b"<closed>"),
     (b"#hello\np\n", b"0.00\n0.00\n"),
@@ -156,4 +160,10 @@ def test_positions_are_given_to_two_decimals_and_limits_to_six() -> None:
     assert rotctl.reply(get_pos, rotctl.position(get_pos, 359.996, -0.004)) == b"360.00\n-0.00\n"
     limits = rotctl.Limits(-180.0, 450.0, 12.5, 85.0)
     text = rotctl.reply(dump_state, rotctl.state(dump_state, limits)).decode()
-    assert text.splitlines()[1:6] == ["2", "min_az=-180.000000", "max_az=450.000000", "min_el=12.500000", "max_el=85.000000"]
+    assert text.splitlines()[1:6] == [
+        "2",
+        "min_az=-180.000000",
+        "max_az=450.000000",
+        "min_el=12.500000",
+        "max_el=85.000000",
+    ]
