@@ -186,7 +186,7 @@ class NexStarDriver(Device):
                 to_antenna=self.mount_to_antenna,
                 signs=lambda: (axis1_sign(self.geometry(), self.southern()), axis2_sign(self.geometry(), self.southern())),
                 max_rate=lambda: self.props.number("SAT_SETTINGS")["MAX_AXIS_RATE"].value,
-                motion_held=lambda: self.limits_unconfirmed,
+                motion_held=self._rotator_motion_held,
                 show_following=lambda on: self.motion.set_phase(Phase.SATELLITE if on else Phase.IDLE),
             ),
         )
@@ -257,6 +257,14 @@ class NexStarDriver(Device):
     def _limit_guards(self) -> dict[str, Callable[[Handler], Handler]]:
         held = self._held_while_limits_unconfirmed
         return {name: partial(held, moves=moves) for name, moves in MOTION_REQUESTS.items()}
+
+    def _rotator_motion_held(self) -> str | None:
+        """Why the rotator endpoint may not move the mount now: what the guards below say to INDI requests."""
+        if self.limits_unconfirmed is not None:
+            return self.limits_unconfirmed
+        if self.snooped.locks():
+            return f"the dome {self.snooped.active('ACTIVE_DOME')} is parked and the dome policy is Dome locks"
+        return None
 
     def _held_while_limits_unconfirmed(
         self, handler: Handler, moves: Callable[[Update, NexStarDriver], bool]

@@ -19,7 +19,7 @@ MOTION = ("GOTO_FAST", "GOTO_SLOW", "MOVE_POS", "MOVE_NEG", "SET_POS_GUIDERATE",
 
 @pytest.fixture(scope="module", autouse=True)
 def _rotctl_installed() -> None:
-    if shutil.which("rotctl") is None:
+    if shutil.which("rotctl") is None or shutil.which("rotctld") is None:
         pytest.fail(
             "hamlib's rotctl is not installed: run ./quickstart.sh setup (it installs Debian's libhamlib-utils)"
         )
@@ -195,3 +195,66 @@ def test_a_vanished_client_leaves_nothing_moving(mount_factory) -> None:
     wait_until(lambda: mount.values("TELESCOPE_TRACK_STATE")["TRACK_OFF"], 30, 0.2, "following to stop")
     time.sleep(1.5)
     assert at_rest(mount)
+
+
+# Requests whose answers do not depend on the rotator behind (a position inside 0…90° elevation, the default limits of
+# both), one connection each: hamlib's rotctld with its dummy rotator and the driver must answer the same bytes.
+SAME_AS_ROTCTLD = [
+    b"P 120 30\n", b"P 120 100\n", b"P abc 3\n", b"P 12abc 10\n", b"P ? 3\n", b"P\n10\n20\n", b"+P 10 20\n",
+    b";\\set_pos 1,5 2.5xyz\n", b"|\\set_pos 30 20\n", b"S\n", b"+S\n", b"\\stop\n", b";S\n", b"#comment\nS\n",
+    b"\\nosuch\nS\n", b" S\n", b"SS\n", b"q\n", b"P 10 20\nq\nS\n",
+]  # fmt: skip
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
+def exchange(port: int, data: bytes, *, expect: int | None = None) -> bytes:
+    """Send `data` on a new connection; read until the server closes it, `expect` bytes have come, or it is quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(data)
+        answer = b""
+        while expect is None or len(answer) < expect:
+            sock.settimeout(30 if expect is not None else 1.0)
+            try:
+                chunk = sock.recv(4096)
+            except TimeoutError:
+                break
+            if not chunk:
+                return answer
+            answer += chunk
+        sock.settimeout(0.5)  # nothing more
+        try:
+            answer += sock.recv(4096)
+        except TimeoutError:
+            pass
+        return answer
+
+
+def test_the_answers_are_rotctlds_own(mount_factory, tmp_path) -> None:
+    """hamlib's rotctld (-m 1, the dummy rotator) beside the driver, the same requests to both."""
+    mount = mount_factory()
+    port, reference_port = free_port(), free_port()
+    serve_rotator(mount, port)
+    reference = subprocess.Popen(
+        ["rotctld", "-m", "1", "-T", "127.0.0.1", "-t", str(reference_port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: listening(reference_port), 30, 0.2, "rotctld to listen")
+        for data in SAME_AS_ROTCTLD:
+            expected = exchange(reference_port, data)
+            assert exchange(port, data, expect=len(expected)) == expected, data
+        theirs = exchange(reference_port, b"\\dump_state\n").splitlines()
+        ours = exchange(port, b"\\dump_state\n", expect=len(b"\n".join(theirs)) + 1).splitlines()
+        assert ours[0] == theirs[0] == b"1"  # protocol 1
+        assert ours[2:] == theirs[2:]  # only the rotator model differs: 2 (network) for us, 1 (dummy) for it
+    finally:
+        reference.terminate()
+        reference.wait(timeout=30)
+    assert exchange(port, b"S\n", expect=7) == b"RPRT 0\n"

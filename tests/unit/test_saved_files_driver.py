@@ -17,6 +17,7 @@ from lxml import etree
 from astrolink_sim import astrolink_request
 from disk_faults import refuse_new_files
 from mount_sim import DEVICE, request, true_direction
+from rotator_sim import say
 
 from indi_astrojolo.astrolink4.driver import AstroLink4Driver
 from indi_astrojolo.astrolink4.emulator import AstroLink4Emulator, EmulatorConfig
@@ -132,6 +133,7 @@ async def test_after_a_damaged_config_the_mount_does_not_move_until_the_limits_a
             said = driver.outbox.take().decode()
             assert "motion is held: the saved configuration" in said, move.name
             assert driver.props[move.name].state.value == "Alert", move.name
+        assert await say(driver, "P 120 45\n") == b"RPRT -9\n"  # the rotctld endpoint: rejected, in hamlib's words
         await trio.sleep(5)
         assert driver.motion.phase is Phase.IDLE
         assert true_direction(driver) == pytest.approx((0.0, 0.0), abs=1e-6)  # nothing moved
