@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import socket
 
 import pytest
 import trio
@@ -123,3 +124,21 @@ def test_the_target_moves_as_the_last_two_positions_say_for_a_while_then_holds()
     assert track.velocity() == (0.0, 0.0)
     track.add(60.0, 90.5, 30.0)  # a minute later: that says nothing of its motion either
     assert track.velocity() == (0.0, 0.0)
+
+
+async def test_a_port_in_use_is_reported(autojump_clock) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with trio.open_nursery() as nursery:
+            driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
+            assert driver.props.switch("ROTATOR_SERVER")["DISABLE"].on  # off until switched on
+            await driver.handle_request(request("Number", "ROTATOR_SERVER_PORT", PORT=port))
+            await driver.handle_request(request("Switch", "ROTATOR_SERVER", ENABLE=True, DISABLE=False))
+            await trio.sleep(1.0)
+            assert driver.props["ROTATOR_SERVER"].state.value == "Alert"
+            assert f"Cannot listen on 127.0.0.1:{port}: Address already in use".encode() in driver.outbox.take()
+            await driver.handle_request(request("Switch", "ROTATOR_SERVER", ENABLE=False, DISABLE=True))
+            assert driver.props["ROTATOR_SERVER"].state.value == "Idle"
+            nursery.cancel_scope.cancel()
