@@ -184,7 +184,7 @@ class NexStarDriver(Device):
                 read_axes=self._read_mount_axes,
                 to_mount=self.antenna_to_mount,
                 to_antenna=self.mount_to_antenna,
-                signs=lambda: (axis1_sign(self.geometry(), self.southern()), axis2_sign(self.geometry(), self.southern())),
+                signs=self._axis_signs,
                 max_rate=lambda: self.props.number("SAT_SETTINGS")["MAX_AXIS_RATE"].value,
                 motion_held=self._rotator_motion_held,
                 show_following=lambda on: self.motion.set_phase(Phase.SATELLITE if on else Phase.IDLE),
@@ -257,6 +257,10 @@ class NexStarDriver(Device):
     def _limit_guards(self) -> dict[str, Callable[[Handler], Handler]]:
         held = self._held_while_limits_unconfirmed
         return {name: partial(held, moves=moves) for name, moves in MOTION_REQUESTS.items()}
+
+    def _axis_signs(self) -> tuple[int, int]:
+        geometry, southern = self.geometry(), self.southern()
+        return axis1_sign(geometry, southern), axis2_sign(geometry, southern)
 
     def _rotator_motion_held(self) -> str | None:
         """Why the rotator endpoint may not move the mount now: what the guards below say to INDI requests."""
