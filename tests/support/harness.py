@@ -415,41 +415,36 @@ class Client:
     def _device(self, device: str) -> Any:
         return self.wait_for(lambda: self.client.getDevice(device), 10, f"device {device}")
 
-    def _request(self, device: str, name: str, kind: str, values: dict[str, Any]) -> Any:
-        """A new vector for a request, built apart from the library's own copy of the property.
-
-        That copy belongs to the library's reader thread, which overwrites its values whenever the driver sends the
-        property: setting a member there and sending it races with the next update (a value set, overwritten by an
-        update, then sent as the old value). The members the request does not name keep the values last received."""
-        shown = self.wait_property(device, name)
-        unknown = set(values) - set(shown.values)
-        assert not unknown, f"{name} has no member {', '.join(sorted(unknown))}"
-        vector = getattr(self.PyIndi, f"Property{kind}")(len(shown.values))
-        vector.setDeviceName(device)
-        vector.setName(name)
-        for widget, (member, value) in zip(vector, {**shown.values, **values}.items()):
-            widget.setName(member)
-            if kind == "Number":
-                widget.setValue(float(value))
-            elif kind == "Text":
-                widget.setText(str(value))
-            else:
-                widget.setState(self.PyIndi.ISS_ON if value else self.PyIndi.ISS_OFF)
-        return vector
-
     def set_switch(self, device: str, name: str, on: dict[str, bool] | list[str]) -> None:
-        if isinstance(on, list):  # these on, every other member off
-            members = self.wait_property(device, name).values
-            unknown = set(on) - set(members)
-            assert not unknown, f"{name} has no member {', '.join(sorted(unknown))}"
-            on = {member: member in on for member in members}
-        self.client.sendNewSwitch(self._request(device, name, "Switch", on))
+        PyIndi = self.PyIndi
+        self.wait_property(device, name)
+        vector = self._device(device).getSwitch(name)
+        states = {member: True for member in on} if isinstance(on, list) else on
+        if isinstance(on, list):
+            vector.reset()
+        for member, state in states.items():
+            widget = vector.findWidgetByName(member)
+            assert widget is not None, f"{name} has no member {member}"
+            widget.setState(PyIndi.ISS_ON if state else PyIndi.ISS_OFF)
+        self.client.sendNewSwitch(vector)
 
     def set_number(self, device: str, name: str, values: dict[str, float]) -> None:
-        self.client.sendNewNumber(self._request(device, name, "Number", values))
+        self.wait_property(device, name)
+        vector = self._device(device).getNumber(name)
+        for member, value in values.items():
+            widget = vector.findWidgetByName(member)
+            assert widget is not None, f"{name} has no member {member}"
+            widget.setValue(value)
+        self.client.sendNewNumber(vector)
 
     def set_text(self, device: str, name: str, values: dict[str, str]) -> None:
-        self.client.sendNewText(self._request(device, name, "Text", values))
+        self.wait_property(device, name)
+        vector = self._device(device).getText(name)
+        for member, value in values.items():
+            widget = vector.findWidgetByName(member)
+            assert widget is not None, f"{name} has no member {member}"
+            widget.setText(value)
+        self.client.sendNewText(vector)
 
     def connect_device(self, device: str, timeout: float = 15.0) -> None:
         self.set_switch(device, "CONNECTION", ["CONNECT"])
