@@ -1061,9 +1061,8 @@ class MotionControl(Part):
         previous = {name: vector[name].value for name in update.values}
         vector.apply(update.values)
         try:
-            await trio.to_thread.run_sync(
-                self._write_park
-            )  # saved before it is acknowledged: a crash loses nothing said
+            # saved before it is acknowledged: a crash loses nothing said
+            await trio.to_thread.run_sync(self._write_park)
         except OSError:
             vector.apply(previous)
             raise
