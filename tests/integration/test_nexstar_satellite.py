@@ -78,7 +78,7 @@ def test_a_pass_under_way_is_followed_and_halted(mount_factory, iss) -> None:
 
     # The clock offset is known only to the window above: judge at the offset within it that fits best.
     candidates = [offsets[0] + (offsets[1] - offsets[0]) * k / 20 for k in range(21)]
-    rms, offset, errors = min((rms_of(errors_at(o)), o, errors_at(o)) for o in candidates)
+    rms, offset, errors = min((rms_of(errors), o, errors) for o in candidates for errors in [errors_at(o)])
     window_ms = (offsets[1] - offsets[0]) * 1000
     print(f"following RMS {rms:.2f}′ at clock offset {offset - offsets[0]:.3f} s into a {window_ms:.0f} ms window")
     assert rms < 5.0, f"RMS {rms:.2f}′ ({', '.join(f'{e:.1f}' for e in errors)}; clock window {window_ms:.0f} ms)"
