@@ -255,6 +255,7 @@ class Snapshot:
     limits: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     formats: dict[str, str] = field(default_factory=dict)  # number members' printf formats, as defined
     timeout: float = 0.0  # the vector's timeout attribute (seconds), as defined
+    rule: int = 0  # a switch vector's rule, as pyindi-client numbers it (ISR_1OFMANY, ISR_ATMOST1, ISR_NOFMANY)
     received: float = field(default_factory=time.monotonic)  # when the client got it (time.monotonic())
 
 
@@ -317,6 +318,7 @@ class Client:
         PyIndi = self.PyIndi
         kind_code = prop.getType()
         values: dict[str, Any] = {}
+        rule = 0
         limits: dict[str, tuple[float, float, float]] = {}
         formats: dict[str, str] = {}
         if kind_code == PyIndi.INDI_NUMBER:
@@ -327,7 +329,9 @@ class Client:
                 formats[widget.getName()] = widget.getFormat()
         elif kind_code == PyIndi.INDI_SWITCH:
             kind = "Switch"
-            for widget in PyIndi.PropertySwitch(prop):
+            switches = PyIndi.PropertySwitch(prop)
+            rule = int(switches.getRule())
+            for widget in switches:
                 values[widget.getName()] = widget.getState() == PyIndi.ISS_ON
         elif kind_code == PyIndi.INDI_TEXT:
             kind = "Text"
@@ -350,6 +354,7 @@ class Client:
             limits,
             formats,
             self._timeout(prop, kind),
+            rule=rule,
         )
         key = (prop.getDeviceName(), prop.getName())
         with self._cond:
@@ -415,36 +420,46 @@ class Client:
     def _device(self, device: str) -> Any:
         return self.wait_for(lambda: self.client.getDevice(device), 10, f"device {device}")
 
+    def _request(self, device: str, name: str, kind: str, values: dict[str, Any]) -> Any:
+        """A new vector for a request, built apart from the library's own copy of the property.
+
+        That copy belongs to the library's reader thread, which overwrites its values whenever the driver sends the
+        property: a member set there and then sent raced with the next update (a fresh-clone run sent FOCUS_SYNC 0
+        for 20000). The members the request does not name keep the values last received. A switch vector carries its
+        rule, because the library sends only the members that are On of a one-of-many vector, and all of the others."""
+        shown = self.wait_property(device, name)
+        unknown = set(values) - set(shown.values)
+        assert not unknown, f"{name} has no member {', '.join(sorted(unknown))}"
+        members = {**shown.values, **values}
+        vector = getattr(self.PyIndi, f"Property{kind}")(len(members))
+        vector.setDeviceName(device)
+        vector.setName(name)
+        if kind == "Switch":
+            vector.setRule(shown.rule)
+        for widget, (member, value) in zip(vector, members.items(), strict=True):
+            widget.setName(member)
+            if kind == "Number":
+                widget.setValue(float(value))
+            elif kind == "Text":
+                widget.setText(str(value))
+            else:
+                widget.setState(self.PyIndi.ISS_ON if value else self.PyIndi.ISS_OFF)
+        return vector
+
     def set_switch(self, device: str, name: str, on: dict[str, bool] | list[str]) -> None:
-        PyIndi = self.PyIndi
-        self.wait_property(device, name)
-        vector = self._device(device).getSwitch(name)
-        states = {member: True for member in on} if isinstance(on, list) else on
+        """Sets switches: a dict names members and their states; a list names the members On, every other Off."""
         if isinstance(on, list):
-            vector.reset()
-        for member, state in states.items():
-            widget = vector.findWidgetByName(member)
-            assert widget is not None, f"{name} has no member {member}"
-            widget.setState(PyIndi.ISS_ON if state else PyIndi.ISS_OFF)
-        self.client.sendNewSwitch(vector)
+            members = self.wait_property(device, name).values
+            unknown = set(on) - set(members)
+            assert not unknown, f"{name} has no member {', '.join(sorted(unknown))}"
+            on = {member: member in on for member in members}
+        self.client.sendNewSwitch(self._request(device, name, "Switch", on))
 
     def set_number(self, device: str, name: str, values: dict[str, float]) -> None:
-        self.wait_property(device, name)
-        vector = self._device(device).getNumber(name)
-        for member, value in values.items():
-            widget = vector.findWidgetByName(member)
-            assert widget is not None, f"{name} has no member {member}"
-            widget.setValue(value)
-        self.client.sendNewNumber(vector)
+        self.client.sendNewNumber(self._request(device, name, "Number", values))
 
     def set_text(self, device: str, name: str, values: dict[str, str]) -> None:
-        self.wait_property(device, name)
-        vector = self._device(device).getText(name)
-        for member, value in values.items():
-            widget = vector.findWidgetByName(member)
-            assert widget is not None, f"{name} has no member {member}"
-            widget.setText(value)
-        self.client.sendNewText(vector)
+        self.client.sendNewText(self._request(device, name, "Text", values))
 
     def connect_device(self, device: str, timeout: float = 15.0) -> None:
         self.set_switch(device, "CONNECTION", ["CONNECT"])
