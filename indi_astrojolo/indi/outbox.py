@@ -17,6 +17,7 @@ class Outbox:
         self._queued = 0
         self._writing = 0
         self.most_unsent = 0  # the largest backlog seen, in bytes
+        self._peak_since_caught_up = 0
         self.notify: Callable[[], None] | None = None
 
     @property
@@ -27,6 +28,7 @@ class Outbox:
         self._chunks.append(data)
         self._queued += len(data)
         self.most_unsent = max(self.most_unsent, self.unsent)
+        self._peak_since_caught_up = max(self._peak_since_caught_up, self.unsent)
         if self.notify is not None:
             self.notify()
 
@@ -41,6 +43,11 @@ class Outbox:
     def written(self) -> None:
         """What was taken has been written (or never will be: stdout is gone)."""
         self._writing = 0
+
+    def caught_up(self) -> int:
+        """The writer has written everything: the largest backlog since it last caught up, in bytes."""
+        peak, self._peak_since_caught_up = self._peak_since_caught_up, 0
+        return peak
 
     def __bool__(self) -> bool:
         return bool(self._chunks)

@@ -16,7 +16,9 @@ Output is bounded too: while more than OUTPUT_BACKLOG_LIMIT bytes wait for stdou
 driver writes, on a loaded machine), a getProperties is not answered at once but put aside, and answered when stdout
 has caught up. Requests put aside for the same device and property are answered once: indiserver sends a driver's
 definitions to every client of the device, so one answer serves them all. The reader goes on reading meanwhile, so
-an abort is never held up behind the answers.
+an abort is never held up behind the answers. When stdout has caught up after a backlog of more than
+HEAP_RELEASE_BACKLOG bytes, the heap's free pages are given back (heap.py), so one slow minute does not leave the
+driver larger for the rest of the night.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import TypeGuard
 import trio
 
 from .device import Device
+from .heap import release_free_heap
 from .part import WiringError
 from .xmlstream import (
     EnableBLOB,
@@ -49,6 +52,7 @@ log = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 10.0  # seconds the requests queued before stdin closed may take to finish
 REQUEST_QUEUE_LIMIT = 256  # requests read ahead of the dispatcher, per lane: a few tens of ms of work, a few hundred kB
 OUTPUT_BACKLOG_LIMIT = 1 << 20  # bytes waiting for stdout before getProperties waits: some twenty definition sets
+HEAP_RELEASE_BACKLOG = 1 << 18  # bytes: a backlog this large, once written, is worth a malloc_trim (under 5 ms)
 
 # Another device's def/set/del this driver snoops waits in the same queue: it is served in arrival order with the
 # requests (a GPS's site applied between two gotos, never during one).
@@ -122,6 +126,7 @@ class Runtime:
         *,
         stdin: int = 0,
         stdout: int = 1,
+        release_heap: Callable[[], object] = release_free_heap,
     ):
         if not device.wired():
             raise WiringError(f"{type(device).__name__} has no request dispatch: its constructor must end with wire()")
@@ -130,6 +135,7 @@ class Runtime:
         self.pending = pending
         self.stdin_fd = stdin
         self.stdout_fd = stdout
+        self.release_heap = release_heap
         self.requests = RequestQueue()
         self._output_ready = trio.Event()
         self._output_written = trio.Event()  # set after each write to stdout
@@ -285,6 +291,8 @@ class Runtime:
                     return
                 outbox.written()
                 self._output_written.set()
+            if outbox.caught_up() > HEAP_RELEASE_BACKLOG:
+                self.release_heap()
 
     async def _signal_loop(self, scope: trio.CancelScope) -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:

@@ -1,6 +1,7 @@
 """A flood of client requests: the driver's queue stays bounded (the reader stops reading, so the flood waits in the
 sender), and an abort or a disconnect sent after the flood overtakes it and withdraws what was queued before it.
-A flood of getProperties that the peer does not read the answers to: the answers waiting for stdout stay bounded too.
+A flood of getProperties that the peer does not read the answers to: the answers waiting for stdout stay bounded too,
+and the heap they took is given back once they are written.
 
 The whole driver runtime (stdin reader, dispatcher, writer) runs in this process on a socket pair, the AstroLink 4
 driver simulating its device with the real emulator. The clock is trio's real one, since the socket is real I/O; the
@@ -88,10 +89,28 @@ def is_set(name: str, state: str | None = None):
     return found
 
 
+class HeapReleases:
+    """In place of the C library's malloc_trim: the bytes still waiting for stdout at each call (there must be none)."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self.unsent_at_calls: list[int] = []
+
+    def __call__(self) -> None:
+        self.unsent_at_calls.append(self.outbox.unsent)
+
+
 async def connected_driver(nursery: trio.Nursery):
     driver_end, peer_end = socket.socketpair()
     driver = AstroLink4Driver(SPEC, prepare_properties(SPEC), Outbox())
-    runtime = Runtime(driver, XmlStream(), [], stdin=driver_end.fileno(), stdout=driver_end.fileno())
+    runtime = Runtime(
+        driver,
+        XmlStream(),
+        [],
+        stdin=driver_end.fileno(),
+        stdout=driver_end.fileno(),
+        release_heap=HeapReleases(driver.outbox),
+    )
     peer = Peer(peer_end)
 
     async def run_driver() -> None:
@@ -182,6 +201,8 @@ async def flood_while_stdout_lags(peer: Peer, runtime: Runtime, driver) -> None:
 async def test_a_get_properties_flood_waits_for_stdout_and_identical_requests_are_answered_once() -> None:
     async with trio.open_nursery() as nursery:
         driver, runtime, peer = await connected_driver(nursery)
+        releases = runtime.release_heap
+        assert releases.unsent_at_calls == []  # connecting writes some 40 kB: not worth giving heap back
         mark = len(peer.replies)
         await flood_while_stdout_lags(peer, runtime, driver)
         assert driver.outbox.unsent <= OUTPUT_BACKLOG_LIMIT + ONE_ANSWER_AT_MOST
@@ -199,6 +220,8 @@ async def test_a_get_properties_flood_waits_for_stdout_and_identical_requests_ar
         assert 1 <= answers < GET_FLOOD
         assert runtime.unanswered == 0
         assert driver.outbox.most_unsent <= OUTPUT_BACKLOG_LIMIT + ONE_ANSWER_AT_MOST
+        # the megabyte that waited is given back to the system once written, and only then
+        assert releases.unsent_at_calls and set(releases.unsent_at_calls) == {0}
         nursery.cancel_scope.cancel()
 
 
