@@ -46,6 +46,7 @@ import numpy as np
 from sgp4.api import SGP4_ERRORS, WGS72, Satrec
 
 from .astrometry import Site, Weather
+from .sunlight import sun_earth_fixed, sunlit_fraction
 
 __all__ = [
     "Look",
@@ -55,6 +56,7 @@ __all__ = [
     "PassPoint",
     "TLE",
     "TLEError",
+    "doppler",
     "next_pass",
     "parse_tle",
     "predict_passes",
@@ -67,6 +69,7 @@ _LINE_LENGTH = 69
 _MAX_FUTURE_DAYS = 1.0
 # Earth's nominal rotation rate (IERS; the rate Vallado's TEME → PEF velocity transformation uses), rad/s.
 _EARTH_ROTATION_RATE = 7.292115146706979e-5
+SPEED_OF_LIGHT_KM_S = 299_792.458
 # eraAtioq's guards: the refraction formula is evaluated no lower than sin(altitude) = 0.05 (about 2.9°).
 _REFRACTION_CELMIN = 1e-6
 _REFRACTION_SELMIN = 0.05
@@ -261,6 +264,14 @@ class Look:
     range_rate_km_s: float
 
 
+def doppler(frequency: float, range_rate_km_s: float) -> tuple[float, float]:
+    """A radio frequency on the satellite as heard on the ground (its downlink) and the one to send from the ground
+    for the satellite to hear it (its uplink), for a range rate that is positive while the satellite recedes.
+    First order in v/c: the second-order terms are below 1e-9 of the frequency (0.4 Hz at 435 MHz)."""
+    beta = range_rate_km_s / SPEED_OF_LIGHT_KM_S
+    return frequency * (1.0 - beta), frequency * (1.0 + beta)
+
+
 @dataclass(frozen=True, slots=True)
 class LookArray:
     """The same as Look for an array of instants; every field is a 1-D numpy array."""
@@ -377,6 +388,12 @@ class Orbit:
         vy = -sin_g * velocity[:, 0] + cos_g * velocity[:, 1] - _EARTH_ROTATION_RATE * x
         earth_velocity = np.column_stack((vx, vy, velocity[:, 2]))
         return earth_position, earth_velocity
+
+    def sunlit(self, unix) -> np.ndarray:
+        """The fraction of the Sun's disc the satellite sees (sunlight.py): 1 in sunlight, 0 in the Earth's shadow;
+        an array of one value per instant, a float instant giving one."""
+        position, _velocity = self.earth_fixed(unix)
+        return sunlit_fraction(position, sun_earth_fixed(unix))
 
     @overload
     def topocentric(self, site: Site, unix: float, weather: Weather | None = None) -> Look: ...

@@ -64,6 +64,7 @@ class SatelliteTracker(Part):
             "SAT_POINTING_MODE": self._on_setting,
             "SAT_AFTER_PASS": self._on_setting,
             "SAT_SETTINGS": self._on_setting,
+            "SAT_FREQUENCY": self._on_frequency,
         }
 
     # --- inputs ----------------------------------------------------------------------------------------------
@@ -206,6 +207,10 @@ class SatelliteTracker(Part):
         self.driver.accept(update)
         await self.refresh_quietly()
 
+    async def _on_frequency(self, update: Update) -> None:
+        """Frequencies may change during a pass (a ham moves to another transponder): the next status uses them."""
+        self.driver.accept(update)
+
     async def _on_tracking(self, update: Update) -> None:
         vector = update.switches
         if not update["SAT_TRACK"]:
@@ -322,16 +327,23 @@ class SatelliteTracker(Part):
         driver.update(status.name, State.OK)
 
     def _show_status(self, orbit: Orbit, plan: PassPlan, measured: AxisAngles, now: float) -> None:
+        from .orbit import doppler
+
         driver = self.driver
         status = self.props.number("SAT_STATUS")
+        frequencies = self.props.number("SAT_FREQUENCY")
         look = orbit.topocentric(driver.site(), now, self._weather())
         ideal = driver.model.to_sky(measured)
         pointed_az, pointed_el = plan.pointing(ideal.axis1, ideal.axis2)
+        downlink_heard, _ = doppler(frequencies["DOWNLINK"].value, look.range_rate_km_s)
+        _, uplink_sent = doppler(frequencies["UPLINK"].value, look.range_rate_km_s)
         status.apply(
             {
                 "SAT_AZ": float(look.azimuth) % 360.0, "SAT_ALT": float(look.elevation),
                 "SAT_RANGE": float(look.range_km),
                 "FOLLOW_ERROR": float(separation(pointed_az, pointed_el, look.azimuth, look.elevation)) * 60.0,
+                "RANGE_RATE": look.range_rate_km_s, "DOWNLINK_HEARD": downlink_heard, "UPLINK_SENT": uplink_sent,
+                "SUNLIT": float(orbit.sunlit(now)[0]),
             }
         )  # fmt: skip
         driver.update(status.name, State.BUSY)

@@ -25,7 +25,8 @@ DRIVER_WEATHER = dict(
 )
 
 
-def _zero_earth_orientation() -> ExitStack:
+def zero_earth_orientation() -> ExitStack:
+    """Astropy offline, with UT1 = UTC and no polar motion, as the driver reckons (a context manager)."""
     mjd = np.arange(40000.0, 70001.0)
     zero = np.zeros_like(mjd)
     table = iers.IERS_B(
@@ -56,7 +57,7 @@ class Sky:
 
     def hour_angle(self, ra_hours: float, dec: float, unix: float) -> tuple[float, float]:
         """Observed (refracted) hour angle in degrees (west positive, -180…180) and declination of a star."""
-        with _zero_earth_orientation():
+        with zero_earth_orientation():
             when = self._time(unix)
             star = SkyCoord(ra_hours * u.hourangle, dec * u.deg, frame=TETE(obstime=when))
             place = star.transform_to(HADec(obstime=when, location=self.location, **DRIVER_WEATHER))
@@ -64,7 +65,7 @@ class Sky:
 
     def star_at_hour_angle(self, hour_angle_deg: float, dec: float, unix: float) -> tuple[float, float]:
         """The apparent RA (hours) and Dec of a star seen at this observed hour angle and declination."""
-        with _zero_earth_orientation():
+        with zero_earth_orientation():
             when = self._time(unix)
             place = SkyCoord(hour_angle_deg * u.deg, dec * u.deg, frame=HADec(obstime=when, location=self.location, **DRIVER_WEATHER))
             star = place.transform_to(TETE(obstime=when))
@@ -72,7 +73,7 @@ class Sky:
 
     def horizontal(self, ra_hours: float, dec: float, unix: float) -> tuple[float, float]:
         """Observed azimuth (0 north, 90 east) and altitude of a star."""
-        with _zero_earth_orientation():
+        with zero_earth_orientation():
             when = self._time(unix)
             star = SkyCoord(ra_hours * u.hourangle, dec * u.deg, frame=TETE(obstime=when))
             place = star.transform_to(AltAz(obstime=when, location=self.location, **DRIVER_WEATHER))
@@ -80,7 +81,7 @@ class Sky:
 
     def star_at(self, azimuth: float, altitude: float, unix: float) -> tuple[float, float]:
         """The apparent RA (hours) and Dec of what is seen at this azimuth and altitude."""
-        with _zero_earth_orientation():
+        with zero_earth_orientation():
             when = self._time(unix)
             place = SkyCoord(azimuth * u.deg, altitude * u.deg, frame=AltAz(obstime=when, location=self.location, **DRIVER_WEATHER))
             star = place.transform_to(TETE(obstime=when))

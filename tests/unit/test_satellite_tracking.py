@@ -147,3 +147,49 @@ async def test_abort_or_halt_stops_a_pass_and_reports_it_once(autojump_clock, is
         await trio.sleep(10)
         assert true_direction(driver) == pytest.approx(first, abs=1e-3)  # stopped, and stays stopped
         nursery.cancel_scope.cancel()
+
+
+async def test_the_status_gives_range_rate_doppler_and_sunlight_through_the_pass(autojump_clock, iss) -> None:
+    """SAT_STATUS once a second: the range rate against a difference of ranges (not sgp4's velocity, which the
+    driver uses), the frequencies shifted by it, and the sunlit fraction. A frequency changed mid-pass is used."""
+    site, found = pass_scenario(iss, EPOCH + 3600, 40.0, lead_seconds=LEAD)
+    downlink, uplink = 437.8, 145.99
+    async with trio.open_nursery() as nursery:
+        driver = await prepare(nursery, site, found.rise.unix - LEAD)
+        await driver.handle_request(request("Number", "SAT_FREQUENCY", DOWNLINK=downlink, UPLINK=uplink))
+        await driver.handle_request(request("Switch", "SAT_TRACKING_STAT", SAT_TRACK=True))
+        status = driver.props.number("SAT_STATUS")
+        seen: list[tuple[float, dict[str, float]]] = []
+        while driver.now_unix() < found.set.unix - 2.0:
+            await trio.sleep(1.0)
+            if driver.props["SAT_STATUS"].state.value == "Busy" and driver.now_unix() > found.rise.unix + 2.0:
+                seen.append((driver.now_unix(), {member.name: member.value for member in status}))
+            if not seen[-1:] or driver.now_unix() < found.culmination.unix:
+                continue
+            if downlink == 437.8:  # after culmination, another transponder
+                downlink = 435.3
+                await driver.handle_request(request("Number", "SAT_FREQUENCY", DOWNLINK=downlink))
+                changed_at = driver.now_unix()
+        nursery.cancel_scope.cancel()
+
+    def range_rate(unix: float) -> float:  # a central difference of the range over 0.2 s
+        return (iss.topocentric(site, unix + 0.1).range_km - iss.topocentric(site, unix - 0.1).range_km) / 0.2
+
+    assert len(seen) > 0.8 * found.duration
+    light = 299_792.458
+    for unix, values in seen:
+        window = [range_rate(t) for t in np.linspace(unix - 1.5, unix, 7)]  # shown at most a second ago
+        assert min(window) - 1e-3 <= values["RANGE_RATE"] <= max(window) + 1e-3, (unix, values)
+        # the status is at most a second old: in the second after the change, it may be of either frequency
+        heard_of = {437.8} if unix <= changed_at else {435.3} if unix > changed_at + 1.0 else {437.8, 435.3}
+        shifted = [f * (1 - values["RANGE_RATE"] / light) for f in heard_of]
+        assert any(abs(values["DOWNLINK_HEARD"] - f) < 1e-7 for f in shifted), (unix, values, shifted)
+        assert values["UPLINK_SENT"] == pytest.approx(uplink * (1 + values["RANGE_RATE"] / light), abs=1e-7)
+        lit = iss.sunlit(np.linspace(unix - 1.5, unix, 7))
+        assert lit.min() <= values["SUNLIT"] <= lit.max(), (unix, values["SUNLIT"], lit)
+    rising = [values for unix, values in seen if unix < found.culmination.unix - 30]
+    setting = [values for unix, values in seen if unix > found.culmination.unix + 30]
+    # approaching, the downlink is heard high and the uplink sent low; receding, the other way round
+    assert all(v["RANGE_RATE"] < 0 and v["DOWNLINK_HEARD"] > 437.8 and v["UPLINK_SENT"] < uplink for v in rising)
+    assert all(v["RANGE_RATE"] > 0 and v["UPLINK_SENT"] > uplink for v in setting)
+    assert max(abs(v["DOWNLINK_HEARD"] - 437.8) for v in rising) > 0.005  # some kHz at the ISS's speed
