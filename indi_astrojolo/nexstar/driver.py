@@ -161,7 +161,12 @@ class NexStarDriver(Device):
         self.ambient_time = 0.0
         # Guide pulses and the motion control ask each other only what they need: motion ends the pulses at an
         # abort; a pulse asks motion for the park state, the phase and the tracked target, which moves with it.
-        self.motion = MotionControl(self, stop_pulses=lambda: self.guiding.stop_pulses())
+        # During a satellite pass the motion buttons move the aim along and across the track, not the axes.
+        self.motion = MotionControl(
+            self,
+            stop_pulses=lambda: self.guiding.stop_pulses(),
+            nudge_pass=lambda update: self.satellites.nudge(update),
+        )
         self.guiding = NexStarGuiding(
             self,
             self.transact,

@@ -133,9 +133,17 @@ def is_stop(cmd: int, data: bytes) -> bool:
 
 
 class MotionControl(Part):
-    def __init__(self, driver: NexStarDriver, stop_pulses: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        driver: NexStarDriver,
+        stop_pulses: Callable[[], Awaitable[None]],
+        nudge_pass: Callable[[Update], Awaitable[None]],
+    ) -> None:
         self.driver = driver
         self.stop_pulses = stop_pulses  # ends the guide pulses in progress (guiding.py): an abort stops them too
+        # While a satellite pass is followed the motion buttons move the aim along and across the track
+        # (satellite.py), instead of the axes.
+        self.nudge_pass = nudge_pass
         self.props = driver.props
         self.phase = Phase.IDLE
         self.failed = False
@@ -816,7 +824,7 @@ class MotionControl(Part):
 
     # --- manual motion ---------------------------------------------------------------------------------------
 
-    def _slew_level(self) -> int:
+    def slew_level(self) -> int:
         selected = self.props.switch("TELESCOPE_SLEW_RATE").selected() or "5x"
         return int(selected.rstrip("x"))
 
@@ -826,7 +834,8 @@ class MotionControl(Part):
         if self.phase in (Phase.SLEWING, Phase.PARKING, Phase.HOMING):
             raise ValidationError("a goto is under way; abort it first")
         if self.phase is Phase.SATELLITE:
-            raise ValidationError("a satellite is being followed; halt it first")
+            await self.nudge_pass(update)
+            return
         if any(update.values.values()):
             await self.asked_to_move()
         ns = update.vector.name.endswith("NS")
@@ -845,7 +854,7 @@ class MotionControl(Part):
             self.track_after_move = True
         self.driver.accept(update, State.BUSY if direction else State.IDLE)
         self.manual[key] = direction * sign
-        level = self._slew_level()
+        level = self.slew_level()
         if direction:
             self._guard_manual(axis, direction * sign)
             cmd = Command.MOVE_POS if direction * sign > 0 else Command.MOVE_NEG
@@ -890,7 +899,7 @@ class MotionControl(Part):
         ideal = self.driver.pointing_now()
         if ideal is None:
             return
-        level = self._slew_level()
+        level = self.slew_level()
         margin = MOVE_DEG_S[level - 1] * MANUAL_LIMIT_MARGIN + 0.05
         reason = None
         if self.manual["NS"] and self.driver.geometry() is Geometry.ALTAZ:

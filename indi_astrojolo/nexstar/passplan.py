@@ -18,12 +18,19 @@ axis holds at the highest allowed altitude while the satellite is above it. On a
 declination (ERFA's ae2hd).
 
 The worst moment — where the plan is furthest from the satellite — is reported with its cause.
+
+Offsets (SAT_TIME_OFFSET, SAT_CROSS_TRACK_OFFSET): a TLE's error is mostly along the track, the satellite running
+some seconds early or late, so `position` takes the moment to aim at (now plus the time offset) and a cross-track
+offset in degrees: the satellite's direction moved at right angles to its motion, towards the inside of the pass's
+arc (the zenith side) for positive values. The offset is applied to the planned axes as the difference it makes to
+the satellite's own direction, so the plan's rate limits and cord-wrap turns stay as planned.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import erfa
 import numpy as np
@@ -46,6 +53,7 @@ class PassPlan:
     worst_time: float = 0.0
     worst_cause: str = ""
     notes: list[str] = field(default_factory=list)
+    altitude_limits: tuple[float, float] = (-90.0, 90.0)
 
     @property
     def start(self) -> float:
@@ -55,9 +63,43 @@ class PassPlan:
     def end(self) -> float:
         return float(self.times[-1])
 
-    def position(self, unix: float) -> tuple[float, float]:
-        """Ideal axis angles at a moment (held at the ends outside the pass)."""
-        return float(np.interp(unix, self.times, self.axis1)), float(np.interp(unix, self.times, self.axis2))
+    def position(self, unix: float, cross_track: float = 0.0) -> tuple[float, float]:
+        """Ideal axis angles at a moment (held at the ends outside the pass), `cross_track` degrees to the side."""
+        axis1, axis2 = float(np.interp(unix, self.times, self.axis1)), float(np.interp(unix, self.times, self.axis2))
+        if not cross_track:
+            return axis1, axis2
+        azimuth, elevation = self.satellite(unix)
+        beside = self.aim(unix, cross_track)
+        if self.geometry is Geometry.ALTAZ:
+            low, high = self.altitude_limits
+            moved1 = (beside[0] - azimuth + 180.0) % 360.0 - 180.0
+            return axis1 + moved1, min(high, max(low, axis2 + beside[1] - elevation))
+        here = np.radians([azimuth, beside[0]]), np.radians([elevation, beside[1]])
+        hour_angle, declination = erfa.ae2hd(*here, math.radians(self.latitude))
+        moved1 = (math.degrees(float(hour_angle[1] - hour_angle[0])) + 180.0) % 360.0 - 180.0
+        return axis1 + moved1, axis2 + math.degrees(float(declination[1] - declination[0]))
+
+    def aim(self, unix: float, cross_track: float = 0.0) -> tuple[float, float]:
+        """Where to point at a moment (azimuth, elevation): the satellite, `cross_track` degrees to the side."""
+        azimuth, elevation = self.satellite(unix)
+        if not cross_track:
+            return azimuth, elevation
+        return _beside(azimuth, elevation, self._heading(unix) + self.inside * 90.0, cross_track)
+
+    def _heading(self, unix: float) -> float:
+        """The direction the satellite moves on the sky at a moment (degrees from the local up-azimuth meridian)."""
+        early = min(max(unix - 0.5, self.start), self.end - 1.0)  # a second of the track, within the pass
+        return _bearing(*self.satellite(early), *self.satellite(early + 1.0))
+
+    @cached_property
+    def inside(self) -> float:
+        """+1 or -1: which side of the motion (heading + or - 90°) is the inside of the arc, found at culmination."""
+        culmination = float(self.times[int(np.argmax(self.elevation))])
+        azimuth, elevation = self.satellite(culmination)
+        heading = self._heading(culmination)
+        left = _beside(azimuth, elevation, heading + 90.0, 1.0)[1]
+        right = _beside(azimuth, elevation, heading - 90.0, 1.0)[1]
+        return 1.0 if left >= right else -1.0
 
     def satellite(self, unix: float) -> tuple[float, float]:
         """Where the satellite is (azimuth 0..360, elevation), interpolated between planned samples."""
@@ -71,6 +113,23 @@ class PassPlan:
             return axis1 % 360.0, axis2
         azimuth, elevation = erfa.hd2ae(math.radians(axis1), math.radians(axis2), math.radians(self.latitude))
         return math.degrees(float(azimuth)) % 360.0, math.degrees(float(elevation))
+
+
+def _bearing(azimuth1: float, elevation1: float, azimuth2: float, elevation2: float) -> float:
+    """The initial direction (degrees) of the great circle from one direction to another, azimuth taken as longitude."""
+    l1, p1, l2, p2 = (math.radians(v) for v in (azimuth1, elevation1, azimuth2, elevation2))
+    y = math.sin(l2 - l1) * math.cos(p2)
+    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(l2 - l1)
+    return math.degrees(math.atan2(y, x))
+
+
+def _beside(azimuth: float, elevation: float, bearing: float, distance: float) -> tuple[float, float]:
+    """The direction `distance` degrees from (azimuth, elevation) along `bearing` (great circle)."""
+    l1, p1, theta, delta = (math.radians(v) for v in (azimuth, elevation, bearing, distance))
+    p2 = math.asin(math.sin(p1) * math.cos(delta) + math.cos(p1) * math.sin(delta) * math.cos(theta))
+    east = math.sin(theta) * math.sin(delta) * math.cos(p1)
+    l2 = l1 + math.atan2(east, math.cos(delta) - math.sin(p1) * math.sin(p2))
+    return math.degrees(l2) % 360.0, math.degrees(p2)
 
 
 def separation(az1, el1, az2, el2):
@@ -150,7 +209,9 @@ def plan_pass(
                 f"{_clock(times[index])} UTC: the mount turns round at full speed and loses the satellite for "
                 f"about {360.0 / max_rate:.0f} s"
             )
-    plan = PassPlan(times, axis1, axis2, azimuth, elevation, geometry, latitude, notes=notes)
+    plan = PassPlan(
+        times, axis1, axis2, azimuth, elevation, geometry, latitude, notes=notes, altitude_limits=altitude_limits
+    )
     _find_worst(plan, wanted1, max_rate, step, high)
     return plan
 

@@ -6,6 +6,12 @@ swing, the cord wrap), moves to where the pass starts, waits for the satellite a
 each axis gets the rate of the planned path plus a correction of the measured error (0x06/0x07, arcsec/s × 1024).
 After the pass the mount holds at the set point or parks (SAT_AFTER_PASS).
 
+A TLE's error is mostly along the track: SAT_TIME_OFFSET (seconds, + when the satellite runs early) aims at where
+the prediction puts it that much later, and SAT_CROSS_TRACK_OFFSET moves the aim square to its motion
+(passplan.py). Both may change during a pass; while one is followed, the manual motion buttons change them instead of
+moving the axes: East/West the time offset (East: later along the track), North/South the cross-track offset (North:
+towards the inside of the arc), at a speed set by TELESCOPE_SLEW_RATE.
+
 Optical pointing applies refraction and follows to arcseconds; antenna pointing leaves refraction out (radio waves
 bend differently) and sends new rates only when the beam would otherwise drift by a fraction of the tolerance.
 """
@@ -37,6 +43,9 @@ CORRECTION_TIME = 1.0  # seconds over which following takes a measured error out
 SLEW_ALLOWANCE = 2.0  # degrees per second assumed for reaching an in-progress pass (fast then slow goto)
 DEFAULT_WINDOW_S = 86400.0  # with no pass window, the next day is searched
 ALTITUDE_MARGIN = 0.5  # degrees below the lowest allowed altitude at which following stops as unsafe
+# What holding a motion button during a pass does to the offsets each second, by TELESCOPE_SLEW_RATE (1x … 9x)
+NUDGE_SECONDS_PER_S = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
+NUDGE_DEGREES_PER_S = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 
 def _parse_time(text: str, what: str) -> float | None:
@@ -57,6 +66,7 @@ class SatelliteTracker(Part):
         self.following = False
         self.halt_requested = False  # the next cancellation is the client's SAT_HALT, not something else stopping it
         self._orbit: tuple[str, float, Orbit] | None = None  # (TLE text, age limit, orbit)
+        self.nudging = {"WE": 0, "NS": 0}  # motion buttons held during a pass: +1, -1 or 0
         self.handlers: dict[str, Handler] = {
             "SAT_TLE_TEXT": self._on_tle,
             "SAT_PASS_WINDOW": self._on_window,
@@ -65,6 +75,8 @@ class SatelliteTracker(Part):
             "SAT_AFTER_PASS": self._on_setting,
             "SAT_SETTINGS": self._on_setting,
             "SAT_FREQUENCY": self._on_frequency,
+            "SAT_TIME_OFFSET": self._on_offset,
+            "SAT_CROSS_TRACK_OFFSET": self._on_offset,
         }
 
     # --- inputs ----------------------------------------------------------------------------------------------
@@ -74,6 +86,13 @@ class SatelliteTracker(Part):
 
     def _setting(self, name: str) -> float:
         return self.props.number("SAT_SETTINGS")[name].value
+
+    def offsets(self) -> tuple[float, float]:
+        """The time offset (s) and the cross-track offset (degrees) the pass is followed with."""
+        return (
+            self.props.number("SAT_TIME_OFFSET")["OFFSET"].value,
+            self.props.number("SAT_CROSS_TRACK_OFFSET")["OFFSET"].value,
+        )
 
     def antenna(self) -> bool:
         return self.props.switch("SAT_POINTING_MODE")["SAT_ANTENNA"].on
@@ -190,8 +209,49 @@ class SatelliteTracker(Part):
 
     async def _on_tle(self, update: Update) -> None:
         self.orbit(update["TLE"])  # refuses a bad TLE before anything changes
+        changed = update["TLE"] != self._tle_text()
         self.driver.accept(update)
+        if changed and not self.following and any(self.offsets()):
+            for name in ("SAT_TIME_OFFSET", "SAT_CROSS_TRACK_OFFSET"):
+                self.props.number(name)["OFFSET"].value = 0.0
+                self.driver.update(name, State.IDLE)
+            self.driver.message("A new TLE: the along-track and cross-track offsets are back to 0")
         await self.refresh_quietly()
+
+    async def _on_offset(self, update: Update) -> None:
+        """An offset may change at any time; a pass being followed takes it at its next step."""
+        self.driver.accept(update)
+
+    async def nudge(self, update: Update) -> None:
+        """A motion button pressed or let go while a pass is followed (motion.py hands it here)."""
+        we = update.vector.name.endswith("WE")
+        forward, back = ("MOTION_EAST", "MOTION_WEST") if we else ("MOTION_NORTH", "MOTION_SOUTH")
+        direction = 1 if update[forward] else -1 if update[back] else 0
+        self.nudging["WE" if we else "NS"] = direction
+        self.driver.accept(update, State.BUSY if direction else State.IDLE)
+
+    def _nudge_steps(self, seconds: float) -> tuple[float, float]:
+        """How much the buttons held change the time and cross-track offsets over `seconds`."""
+        level = self.driver.motion.slew_level() - 1
+        return (
+            self.nudging["WE"] * NUDGE_SECONDS_PER_S[level] * seconds,
+            self.nudging["NS"] * NUDGE_DEGREES_PER_S[level] * seconds,
+        )
+
+    def _apply_nudge_steps(self, time_step: float, cross_step: float) -> None:
+        for name, step in (("SAT_TIME_OFFSET", time_step), ("SAT_CROSS_TRACK_OFFSET", cross_step)):
+            if step:
+                member = self.props.number(name)["OFFSET"]
+                member.value = min(member.max, max(member.min, member.value + step))
+                self.driver.update(name, State.OK)
+
+    def _release_buttons(self) -> None:
+        """At the end of a pass, buttons still held stop nudging and show so."""
+        for key, name in (("WE", "TELESCOPE_MOTION_WE"), ("NS", "TELESCOPE_MOTION_NS")):
+            if self.nudging[key]:
+                self.nudging[key] = 0
+                self.props.switch(name).reset()
+                self.driver.update(name, State.IDLE)
 
     async def _on_window(self, update: Update) -> None:
         start = _parse_time(update["SAT_PASS_WINDOW_START"], "SAT_PASS_WINDOW_START")
@@ -245,6 +305,7 @@ class SatelliteTracker(Part):
         """Called when the tracking task ends, however it ends."""
         halted = self.halt_requested
         self.following = self.halt_requested = False
+        self._release_buttons()
         vector = self.props.switch("SAT_TRACKING_STAT")
         vector.select("SAT_HALT")
         if outcome == "done":
@@ -278,7 +339,7 @@ class SatelliteTracker(Part):
         start = driver.model.to_mount(AxisAngles(*plan.position(plan.start)))
         await motion.move_to(start)
         motion.set_phase(Phase.SATELLITE)
-        await trio.sleep(max(0.0, plan.start - driver.now_unix()))
+        await trio.sleep(max(0.0, plan.start - self.offsets()[0] - driver.now_unix()))  # the satellite gets there
         await self._follow(plan, orbit)
         await motion.stop_axes()
         self.props.text("SAT_PASS_TIMES")["NOTES"].value = "pass complete"
@@ -302,14 +363,18 @@ class SatelliteTracker(Part):
         commanded = {aux.Device.AZM: 0.0, aux.Device.ALT: 0.0}
         next_tick = trio.current_time()
         ticks = 0
-        while driver.now_unix() < plan.end:
+        while driver.now_unix() + self.offsets()[0] < plan.end:
             encoders = await driver.read_encoders()
             now = driver.now_unix()
             measured = driver.mount_axes(*encoders)
             self._check_safety(measured, previous, wrap)
             previous = measured
-            wanted = driver.model.to_mount(AxisAngles(*plan.position(now)))
-            ahead = driver.model.to_mount(AxisAngles(*plan.position(now + FOLLOW_PERIOD)))
+            time_offset, cross = self.offsets()
+            time_step, cross_step = self._nudge_steps(FOLLOW_PERIOD)
+            wanted = driver.model.to_mount(AxisAngles(*plan.position(now + time_offset, cross)))
+            later = now + FOLLOW_PERIOD + time_offset + time_step
+            ahead = driver.model.to_mount(AxisAngles(*plan.position(later, cross + cross_step)))
+            self._apply_nudge_steps(time_step, cross_step)
             axes = rates.closed_loop(
                 wanted, ahead, FOLLOW_PERIOD, measured, correction_time_s=CORRECTION_TIME, max_rate=max_rate
             )
@@ -332,7 +397,12 @@ class SatelliteTracker(Part):
         driver = self.driver
         status = self.props.number("SAT_STATUS")
         frequencies = self.props.number("SAT_FREQUENCY")
-        look = orbit.topocentric(driver.site(), now, self._weather())
+        time_offset, cross = self.offsets()
+        seen_at = now + time_offset  # where the satellite is, the TLE's error taken out
+        look = orbit.topocentric(driver.site(), seen_at, self._weather())
+        aimed_az, aimed_el = plan.aim(seen_at, cross)
+        if not cross:  # the satellite itself, not the plan's samples of it
+            aimed_az, aimed_el = float(look.azimuth), float(look.elevation)
         ideal = driver.model.to_sky(measured)
         pointed_az, pointed_el = plan.pointing(ideal.axis1, ideal.axis2)
         downlink_heard, _ = doppler(frequencies["DOWNLINK"].value, look.range_rate_km_s)
@@ -341,9 +411,9 @@ class SatelliteTracker(Part):
             {
                 "SAT_AZ": float(look.azimuth) % 360.0, "SAT_ALT": float(look.elevation),
                 "SAT_RANGE": float(look.range_km),
-                "FOLLOW_ERROR": float(separation(pointed_az, pointed_el, look.azimuth, look.elevation)) * 60.0,
+                "FOLLOW_ERROR": float(separation(pointed_az, pointed_el, aimed_az, aimed_el)) * 60.0,
                 "RANGE_RATE": look.range_rate_km_s, "DOWNLINK_HEARD": downlink_heard, "UPLINK_SENT": uplink_sent,
-                "SUNLIT": float(orbit.sunlit(now)[0]),
+                "SUNLIT": float(orbit.sunlit(seen_at)[0]),
             }
         )  # fmt: skip
         driver.update(status.name, State.BUSY)

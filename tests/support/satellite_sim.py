@@ -31,19 +31,20 @@ async def prepare(nursery, site, start_unix: float, *, antenna: bool = False, co
     return driver
 
 
-async def follow(driver, orbit: Orbit, site, found, *, refracted: bool = True):
+async def follow(driver, orbit: Orbit, site, found, *, refracted: bool = True, early: float = 0.0):
     """Start tracking and sample, once a second from rise to set, how far the mount's true direction is from the
-    satellite, and every azimuth the axis passes through."""
+    satellite, and every azimuth the axis passes through. A satellite `early` seconds early is where the TLE puts it
+    that much later, and rises and sets that much sooner."""
     await driver.handle_request(request("Switch", "SAT_TRACKING_STAT", SAT_TRACK=True))
     assert driver.props["SAT_TRACKING_STAT"].state.value == "Busy", driver.outbox.take()[-800:]
     weather = driver.weather() if refracted else None
     errors, elevations, azimuths = [], [], []
-    while driver.now_unix() < found.rise.unix:
+    while driver.now_unix() < found.rise.unix - early:
         await trio.sleep(0.5)
         azimuths.append(true_direction(driver)[0])
-    while driver.now_unix() < found.set.unix - 1.0:
+    while driver.now_unix() < found.set.unix - early - 1.0:
         await trio.sleep(1.0)
-        look = orbit.topocentric(site, driver.now_unix(), weather)
+        look = orbit.topocentric(site, driver.now_unix() + early, weather)
         az, alt = true_direction(driver)
         azimuths.append(az)
         errors.append(float(separation(az, alt, look.azimuth, look.elevation)) * 3600.0)

@@ -122,3 +122,47 @@ def test_on_a_wedge_the_axes_are_hour_angle_and_declination() -> None:
 def test_a_wedge_refuses_a_pass_above_its_highest_altitude() -> None:
     with pytest.raises(ValueError, match="highest allowed altitude"):
         plan(*straight_pass(peak=80.0), geometry=Geometry.EQ_WEDGE, limits=(0.0, 70.0))
+
+
+def along_and_across(track_az, track_el, at: int, pointed_az: float, pointed_el: float) -> tuple[float, float]:
+    """The pointed direction's offset from the track at sample `at`: degrees along the motion and to its side, in the
+    tangent plane there (written apart from the module: unit vectors rather than bearings)."""
+
+    def unit(az, el):
+        az, el = np.radians(az), np.radians(el)
+        return np.array([np.cos(el) * np.sin(az), np.cos(el) * np.cos(az), np.sin(el)])
+
+    here = unit(track_az[at], track_el[at])
+    motion = unit(track_az[at + 1], track_el[at + 1]) - unit(track_az[at - 1], track_el[at - 1])
+    motion -= here * (motion @ here)
+    motion /= np.linalg.norm(motion)
+    side = np.cross(here, motion)
+    offset = unit(pointed_az, pointed_el) - here
+    return float(np.degrees(offset @ motion)), float(np.degrees(offset @ side))
+
+
+@pytest.mark.parametrize("geometry", [Geometry.ALTAZ, Geometry.EQ_WEDGE], ids=["alt-az", "wedge"])
+@pytest.mark.parametrize("cross", [0.5, -2.0])
+def test_a_cross_track_offset_moves_the_aim_square_to_the_track_towards_the_inside_of_the_arc(geometry, cross) -> None:
+    times, azimuth, elevation = straight_pass(45.0)
+    keep = elevation > 5.0
+    made = plan(times[keep], azimuth[keep], elevation[keep], geometry=geometry, limits=(0.0, 90.0))
+    track_az, track_el = made.azimuth, made.elevation
+    culmination = int(np.argmax(track_el))
+    sides = []
+    for at in (20, culmination, len(made.times) - 20):
+        pointed = made.pointing(*made.position(float(made.times[at]), cross))
+        assert separation(*pointed, track_az[at], track_el[at]) == pytest.approx(abs(cross), abs=1e-3)
+        along, across = along_and_across(track_az, track_el, at, *pointed)
+        assert abs(along) < 0.01 * abs(cross)  # square to the motion
+        sides.append(np.sign(across))
+    assert len(set(sides)) == 1  # one side of the track throughout the pass
+    at_culmination = made.pointing(*made.position(float(made.times[culmination]), cross))[1]
+    assert (at_culmination > track_el[culmination]) == (cross > 0)  # positive: towards the zenith
+
+
+def test_no_cross_track_offset_leaves_the_plan_as_it_is() -> None:
+    times, azimuth, elevation = straight_pass(45.0)
+    made = plan(times, np.mod(azimuth, 360.0), np.clip(elevation, 0.0, 90.0))
+    for unix in (0.0, 123.4, 600.0):
+        assert made.position(unix, 0.0) == made.position(unix)

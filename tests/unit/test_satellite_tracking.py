@@ -193,3 +193,90 @@ async def test_the_status_gives_range_rate_doppler_and_sunlight_through_the_pass
     assert all(v["RANGE_RATE"] < 0 and v["DOWNLINK_HEARD"] > 437.8 and v["UPLINK_SENT"] < uplink for v in rising)
     assert all(v["RANGE_RATE"] > 0 and v["UPLINK_SENT"] > uplink for v in setting)
     assert max(abs(v["DOWNLINK_HEARD"] - 437.8) for v in rising) > 0.005  # some kHz at the ISS's speed
+
+
+async def test_a_time_offset_follows_a_satellite_that_runs_early(autojump_clock, iss) -> None:
+    """A TLE 20 s behind the satellite: with SAT_TIME_OFFSET 20 the mount follows the real one to arcseconds."""
+    early = 20.0
+    site, found = pass_scenario(iss, EPOCH + 3600, 50.0, lead_seconds=LEAD)
+    middle = found.culmination.unix
+    missed = separation(*astuple_of(iss.topocentric(site, middle)), *astuple_of(iss.topocentric(site, middle + early)))
+    assert missed > 1.0  # without the offset the mount would point degrees away
+    async with trio.open_nursery() as nursery:
+        driver = await prepare(nursery, site, found.rise.unix - LEAD)
+        await driver.handle_request(request("Number", "SAT_TIME_OFFSET", OFFSET=early))
+        errors, _, _ = await follow(driver, iss, site, found, early=early)
+        settled = errors[10:]
+        rms = math.sqrt(float(np.mean(settled**2)))
+        assert rms < 60.0, f"RMS {rms:.1f}″, worst {settled.max():.1f}″"
+        assert driver.props["SAT_TRACKING_STAT"].state.value == "Ok"
+        nursery.cancel_scope.cancel()
+
+
+def astuple_of(look) -> tuple[float, float]:
+    return look.azimuth, look.elevation
+
+
+async def test_the_motion_buttons_move_the_aim_along_and_across_the_track_during_a_pass(autojump_clock, iss) -> None:
+    site, found = pass_scenario(iss, EPOCH + 3600, 50.0, lead_seconds=LEAD)
+    async with trio.open_nursery() as nursery:
+        driver = await prepare(nursery, site, found.rise.unix - LEAD)
+        await driver.handle_request(request("Switch", "TELESCOPE_SLEW_RATE", **{"5x": True}))  # 2 s/s, 0.1°/s
+        await driver.handle_request(request("Switch", "SAT_TRACKING_STAT", SAT_TRACK=True))
+        await trio.sleep(found.rise.unix + 60.0 - driver.now_unix())
+        assert driver.motion.phase.value == "satellite"
+
+        # East held for 5 s: the aim goes 10 s further along the track, the axes themselves are not driven
+        await driver.handle_request(request("Switch", "TELESCOPE_MOTION_WE", MOTION_EAST=True))
+        assert driver.props["TELESCOPE_MOTION_WE"].state.value == "Busy"
+        await trio.sleep(5.0)
+        await driver.handle_request(request("Switch", "TELESCOPE_MOTION_WE", MOTION_EAST=False, MOTION_WEST=False))
+        assert driver.props["TELESCOPE_MOTION_WE"].state.value == "Idle"
+        offset = driver.props.number("SAT_TIME_OFFSET")["OFFSET"].value
+        assert 9.0 <= offset <= 11.0, offset
+        await trio.sleep(10.0)  # the mount catches up with the new aim
+        errors = []
+        for _ in range(20):
+            await trio.sleep(1.0)
+            look = iss.topocentric(site, driver.now_unix() + offset, driver.weather())
+            errors.append(float(separation(*true_direction(driver), look.azimuth, look.elevation)) * 3600.0)
+        assert max(errors) < 60.0, errors
+
+        # North held for 3 s: 0.3° towards the inside of the arc, square to the motion
+        await driver.handle_request(request("Switch", "TELESCOPE_MOTION_NS", MOTION_NORTH=True))
+        await trio.sleep(3.0)
+        await driver.handle_request(request("Switch", "TELESCOPE_MOTION_NS", MOTION_NORTH=False, MOTION_SOUTH=False))
+        cross = driver.props.number("SAT_CROSS_TRACK_OFFSET")["OFFSET"].value
+        assert 0.25 <= cross <= 0.35, cross
+        await trio.sleep(10.0)
+        look = iss.topocentric(site, driver.now_unix() + offset, driver.weather())
+        pointed = true_direction(driver)
+        assert float(separation(*pointed, look.azimuth, look.elevation)) == pytest.approx(cross, abs=0.02)
+        status = driver.props.number("SAT_STATUS")
+        assert status["FOLLOW_ERROR"].value < 1.0  # arcminutes from the offset aim
+        assert status["SAT_AZ"].value == pytest.approx(look.azimuth, abs=0.1)  # the satellite, the offset taken out
+
+        # a button still held when the pass ends is let go, and shown so
+        await driver.handle_request(request("Switch", "TELESCOPE_MOTION_NS", MOTION_SOUTH=True))
+        with trio.fail_after(found.duration + 60):
+            while driver.props["SAT_TRACKING_STAT"].state.value == "Busy":
+                await trio.sleep(1.0)
+        assert driver.props["TELESCOPE_MOTION_NS"].state.value == "Idle"
+        assert not any(member.on for member in driver.props.switch("TELESCOPE_MOTION_NS"))
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_new_tle_sets_the_offsets_back_to_zero_and_says_so(autojump_clock, iss) -> None:
+    site, found = pass_scenario(iss, EPOCH + 3600, 50.0, lead_seconds=LEAD)
+    async with trio.open_nursery() as nursery:
+        driver = await prepare(nursery, site, found.rise.unix - LEAD)
+        await driver.handle_request(request("Number", "SAT_TIME_OFFSET", OFFSET=-12.5))
+        await driver.handle_request(request("Number", "SAT_CROSS_TRACK_OFFSET", OFFSET=0.4))
+        assert driver.satellites.offsets() == (-12.5, 0.4)
+        await driver.handle_request(request("Text", "SAT_TLE_TEXT", TLE=ISS_TLE))  # the same TLE: kept
+        assert driver.satellites.offsets() == (-12.5, 0.4)
+        driver.outbox.take()
+        await driver.handle_request(request("Text", "SAT_TLE_TEXT", TLE=ISS_TLE.replace("ISS (ZARYA)", "ISS")))
+        assert driver.satellites.offsets() == (0.0, 0.0)
+        assert b"offsets are back to 0" in driver.outbox.take()
+        nursery.cancel_scope.cancel()
