@@ -224,6 +224,8 @@ class SatelliteTracker(Part):
 
     async def nudge(self, update: Update) -> None:
         """A motion button pressed or let go while a pass is followed (motion.py hands it here)."""
+        if not self.following:  # the rotator endpoint steers the mount: it has no offsets to nudge
+            raise ValidationError("the antenna rotator endpoint is steering the mount; stop it first")
         we = update.vector.name.endswith("WE")
         forward, back = ("MOTION_EAST", "MOTION_WEST") if we else ("MOTION_NORTH", "MOTION_SOUTH")
         direction = 1 if update[forward] else -1 if update[back] else 0

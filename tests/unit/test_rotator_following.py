@@ -46,6 +46,10 @@ async def test_positions_every_second_are_followed_smoothly(autojump_clock) -> N
         assert driver.motion.phase is Phase.SATELLITE
         assert driver.props["TELESCOPE_TRACK_STATE"].state.value == "Busy"
         assert driver.props.number("ROTATOR_STATUS")["TARGET_AZ"].value == pytest.approx(track(60.0)[0], abs=1.0)
+        # the motion buttons, which nudge a satellite pass's aim, have nothing to nudge here: refused, not Busy
+        await driver.handle_request(request("Switch", "TELESCOPE_MOTION_WE", MOTION_EAST=True))
+        assert driver.props["TELESCOPE_MOTION_WE"].state.value == "Alert"
+        assert not driver.props.switch("TELESCOPE_MOTION_WE")["MOTION_EAST"].on
         assert await say(driver, "S\n") == b"RPRT 0\n"
         await wait_idle(driver)
         nursery.cancel_scope.cancel()
