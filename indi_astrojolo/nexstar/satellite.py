@@ -30,6 +30,7 @@ from ..indi.properties import State, Update, ValidationError
 from ..indi.xmlstream import format_timestamp, parse_timestamp
 from . import aux, rates
 from .mount import AxisAngles, axis1_sign, axis2_sign, crosses, wrap180
+from .passlist import PassSummary, sunlight_times, sunlight_words
 from .passplan import PassPlan, plan_pass, separation
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 FOLLOW_PERIOD = 0.25  # seconds between rate updates while following
 STATUS_EVERY = 4  # rate updates between two reports of the position and following error (once a second)
 PLAN_STEP = 0.5  # seconds between planned points
+LIST_PLAN_STEP = 1.0  # seconds between planned points when a pass is only listed (its notes, not its path)
+CHOSEN_MARGIN_S = 60.0  # the pass window set around a pass chosen from the list
 CORRECTION_TIME = 1.0  # seconds over which following takes a measured error out (rates.py's closed loop)
 SLEW_ALLOWANCE = 2.0  # degrees per second assumed for reaching an in-progress pass (fast then slow goto)
 DEFAULT_WINDOW_S = 86400.0  # with no pass window, the next day is searched
@@ -67,6 +70,7 @@ class SatelliteTracker(Part):
         self.halt_requested = False  # the next cancellation is the client's SAT_HALT, not something else stopping it
         self._orbit: tuple[str, float, Orbit] | None = None  # (TLE text, age limit, orbit)
         self.nudging = {"WE": 0, "NS": 0}  # motion buttons held during a pass: +1, -1 or 0
+        self.listed: list[PassSummary] = []  # SAT_PASS_LIST, in order
         self.handlers: dict[str, Handler] = {
             "SAT_TLE_TEXT": self._on_tle,
             "SAT_PASS_WINDOW": self._on_window,
@@ -75,6 +79,8 @@ class SatelliteTracker(Part):
             "SAT_AFTER_PASS": self._on_setting,
             "SAT_SETTINGS": self._on_setting,
             "SAT_FREQUENCY": self._on_frequency,
+            "SAT_PASS_LIST_SETTINGS": self._on_setting,
+            "SAT_PASS_CHOICE": self._on_pass_choice,
             "SAT_TIME_OFFSET": self._on_offset,
             "SAT_CROSS_TRACK_OFFSET": self._on_offset,
         }
@@ -139,7 +145,7 @@ class SatelliteTracker(Part):
         passes = predict_passes(orbit, site, start, end, low, weather)
         return passes[0] if passes else None
 
-    async def make_plan(self, orbit: Orbit, chosen: Pass, start: float) -> PassPlan:
+    async def make_plan(self, orbit: Orbit, chosen: Pass, start: float, step: float = PLAN_STEP) -> PassPlan:
         """The axes' path from `start` to the set (a few milliseconds, in the event loop as find_pass)."""
         driver = self.driver
         site, weather = driver.site(), self._weather()
@@ -150,7 +156,7 @@ class SatelliteTracker(Part):
         )  # fmt: skip
 
         def plan() -> PassPlan:
-            count = max(2, int(math.ceil((chosen.set.unix - start) / PLAN_STEP)) + 1)
+            count = max(2, int(math.ceil((chosen.set.unix - start) / step)) + 1)
             times = np.linspace(start, chosen.set.unix, count)
             look = orbit.topocentric(site, times, weather)
             return plan_for_this_mount(times, np.asarray(look.azimuth), np.asarray(look.elevation))
@@ -175,6 +181,7 @@ class SatelliteTracker(Part):
             times["NOTES"].value = str(exc)
             self.driver.update(times.name, State.ALERT)
             return
+        await self._refresh_pass_list(orbit)
         times["SATELLITE"].value = orbit.tle.name or f"NORAD {orbit.tle.catalog_number}"
         if chosen is None:
             start, end = self.window()
@@ -199,6 +206,69 @@ class SatelliteTracker(Part):
         )  # fmt: skip
         self.driver.update(times.name, State.OK)
         self.driver.update(geometry.name, State.OK)
+
+    async def _refresh_pass_list(self, orbit: Orbit) -> None:
+        """SAT_PASS_LIST: the next COUNT passes within DAYS from now, each with its sunlight and what the mount can
+        follow of it (a plan at LIST_PLAN_STEP, some milliseconds a pass)."""
+        from .orbit import TLEError, predict_passes
+
+        settings = self.props.number("SAT_PASS_LIST_SETTINGS")
+        vector = self.props.text("SAT_PASS_LIST")
+        now = self.driver.now_unix()
+        low = self.driver.motion.altitude_limits()[0]
+        site, weather = self.driver.site(), self._weather()
+        self.listed = []
+        try:
+            passes = predict_passes(orbit, site, now, now + settings["DAYS"].value * 86400.0, low, weather)
+        except TLEError as exc:  # the orbit cannot be propagated that far (a decaying satellite)
+            for member in vector:
+                member.value = ""
+            vector["PASS_1"].value = str(exc)
+            self.driver.update(vector.name, State.ALERT)
+            return
+        for found in passes[: int(settings["COUNT"].value)]:
+            plan = await self.make_plan(orbit, found, max(found.rise.unix, now), LIST_PLAN_STEP)
+            lit_times = sunlight_times(found.rise.unix, found.set.unix)
+            self.listed.append(
+                PassSummary(
+                    found.rise.unix, found.culmination.unix, found.set.unix, found.culmination.elevation,
+                    found.culmination.azimuth, sunlight_words(lit_times, orbit.sunlit(lit_times)), tuple(plan.notes),
+                )
+            )  # fmt: skip
+        for index, member in enumerate(vector):
+            member.value = self.listed[index].line() if index < len(self.listed) else ""
+        self.driver.update(vector.name, State.OK if self.listed else State.IDLE)
+        self._show_choice()
+
+    def _show_choice(self) -> None:
+        """SAT_PASS_CHOICE follows the chosen pass (the pass window's) to its place in the list, or shows none."""
+        window = self.props.text("SAT_PASS_WINDOW")
+        choice = self.props.switch("SAT_PASS_CHOICE")
+        start = _parse_time(window["SAT_PASS_WINDOW_START"].value, "SAT_PASS_WINDOW_START")
+        end = _parse_time(window["SAT_PASS_WINDOW_END"].value, "SAT_PASS_WINDOW_END")
+        chosen = None
+        if start is not None and end is not None:
+            chosen = next((i for i, p in enumerate(self.listed) if start <= p.rise and p.set <= end), None)
+        choice.select(None if chosen is None else f"PASS_{chosen + 1}")
+        self.driver.update(choice.name, State.OK if chosen is not None else State.IDLE)
+
+    async def _on_pass_choice(self, update: Update) -> None:
+        """Choosing a listed pass sets the pass window around it: the next pass shown, and tracked, is that one."""
+        if self.following:
+            raise ValidationError("a pass is being followed; halt it before choosing another")
+        picked = next((name for name, on in update.values.items() if on), None)
+        window = self.props.text("SAT_PASS_WINDOW")
+        if picked is None:  # none chosen: the window is emptied, back to the next pass
+            window["SAT_PASS_WINDOW_START"].value = window["SAT_PASS_WINDOW_END"].value = ""
+        else:
+            index = int(picked.removeprefix("PASS_")) - 1
+            if index >= len(self.listed):
+                raise ValidationError(f"the list has {len(self.listed)} passes; there is no pass {index + 1}")
+            chosen = self.listed[index]
+            window["SAT_PASS_WINDOW_START"].value = format_timestamp(chosen.rise - CHOSEN_MARGIN_S)
+            window["SAT_PASS_WINDOW_END"].value = format_timestamp(chosen.set + CHOSEN_MARGIN_S)
+        self.driver.update(window.name, State.OK)
+        await self.refresh_prediction()  # shows the chosen pass, and the choice, or why there is none
 
     async def refresh_quietly(self) -> None:
         """After a change of site, time or settings: a TLE that no longer fits is reported, not raised."""
