@@ -126,3 +126,56 @@ async def test_a_pulse_is_refused_while_parked_and_nothing_moves(autojump_clock)
         assert len(pulses_sent(driver)) == before
         assert true_direction(driver) == pytest.approx(where, abs=1e-6)
         nursery.cancel_scope.cancel()
+
+
+async def test_a_pulse_sent_while_one_runs_replaces_it_and_the_vector_stays_busy_until_the_new_one_ends(
+    autojump_clock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await tracking_mount(nursery)
+        start = dec_here(driver)
+        driver.outbox.take()
+        began = trio.current_time()
+        await driver.handle_request(request("Number", GUIDE_NS, TIMED_GUIDE_N=1000))
+        await trio.sleep(0.5)
+        await driver.handle_request(request("Number", GUIDE_NS, TIMED_GUIDE_N=2000))
+        guide = driver.props.number(GUIDE_NS)
+        with trio.fail_after(30):
+            while guide.state.value == "Busy":
+                await trio.sleep(0.01)
+        assert 2.5 <= trio.current_time() - began < 3.0  # the second pulse's 2 s from its start
+        # no Idle between the two: the first pulse's end is not shown while the second runs
+        assert sent_updates(driver, GUIDE_NS) == [
+            ("Busy", {"TIMED_GUIDE_N": 1000, "TIMED_GUIDE_S": 0}, ""),
+            ("Busy", {"TIMED_GUIDE_N": 2000, "TIMED_GUIDE_S": 0}, ""),
+            ("Idle", {"TIMED_GUIDE_N": 0, "TIMED_GUIDE_S": 0}, ""),
+        ]
+        # the controllers ran half of the first and all of the second; the tracking loop makes up the rest, so the
+        # mount ends where both corrections take it (3 s at 0.5 × sidereal)
+        await trio.sleep(10)
+        assert (dec_here(driver) - start) * 3600 == pytest.approx(22.5, abs=1.0)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_request_with_no_duration_during_a_pulse_changes_nothing_and_shows_the_pulse(autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        driver = await tracking_mount(nursery)
+        start = dec_here(driver)
+        driver.outbox.take()
+        began = trio.current_time()
+        await driver.handle_request(request("Number", GUIDE_NS, TIMED_GUIDE_S=1500))
+        await trio.sleep(0.5)
+        await driver.handle_request(request("Number", GUIDE_NS, TIMED_GUIDE_N=0, TIMED_GUIDE_S=0))
+        guide = driver.props.number(GUIDE_NS)
+        with trio.fail_after(30):
+            while guide.state.value == "Busy":
+                await trio.sleep(0.01)
+        assert 1.5 <= trio.current_time() - began < 2.0
+        assert sent_updates(driver, GUIDE_NS) == [
+            ("Busy", {"TIMED_GUIDE_N": 0, "TIMED_GUIDE_S": 1500}, ""),
+            ("Busy", {"TIMED_GUIDE_N": 0, "TIMED_GUIDE_S": 1500}, ""),  # the answer to the empty request: as it was
+            ("Idle", {"TIMED_GUIDE_N": 0, "TIMED_GUIDE_S": 0}, ""),
+        ]
+        await trio.sleep(5)
+        assert (dec_here(driver) - start) * 3600 == pytest.approx(-11.25, abs=1.0)  # the whole 1.5 s, south
+        nursery.cancel_scope.cancel()

@@ -10,7 +10,11 @@ nothing is changed. Stricter than libindi, so that a client never guides a way i
   after a North pulse would guide North again);
 - a pulse that has ended, however it ended, leaves both members at zero (libindi leaves the durations shown): a client
   that sends the whole vector back as it last saw it does not repeat a stale direction;
-- a request with no positive duration shows Idle with both members zero (libindi leaves the state as it was).
+- a request with no positive duration shows Idle with both members zero (libindi leaves the state as it was); while
+  a pulse runs on that axis it changes nothing, and the vector goes on showing that pulse, Busy;
+- a pulse asked for while another runs on the same axis replaces it, as a new pulse command replaces a running one in
+  the controllers: the vector stays Busy, shows the new duration, and goes Idle when the new pulse ends (the end of
+  the one replaced is not shown: it would say Idle while the new one runs).
 
 The device supplies a `GuiderBackend`, which checks a pulse and returns what runs it; the part runs that as a task.
 """
@@ -21,6 +25,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
+
+import trio
 
 from ..part import Handler, Part, Publisher
 from ..properties import State, Update
@@ -42,7 +48,8 @@ MEMBERS: Mapping[GuideAxis, tuple[str, str]] = {
 
 class GuideEvent(Enum):
     NOTHING_ASKED = "a request with no positive duration"
-    STARTED = "a pulse started"
+    NOTHING_ASKED_DURING_PULSE = "a request with no positive duration while a pulse runs on the axis"
+    STARTED = "a pulse started (replacing one that ran on the axis, if any)"
     ENDED = "the pulse ended"
     ABORTED = "an abort or a disconnect ended the pulse"
     FAILED = "the device could not carry the pulse out"
@@ -61,6 +68,7 @@ class Shown:
 # The guide vectors' state machine, in one place. A vector goes to the same state from any state it is in.
 TRANSITIONS: Mapping[GuideEvent, Shown] = {
     GuideEvent.NOTHING_ASKED: Shown(State.IDLE),
+    GuideEvent.NOTHING_ASKED_DURING_PULSE: Shown(State.BUSY, keeps_duration=True),
     GuideEvent.STARTED: Shown(State.BUSY, keeps_duration=True),
     GuideEvent.ENDED: Shown(State.IDLE),
     GuideEvent.ABORTED: Shown(State.IDLE),
@@ -94,11 +102,26 @@ class _Pulse:
     milliseconds: float
 
 
+@dataclass(eq=False)
+class _Running:
+    """A pulse whose task is started: replaced, it is cancelled and its end is not shown."""
+
+    pulse: _Pulse
+    scope: trio.CancelScope | None = None  # set once its task runs
+    replaced: bool = False
+
+    def replace(self) -> None:
+        self.replaced = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+
 class Guider(Part):
     def __init__(self, publisher: Publisher, backend: GuiderBackend) -> None:
         self.publisher = publisher
         self.backend = backend
         self.handlers: dict[str, Handler] = {axis.value: self._on_guide for axis in GuideAxis}
+        self._running: dict[GuideAxis, _Running] = {}  # the pulse each axis shows
 
     def _show(self, axis: GuideAxis, event: GuideEvent, pulse: _Pulse | None = None, reason: str = "") -> None:
         shown = TRANSITIONS[event]
@@ -115,19 +138,31 @@ class Guider(Part):
         first, second = MEMBERS[axis]
         asked = {name: update[name] if name in update.sent else 0.0 for name in (first, second)}
         pulse = _Pulse(1, asked[first]) if asked[first] > 0 else _Pulse(-1, asked[second])
+        running = self._running.get(axis)
         if pulse.milliseconds <= 0:
-            self._show(axis, GuideEvent.NOTHING_ASKED)
+            if running is not None:
+                self._show(axis, GuideEvent.NOTHING_ASKED_DURING_PULSE, running.pulse)
+            else:
+                self._show(axis, GuideEvent.NOTHING_ASKED)
             return
         run = await self.backend.prepare_pulse(axis, pulse.sign, pulse.milliseconds)
+        if running is not None:
+            running.replace()
+        self._running[axis] = started = _Running(pulse)
         self._show(axis, GuideEvent.STARTED, pulse)
-        self.publisher.spawn_connected(lambda: self._run(axis, run), f"The {axis.name} guide pulse")
+        self.publisher.spawn_connected(lambda: self._run(axis, run, started), f"The {axis.name} guide pulse")
 
-    async def _run(self, axis: GuideAxis, run: PulseRun) -> None:
+    async def _run(self, axis: GuideAxis, run: PulseRun, running: _Running) -> None:
         end = PulseEnd(GuideEvent.ABORTED)  # unless it ends by itself: the connection was closed under it
-        try:
-            end = await run()
-        except Exception:
-            end = PulseEnd(GuideEvent.FAILED, "internal error")  # reported by spawn_connected, with what it was
-            raise
-        finally:
-            self._show(axis, end.event, reason=end.reason)
+        with trio.CancelScope() as running.scope:
+            if running.replaced:
+                running.scope.cancel()  # replaced before it began: it never runs
+            try:
+                end = await run()
+            except Exception:
+                end = PulseEnd(GuideEvent.FAILED, "internal error")  # reported by spawn_connected, with what it was
+                raise
+            finally:
+                if self._running.get(axis) is running:
+                    del self._running[axis]
+                    self._show(axis, end.event, reason=end.reason)
