@@ -93,12 +93,17 @@ class PassPlan:
 
     @cached_property
     def inside(self) -> float:
-        """+1 or -1: which side of the motion (heading + or - 90°) is the inside of the arc, found at culmination."""
-        culmination = float(self.times[int(np.argmax(self.elevation))])
-        azimuth, elevation = self.satellite(culmination)
-        heading = self._heading(culmination)
-        left = _beside(azimuth, elevation, heading + 90.0, 1.0)[1]
-        right = _beside(azimuth, elevation, heading - 90.0, 1.0)[1]
+        """+1 or -1: which side of the motion (heading + or - 90°) is the inside of the arc. The track is nearly a
+        great circle; the inside is towards its pole above the horizon (a plan may start after culmination, so the
+        side is not judged from the elevations there)."""
+        middle = (self.start + self.end) / 2.0  # not the end: an overhead pass ends opposite where it starts
+        pole = np.cross(_unit(*self.satellite(self.start)), _unit(*self.satellite(middle)))
+        if pole[2] < 0:
+            pole = -pole
+        azimuth, elevation = self.satellite(middle)
+        heading = self._heading(middle)
+        left = _unit(*_beside(azimuth, elevation, heading + 90.0, 1.0)) @ pole
+        right = _unit(*_beside(azimuth, elevation, heading - 90.0, 1.0)) @ pole
         return 1.0 if left >= right else -1.0
 
     def satellite(self, unix: float) -> tuple[float, float]:
@@ -113,6 +118,12 @@ class PassPlan:
             return axis1 % 360.0, axis2
         azimuth, elevation = erfa.hd2ae(math.radians(axis1), math.radians(axis2), math.radians(self.latitude))
         return math.degrees(float(azimuth)) % 360.0, math.degrees(float(elevation))
+
+
+def _unit(azimuth: float, elevation: float) -> np.ndarray:
+    """A direction as a unit vector (east, north, up)."""
+    az, el = math.radians(azimuth), math.radians(elevation)
+    return np.array([math.cos(el) * math.sin(az), math.cos(el) * math.cos(az), math.sin(el)])
 
 
 def _bearing(azimuth1: float, elevation1: float, azimuth2: float, elevation2: float) -> float:

@@ -472,9 +472,8 @@ class SatelliteTracker(Part):
         time_offset, cross = self.offsets()
         seen_at = now + time_offset  # where the satellite is, the TLE's error taken out
         look = orbit.topocentric(driver.site(), seen_at, self._weather())
-        aimed_az, aimed_el = plan.aim(seen_at, cross)
-        if not cross:  # the satellite itself, not the plan's samples of it
-            aimed_az, aimed_el = float(look.azimuth), float(look.elevation)
+        # the aim: the satellite itself, or beside it (from the plan's samples of its track)
+        aimed_az, aimed_el = plan.aim(seen_at, cross) if cross else (float(look.azimuth), float(look.elevation))
         ideal = driver.model.to_sky(measured)
         pointed_az, pointed_el = plan.pointing(ideal.axis1, ideal.axis2)
         downlink_heard, _ = doppler(frequencies["DOWNLINK"].value, look.range_rate_km_s)

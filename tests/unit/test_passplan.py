@@ -166,3 +166,21 @@ def test_no_cross_track_offset_leaves_the_plan_as_it_is() -> None:
     made = plan(times, np.mod(azimuth, 360.0), np.clip(elevation, 0.0, 90.0))
     for unix in (0.0, 123.4, 600.0):
         assert made.position(unix, 0.0) == made.position(unix)
+
+
+@pytest.mark.parametrize("peak", [30.0, 89.5])
+def test_the_inside_of_the_arc_is_found_for_a_plan_that_starts_after_culmination(peak) -> None:
+    def unit(az, el):
+        az, el = np.radians(az), np.radians(el)
+        return np.array([np.cos(el) * np.sin(az), np.cos(el) * np.cos(az), np.sin(el)])
+
+    times, azimuth, elevation = straight_pass(peak)
+    culmination = int(np.argmax(elevation))
+    pole = np.cross(unit(azimuth[0], elevation[0]), unit(azimuth[culmination], elevation[culmination]))
+    pole *= np.sign(pole[2])  # the track's pole above the horizon: the inside of the arc is towards it
+    keep = (np.arange(len(times)) > culmination + 40) & (elevation > 5.0)  # the descending half only
+    made = plan(times[keep], azimuth[keep], elevation[keep])
+    for at in made.times[:: len(made.times) // 5]:
+        track = unit(*made.satellite(float(at)))
+        assert unit(*made.aim(float(at), 0.5)) @ pole > track @ pole
+        assert unit(*made.aim(float(at), -0.5)) @ pole < track @ pole
