@@ -103,3 +103,44 @@ def test_no_pass_in_the_window_is_refused_clearly(mount_factory, iss) -> None:
     refused = mount.settle("SAT_TRACKING_STAT", ["SAT_TRACK"], kind="Switch", states=("Alert",))
     assert refused.values["SAT_HALT"]
     mount.client.wait_message(DEVICE, "no pass of ISS (ZARYA)")
+
+
+def test_the_pass_list_its_choice_frequencies_and_offsets_through_indiserver(mount_factory, iss) -> None:
+    """The satellite properties added for radio amateurs, set and read by pyindi-client through indiserver (their
+    behaviour through whole passes is on the fake clock, in the unit tests)."""
+    site, found = pass_scenario(iss, EPOCH + 3600, 30.0)
+    mount = mount_factory(site=(site.latitude, site.longitude))
+    mount.settle("TIME_UTC", {"UTC": iso(EPOCH + 600), "OFFSET": "0"}, kind="Text")
+    assert mount.settle("SAT_TLE_TEXT", {"TLE": ISS_TLE}, kind="Text").state == "Ok"
+
+    def lines() -> list[str]:
+        return [text for text in mount.values("SAT_PASS_LIST").values() if text]
+
+    mount.client.wait_for(lambda: len(lines()) == 10, 30, "ten passes listed")
+    second = lines()[1]
+    # Each answer below is followed by the list's and the choice's own updates: wait for what they show.
+    mount.client.set_switch(DEVICE, "SAT_PASS_CHOICE", ["PASS_2"])
+    rise = datetime.strptime(second[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+    mount.client.wait_for(
+        lambda: mount.values("SAT_PASS_TIMES")["RISE"] == rise.strftime("%Y-%m-%dT%H:%M:%S"), 30, "the pass chosen"
+    )
+    mount.client.wait_for(
+        lambda: mount.prop("SAT_PASS_CHOICE").state == "Ok" and mount.values("SAT_PASS_CHOICE")["PASS_2"], 30, "PASS_2"
+    )
+    assert mount.values("SAT_PASS_WINDOW")["SAT_PASS_WINDOW_START"]
+
+    assert mount.settle("SAT_PASS_LIST_SETTINGS", {"COUNT": 3}).state == "Ok"
+    mount.client.wait_for(lambda: len(lines()) == 3, 30, "three passes listed")
+    mount.client.wait_for(lambda: mount.values("SAT_PASS_CHOICE")["PASS_2"], 30, "the choice kept in its place")
+
+    mount.client.set_switch(DEVICE, "SAT_PASS_CHOICE", {"PASS_2": False})
+    mount.client.wait_for(lambda: not mount.values("SAT_PASS_WINDOW")["SAT_PASS_WINDOW_START"], 30, "no window")
+    mount.client.wait_for(lambda: not any(mount.values("SAT_PASS_CHOICE").values()), 30, "no pass chosen")
+    assert mount.prop("SAT_PASS_CHOICE").state == "Idle"
+
+    frequencies = mount.settle("SAT_FREQUENCY", {"DOWNLINK": 437.8, "UPLINK": 145.99})
+    assert frequencies.state == "Ok" and frequencies.values == {"DOWNLINK": 437.8, "UPLINK": 145.99}
+    assert mount.settle("SAT_TIME_OFFSET", {"OFFSET": -7.5}).values == {"OFFSET": -7.5}
+    assert mount.settle("SAT_CROSS_TRACK_OFFSET", {"OFFSET": 0.25}).values == {"OFFSET": 0.25}
+    refused = mount.settle("SAT_TIME_OFFSET", {"OFFSET": 900.0})  # beyond its range: refused, kept
+    assert refused.state == "Alert" and mount.values("SAT_TIME_OFFSET") == {"OFFSET": -7.5}
