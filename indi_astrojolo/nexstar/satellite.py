@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 FOLLOW_PERIOD = 0.25  # seconds between rate updates while following
 STATUS_EVERY = 4  # rate updates between two reports of the position and following error (once a second)
 PLAN_STEP = 0.5  # seconds between planned points
-LIST_PLAN_STEP = 1.0  # seconds between planned points when a pass is only listed (its notes, not its path)
+LIST_PLAN_STEP = 2.0  # seconds between planned points when a pass is only listed (its notes, not its path)
 CHOSEN_MARGIN_S = 60.0  # the pass window set around a pass chosen from the list
 CORRECTION_TIME = 1.0  # seconds over which following takes a measured error out (rates.py's closed loop)
 SLEW_ALLOWANCE = 2.0  # degrees per second assumed for reaching an in-progress pass (fast then slow goto)
@@ -209,7 +209,7 @@ class SatelliteTracker(Part):
 
     async def _refresh_pass_list(self, orbit: Orbit) -> None:
         """SAT_PASS_LIST: the next COUNT passes within DAYS from now, each with its sunlight and what the mount can
-        follow of it (a plan at LIST_PLAN_STEP, some milliseconds a pass)."""
+        follow of it (a plan at LIST_PLAN_STEP: its notes, a few milliseconds a pass)."""
         from .orbit import TLEError, predict_passes
 
         settings = self.props.number("SAT_PASS_LIST_SETTINGS")
@@ -227,6 +227,7 @@ class SatelliteTracker(Part):
             self.driver.update(vector.name, State.ALERT)
             return
         for found in passes[: int(settings["COUNT"].value)]:
+            await trio.lowlevel.checkpoint()  # some milliseconds a pass: the polls and the writer go on in between
             plan = await self.make_plan(orbit, found, max(found.rise.unix, now), LIST_PLAN_STEP)
             lit_times = sunlight_times(found.rise.unix, found.set.unix)
             self.listed.append(

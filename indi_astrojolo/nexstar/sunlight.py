@@ -23,6 +23,9 @@ import numpy as np
 
 EARTH_RADIUS_KM = 6378.137
 SUN_RADIUS_KM = 695_700.0  # IAU 2015 nominal solar radius
+# Instants spanning at most this long share one place of the Sun in GCRS: it moves 0.04°/h, which shifts the shadow's
+# edge on a low orbit by under a second (the Earth's rotation, 15°/h, is applied at every instant).
+SUN_STEADY_S = 3600.0
 _SECONDS_PER_DAY = 86400.0
 _UNIX_EPOCH_JD = 2440587.5
 _AU_KM = erfa.DAU / 1000.0
@@ -39,16 +42,21 @@ def sun_earth_fixed(unix) -> np.ndarray:
     The bias-precession-nutation matrix is taken at the middle instant (``c2i06a``, the costly part): it moves the
     pole by well under an arcsecond a day, against the Sun's 960″ radius. The Earth's rotation angle is exact at each
     instant (``era00``)."""
-    utc1, utc2 = _two_part(np.atleast_1d(np.asarray(unix, dtype=float)))
+    times = np.atleast_1d(np.asarray(unix, dtype=float))
+    utc1, utc2 = _two_part(times)
     tai1, tai2 = erfa.utctai(utc1, utc2)
     tt1, tt2 = erfa.taitt(tai1, tai2)
-    heliocentric, _barycentric = erfa.epv00(tt1, tt2)
     middle = len(utc1) // 2
-    sun_intermediate = -(heliocentric["p"] * _AU_KM) @ erfa.c2i06a(tt1[middle], tt2[middle]).T
+    if times[-1] - times[0] <= SUN_STEADY_S:  # one pass: the Sun's place at its middle serves for all of it
+        heliocentric, _barycentric = erfa.epv00(tt1[middle], tt2[middle])
+    else:
+        heliocentric, _barycentric = erfa.epv00(tt1, tt2)
+    sun_gcrs = np.atleast_2d(-heliocentric["p"] * _AU_KM)
+    sun_intermediate = sun_gcrs @ erfa.c2i06a(tt1[middle], tt2[middle]).T
     angle = erfa.era00(utc1, utc2)  # UT1 = UTC, as orbit.py takes it
     cos_a, sin_a = np.cos(angle), np.sin(angle)
     x, y, z = sun_intermediate.T
-    return np.column_stack((cos_a * x + sin_a * y, -sin_a * x + cos_a * y, z))
+    return np.column_stack((cos_a * x + sin_a * y, -sin_a * x + cos_a * y, np.broadcast_to(z, angle.shape)))
 
 
 def sunlit_fraction(satellite_km: np.ndarray, sun_km: np.ndarray) -> np.ndarray:
