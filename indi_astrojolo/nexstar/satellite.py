@@ -194,16 +194,22 @@ class SatelliteTracker(Part):
         times["RISE"].value = format_timestamp(chosen.rise.unix)
         times["CULMINATION"].value = format_timestamp(chosen.culmination.unix)
         times["SET"].value = format_timestamp(chosen.set.unix)
-        plan = await self.make_plan(orbit, chosen, max(chosen.rise.unix, self.driver.now_unix()))
-        times["NOTES"].value = "; ".join(plan.notes) or "the mount can follow the whole pass"
         geometry.apply(
             {
                 "RISE_AZ": chosen.rise.azimuth % 360.0, "RISE_ALT": chosen.rise.elevation,
                 "CULMINATION_AZ": chosen.culmination.azimuth % 360.0, "CULMINATION_ALT": chosen.culmination.elevation,
                 "SET_AZ": chosen.set.azimuth % 360.0, "SET_ALT": chosen.set.elevation,
-                "WORST_PLANNED_ERROR": plan.worst_error,
             }
         )  # fmt: skip
+        try:
+            plan = await self.make_plan(orbit, chosen, max(chosen.rise.unix, self.driver.now_unix()))
+        except ValidationError as exc:  # the TLE is good; this mount cannot follow the pass (shown, not refused)
+            times["NOTES"].value = f"the mount cannot follow this pass: {exc}"
+            self.driver.update(times.name, State.ALERT)
+            self.driver.update(geometry.name, State.ALERT)
+            return
+        times["NOTES"].value = "; ".join(plan.notes) or "the mount can follow the whole pass"
+        geometry["WORST_PLANNED_ERROR"].value = plan.worst_error
         self.driver.update(times.name, State.OK)
         self.driver.update(geometry.name, State.OK)
 
@@ -228,12 +234,16 @@ class SatelliteTracker(Part):
             return
         for found in passes[: int(settings["COUNT"].value)]:
             await trio.lowlevel.checkpoint()  # some milliseconds a pass: the polls and the writer go on in between
-            plan = await self.make_plan(orbit, found, max(found.rise.unix, now), LIST_PLAN_STEP)
+            try:
+                plan = await self.make_plan(orbit, found, max(found.rise.unix, now), LIST_PLAN_STEP)
+                notes = tuple(plan.notes)
+            except ValidationError as exc:
+                notes = (f"the mount cannot follow it: {exc}",)
             lit_times = sunlight_times(found.rise.unix, found.set.unix)
             self.listed.append(
                 PassSummary(
                     found.rise.unix, found.culmination.unix, found.set.unix, found.culmination.elevation,
-                    found.culmination.azimuth, sunlight_words(lit_times, orbit.sunlit(lit_times)), tuple(plan.notes),
+                    found.culmination.azimuth, sunlight_words(lit_times, orbit.sunlit(lit_times)), notes,
                 )
             )  # fmt: skip
         for index, member in enumerate(vector):
@@ -365,6 +375,7 @@ class SatelliteTracker(Part):
                 f"no pass of {orbit.tle.name or orbit.tle.catalog_number} above the lowest allowed altitude "
                 f"between {format_timestamp(start)} and {format_timestamp(end)}"
             )
+        await self.make_plan(orbit, chosen, max(chosen.rise.unix, self.driver.now_unix()))  # refused if unplannable
         await self.refresh_prediction()
         vector.select("SAT_TRACK")
         self.driver.update(

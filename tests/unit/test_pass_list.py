@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 import trio
-from mount_sim import request
+from mount_sim import iso, request, start_mount, true_direction
 from satellite_sim import EPOCH, ISS_TLE, prepare
 
 from indi_astrojolo.nexstar.astrometry import Site
@@ -105,3 +105,27 @@ async def test_a_shorter_list_and_a_choice_beyond_it_is_refused(autojump_clock) 
 def test_the_sunlight_of_a_pass_is_said_in_words(fractions, words) -> None:
     times = np.arange(len(fractions)) * 10.0
     assert sunlight_words(times, np.array(fractions)) == words
+
+
+async def test_a_pass_this_mount_cannot_follow_is_listed_as_such_and_tracking_it_is_refused(autojump_clock) -> None:
+    """A fork on a wedge never takes the tube above its highest allowed altitude: such passes are listed, with why,
+    the TLE stays accepted, and Track refuses the pass before anything moves."""
+    async with trio.open_nursery() as nursery:
+        driver = await start_mount(nursery, latitude=SITE.latitude, longitude=SITE.longitude, geometry="EQ_WEDGE")
+        await driver.handle_request(request("Text", "TIME_UTC", UTC=iso(EPOCH + 600.0), OFFSET="0"))
+        await driver.handle_request(request("Number", "ALTITUDE_LIMITS", MIN_ALT=0, MAX_ALT=40))
+        await driver.handle_request(request("Text", "SAT_TLE_TEXT", TLE=ISS_TLE))
+        assert driver.props["SAT_TLE_TEXT"].state.value == "Ok"
+        lines = [m.value for m in driver.props.text("SAT_PASS_LIST") if m.value]
+        high = [i for i, line in enumerate(lines) if "cannot follow it: the pass climbs above" in line]
+        assert high and len(high) < len(lines)  # the low passes are still followable
+        await driver.handle_request(request("Switch", "SAT_PASS_CHOICE", **{f"PASS_{high[0] + 1}": True}))
+        assert driver.props["SAT_PASS_TIMES"].state.value == "Alert"
+        assert "cannot follow this pass" in driver.props.text("SAT_PASS_TIMES")["NOTES"].value
+        where = true_direction(driver)
+        await driver.handle_request(request("Switch", "SAT_TRACKING_STAT", SAT_TRACK=True))
+        assert driver.props["SAT_TRACKING_STAT"].state.value == "Alert"
+        assert driver.props.switch("SAT_TRACKING_STAT")["SAT_HALT"].on
+        await trio.sleep(5)
+        assert true_direction(driver) == pytest.approx(where, abs=1e-4)
+        nursery.cancel_scope.cancel()
