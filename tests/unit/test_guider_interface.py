@@ -47,6 +47,12 @@ def dec_here(driver) -> float:
     return astro.horizontal_to_apparent(azimuth % 360, altitude, driver.instant(), driver.site(), driver.weather())[1]
 
 
+async def until_not_busy(driver, name: str) -> None:
+    with trio.fail_after(30):
+        while driver.props[name].state.value == "Busy":
+            await trio.sleep(0.01)
+
+
 async def tracking_mount(nursery):
     driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
     ra, dec = target_for_altitude(driver, 45.0, 140.0)
@@ -139,10 +145,7 @@ async def test_a_pulse_sent_while_one_runs_replaces_it_and_the_vector_stays_busy
         await driver.handle_request(request("Number", GUIDE_NS, TIMED_GUIDE_N=1000))
         await trio.sleep(0.5)
         await driver.handle_request(request("Number", GUIDE_NS, TIMED_GUIDE_N=2000))
-        guide = driver.props.number(GUIDE_NS)
-        with trio.fail_after(30):
-            while guide.state.value == "Busy":
-                await trio.sleep(0.01)
+        await until_not_busy(driver, GUIDE_NS)
         assert 2.5 <= trio.current_time() - began < 3.0  # the second pulse's 2 s from its start
         # no Idle between the two: the first pulse's end is not shown while the second runs
         assert sent_updates(driver, GUIDE_NS) == [
@@ -166,10 +169,7 @@ async def test_a_request_with_no_duration_during_a_pulse_changes_nothing_and_sho
         await driver.handle_request(request("Number", GUIDE_NS, TIMED_GUIDE_S=1500))
         await trio.sleep(0.5)
         await driver.handle_request(request("Number", GUIDE_NS, TIMED_GUIDE_N=0, TIMED_GUIDE_S=0))
-        guide = driver.props.number(GUIDE_NS)
-        with trio.fail_after(30):
-            while guide.state.value == "Busy":
-                await trio.sleep(0.01)
+        await until_not_busy(driver, GUIDE_NS)
         assert 1.5 <= trio.current_time() - began < 2.0
         assert sent_updates(driver, GUIDE_NS) == [
             ("Busy", {"TIMED_GUIDE_N": 0, "TIMED_GUIDE_S": 1500}, ""),
