@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import erfa
+import numpy as np
 
 __all__ = [
     "Ambient",
@@ -57,6 +58,13 @@ _TWO_PI = 2.0 * math.pi
 _RADIANS_PER_HOUR = math.pi / 12.0
 _SECONDS_PER_DAY = 86400.0
 _UNIX_EPOCH_JD = 2440587.5
+
+
+def julian_dates(unix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unix seconds (an array) → the two-part Julian date ERFA and sgp4 take: whole days, and the day's fraction."""
+    days = np.floor(unix / _SECONDS_PER_DAY)
+    return _UNIX_EPOCH_JD + days, (unix - days * _SECONDS_PER_DAY) / _SECONDS_PER_DAY
+
 
 # The refraction inverse in eraAtoiq is only consistent with eraAtioq to ~0.05″ at 85° zenith distance; a few
 # corrective passes through the forward transform bring the round trip to well below a micro-arcsecond.

@@ -45,7 +45,7 @@ import erfa
 import numpy as np
 from sgp4.api import SGP4_ERRORS, WGS72, Satrec
 
-from .astrometry import Site, Weather
+from .astrometry import Site, Weather, julian_dates
 from .sunlight import sun_earth_fixed, sunlit_fraction
 
 __all__ = [
@@ -340,12 +340,6 @@ def _refract(elevation: np.ndarray, refa: float, refb: float) -> np.ndarray:
     return np.arctan2(cos_delta * vertical + delta * r, horizontal * f)
 
 
-def _julian_dates(unix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unix seconds → (whole, fraction) Julian date, the split sgp4 and ERFA take for full precision."""
-    days = np.floor(unix / _SECONDS_PER_DAY)
-    return _UNIX_EPOCH_JD + days, (unix - days * _SECONDS_PER_DAY) / _SECONDS_PER_DAY
-
-
 class Orbit:
     """A TLE ready to propagate (sgp4, WGS72)."""
 
@@ -356,7 +350,7 @@ class Orbit:
     def teme(self, unix) -> tuple[np.ndarray, np.ndarray]:
         """TEME position (km) and velocity (km/s), shape (n, 3), for a float (n = 1) or a 1-D array of instants."""
         unix = np.atleast_1d(np.asarray(unix, dtype=float))
-        jd, fraction = _julian_dates(unix)
+        jd, fraction = julian_dates(unix)
         if len(unix) == 1:  # the scalar call avoids the array machinery: the tracking loop asks for one instant
             error, position, velocity = self._satrec.sgp4(float(jd[0]), float(fraction[0]))
             errors, positions, velocities = np.array([error]), np.array([position]), np.array([velocity])
@@ -378,7 +372,7 @@ class Orbit:
         """
         times = np.atleast_1d(np.asarray(unix, dtype=float))
         position, velocity = self.teme(times)
-        gmst = erfa.gmst82(*_julian_dates(times))  # UT1 = UTC: see the module docstring
+        gmst = erfa.gmst82(*julian_dates(times))  # UT1 = UTC: see the module docstring
         cos_g, sin_g = np.cos(gmst), np.sin(gmst)
         x = cos_g * position[:, 0] + sin_g * position[:, 1]
         y = -sin_g * position[:, 0] + cos_g * position[:, 1]

@@ -21,19 +21,14 @@ from __future__ import annotations
 import erfa
 import numpy as np
 
+from .astrometry import julian_dates
+
 EARTH_RADIUS_KM = 6378.137
 SUN_RADIUS_KM = 695_700.0  # IAU 2015 nominal solar radius
 # Instants spanning at most this long share one place of the Sun in GCRS: it moves 0.04°/h, which shifts the shadow's
 # edge on a low orbit by under a second (the Earth's rotation, 15°/h, is applied at every instant).
 SUN_STEADY_S = 3600.0
-_SECONDS_PER_DAY = 86400.0
-_UNIX_EPOCH_JD = 2440587.5
 _AU_KM = erfa.DAU / 1000.0
-
-
-def _two_part(unix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    days = np.floor(unix / _SECONDS_PER_DAY)
-    return _UNIX_EPOCH_JD + days, (unix - days * _SECONDS_PER_DAY) / _SECONDS_PER_DAY
 
 
 def sun_earth_fixed(unix) -> np.ndarray:
@@ -43,7 +38,7 @@ def sun_earth_fixed(unix) -> np.ndarray:
     pole by well under an arcsecond a day, against the Sun's 960″ radius. The Earth's rotation angle is exact at each
     instant (``era00``)."""
     times = np.atleast_1d(np.asarray(unix, dtype=float))
-    utc1, utc2 = _two_part(times)
+    utc1, utc2 = julian_dates(times)
     tai1, tai2 = erfa.utctai(utc1, utc2)
     tt1, tt2 = erfa.taitt(tai1, tai2)
     middle = len(utc1) // 2
