@@ -53,6 +53,18 @@ async def until_not_busy(driver, name: str) -> None:
             await trio.sleep(0.01)
 
 
+async def second_request_during_a_pulse(driver, first: dict[str, float], second: dict[str, float]) -> float:
+    """A North/South pulse, and 0.5 s into it another request: how long the vector stayed Busy (its updates are left
+    in the outbox, for sent_updates)."""
+    driver.outbox.take()
+    began = trio.current_time()
+    await driver.handle_request(request("Number", GUIDE_NS, **first))
+    await trio.sleep(0.5)
+    await driver.handle_request(request("Number", GUIDE_NS, **second))
+    await until_not_busy(driver, GUIDE_NS)
+    return trio.current_time() - began
+
+
 async def tracking_mount(nursery):
     driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
     ra, dec = target_for_altitude(driver, 45.0, 140.0)
@@ -140,13 +152,8 @@ async def test_a_pulse_sent_while_one_runs_replaces_it_and_the_vector_stays_busy
     async with trio.open_nursery() as nursery:
         driver = await tracking_mount(nursery)
         start = dec_here(driver)
-        driver.outbox.take()
-        began = trio.current_time()
-        await driver.handle_request(request("Number", GUIDE_NS, TIMED_GUIDE_N=1000))
-        await trio.sleep(0.5)
-        await driver.handle_request(request("Number", GUIDE_NS, TIMED_GUIDE_N=2000))
-        await until_not_busy(driver, GUIDE_NS)
-        assert 2.5 <= trio.current_time() - began < 3.0  # the second pulse's 2 s from its start
+        lasted = await second_request_during_a_pulse(driver, {"TIMED_GUIDE_N": 1000}, {"TIMED_GUIDE_N": 2000})
+        assert 2.5 <= lasted < 3.0  # the second pulse's 2 s from its start
         # no Idle between the two: the first pulse's end is not shown while the second runs
         assert sent_updates(driver, GUIDE_NS) == [
             ("Busy", {"TIMED_GUIDE_N": 1000, "TIMED_GUIDE_S": 0}, ""),
@@ -164,13 +171,10 @@ async def test_a_request_with_no_duration_during_a_pulse_changes_nothing_and_sho
     async with trio.open_nursery() as nursery:
         driver = await tracking_mount(nursery)
         start = dec_here(driver)
-        driver.outbox.take()
-        began = trio.current_time()
-        await driver.handle_request(request("Number", GUIDE_NS, TIMED_GUIDE_S=1500))
-        await trio.sleep(0.5)
-        await driver.handle_request(request("Number", GUIDE_NS, TIMED_GUIDE_N=0, TIMED_GUIDE_S=0))
-        await until_not_busy(driver, GUIDE_NS)
-        assert 1.5 <= trio.current_time() - began < 2.0
+        lasted = await second_request_during_a_pulse(
+            driver, {"TIMED_GUIDE_S": 1500}, {"TIMED_GUIDE_N": 0, "TIMED_GUIDE_S": 0}
+        )
+        assert 1.5 <= lasted < 2.0
         assert sent_updates(driver, GUIDE_NS) == [
             ("Busy", {"TIMED_GUIDE_N": 0, "TIMED_GUIDE_S": 1500}, ""),
             ("Busy", {"TIMED_GUIDE_N": 0, "TIMED_GUIDE_S": 1500}, ""),  # the answer to the empty request: as it was

@@ -96,11 +96,10 @@ def names_used(path: Path) -> tuple[set[tuple[str, int]], set[tuple[str, str, in
     return vectors, members
 
 
-@pytest.mark.parametrize("room", sorted(FILES))
-def test_every_name_a_driver_spells_out_is_declared_in_its_xml(room: str) -> None:
-    known = declared(FILES[room])
+def undeclared(paths: list[Path], known: dict[str, set[str]]) -> list[str]:
+    """Each name the modules spell out that `known` lacks, as `path:line: what`."""
     missing = []
-    for path in sorted((PACKAGE / room).rglob("*.py")):
+    for path in paths:
         vectors, members = names_used(path)
         where = path.relative_to(ROOT)
         missing += [f"{where}:{line}: vector {name}" for name, line in vectors if name not in known]
@@ -109,7 +108,13 @@ def test_every_name_a_driver_spells_out_is_declared_in_its_xml(room: str) -> Non
             for vector, member, line in members
             if vector in known and member not in known[vector]
         ]
-    assert not missing, "\n".join(sorted(missing))
+    return sorted(missing)
+
+
+@pytest.mark.parametrize("room", sorted(FILES))
+def test_every_name_a_driver_spells_out_is_declared_in_its_xml(room: str) -> None:
+    missing = undeclared(sorted((PACKAGE / room).rglob("*.py")), declared(FILES[room]))
+    assert not missing, "\n".join(missing)
 
 
 def test_the_shared_rooms_use_only_names_some_driver_declares() -> None:
@@ -117,18 +122,9 @@ def test_the_shared_rooms_use_only_names_some_driver_declares() -> None:
     for files in FILES.values():
         for name, members in declared(files).items():
             known.setdefault(name, set()).update(members)
-    missing = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        if path.relative_to(PACKAGE).parts[0] in FILES:
-            continue
-        vectors, members = names_used(path)
-        missing += [f"{path.relative_to(ROOT)}:{line}: vector {name}" for name, line in vectors if name not in known]
-        missing += [
-            f"{path.relative_to(ROOT)}:{line}: {vector} has no member {member}"
-            for vector, member, line in members
-            if vector in known and member not in known[vector]
-        ]
-    assert not missing, "\n".join(sorted(missing))
+    shared = [path for path in sorted(PACKAGE.rglob("*.py")) if path.relative_to(PACKAGE).parts[0] not in FILES]
+    missing = undeclared(shared, known)
+    assert not missing, "\n".join(missing)
 
 
 def test_the_check_finds_a_mistyped_name(tmp_path) -> None:
