@@ -78,11 +78,11 @@ class SatelliteTracker(Part):
             "SAT_POINTING_MODE": self._on_setting,
             "SAT_AFTER_PASS": self._on_setting,
             "SAT_SETTINGS": self._on_setting,
-            "SAT_FREQUENCY": self._on_frequency,
+            "SAT_FREQUENCY": self._on_changeable_during_a_pass,
             "SAT_PASS_LIST_SETTINGS": self._on_setting,
             "SAT_PASS_CHOICE": self._on_pass_choice,
-            "SAT_TIME_OFFSET": self._on_offset,
-            "SAT_CROSS_TRACK_OFFSET": self._on_offset,
+            "SAT_TIME_OFFSET": self._on_changeable_during_a_pass,
+            "SAT_CROSS_TRACK_OFFSET": self._on_changeable_during_a_pass,
         }
 
     # --- inputs ----------------------------------------------------------------------------------------------
@@ -299,8 +299,9 @@ class SatelliteTracker(Part):
             self.driver.message("A new TLE: the along-track and cross-track offsets are back to 0")
         await self.refresh_quietly()
 
-    async def _on_offset(self, update: Update) -> None:
-        """An offset may change at any time; a pass being followed takes it at its next step."""
+    async def _on_changeable_during_a_pass(self, update: Update) -> None:
+        """Offsets and frequencies may change at any time (a ham moves to another transponder, a TLE runs late): a
+        pass being followed takes them at its next step or status."""
         self.driver.accept(update)
 
     async def nudge(self, update: Update) -> None:
@@ -349,10 +350,6 @@ class SatelliteTracker(Part):
             raise ValidationError("a pass is being followed; halt it before changing how")
         self.driver.accept(update)
         await self.refresh_quietly()
-
-    async def _on_frequency(self, update: Update) -> None:
-        """Frequencies may change during a pass (a ham moves to another transponder): the next status uses them."""
-        self.driver.accept(update)
 
     async def _on_tracking(self, update: Update) -> None:
         vector = update.switches
