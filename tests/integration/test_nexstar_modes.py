@@ -103,7 +103,7 @@ def guide_rates(mount, mark: int) -> list[str]:
     return [line for line in mount.received_since(mark) if "GUIDERATE" in line]
 
 
-def test_southern_wedge_points_at_the_star_guides_and_holds_it_for_a_minute(mount_factory) -> None:
+def test_southern_wedge_points_at_the_star_guides_and_holds_it_for_half_a_minute(mount_factory) -> None:
     mount = mount_factory(geometry="EQ_WEDGE", site=SOUTH)
     assert mount.values("TELESCOPE_MOUNT_TYPE")["EQ_FORK"] is True
     assert "GPS" not in mount.values("MOUNT_INFO")["BUS_DEVICES"]  # no GPS: the client's site is the one used
@@ -125,8 +125,9 @@ def test_southern_wedge_points_at_the_star_guides_and_holds_it_for_a_minute(moun
     # (rate 0 goes before each goto leg, in the positive form as the C++ driver sends it: a stop, not a direction)
     assert not any(line.startswith("SET_POS_GUIDERATE 10") and not line.endswith(" 000000") for line in rates)
 
-    # A minute of tracking with a guide pulse each way: each moves the axes by rate × sidereal × duration in its
-    # direction (Dec up for north, hour angle up for west), and they cancel out.
+    # Half a minute of tracking with a guide pulse each way: each moves the axes by rate × sidereal × duration in its
+    # direction (Dec up for north, hour angle up for west), and they cancel out. (A motor rate off by 0.5 % would
+    # leave the star 2.2″ behind after 30 s.)
     started = time.monotonic()
     step = GUIDE_RATE * SIDEREAL * 2.0
     pulses = (
@@ -136,7 +137,7 @@ def test_southern_wedge_points_at_the_star_guides_and_holds_it_for_a_minute(moun
         ("TELESCOPE_TIMED_GUIDE_WE", "TIMED_GUIDE_E", "TIMED_GUIDE_W", (-step, 0.0), "AUX_GUIDE 10 32c8"),
     )
     for name, member, other, (moved_ha, moved_dec), command in pulses:
-        time.sleep(8)
+        time.sleep(3)
         before = wedge_error(mount, sky, star, southern=True)
         mark = mount.received_mark()
         states = mount.guide(name, {member: 2000, other: 0})
@@ -147,10 +148,10 @@ def test_southern_wedge_points_at_the_star_guides_and_holds_it_for_a_minute(moun
         assert [line for line in mount.received_since(mark) if line.startswith("AUX_GUIDE")] == [command]
         assert after[0] - before[0] == pytest.approx(moved_ha, abs=1.0), (member, before, after)
         assert after[1] - before[1] == pytest.approx(moved_dec, abs=1.0), (member, before, after)
-    time.sleep(max(0.0, 60.0 - (time.monotonic() - started)))
+    time.sleep(max(0.0, 30.0 - (time.monotonic() - started)))
     held = wedge_error(mount, sky, star, southern=True)
-    # The motor turns at the sidereal rate; only the change of refraction over the minute is not followed.
-    assert abs(held[0] - landing[0]) < 2.0 and abs(held[1] - landing[1]) < 2.0, f"landed at {landing}, a minute later {held}"
+    # The motor turns at the sidereal rate; only the change of refraction over the half minute is not followed.
+    assert abs(held[0] - landing[0]) < 2.0 and abs(held[1] - landing[1]) < 2.0, f"{landing} → {held}"
     assert mount.values("TELESCOPE_TRACK_STATE")["TRACK_ON"] is True
 
     # solar, lunar and custom rates in the southern sense

@@ -22,7 +22,7 @@ The device supplies a `GuiderBackend`, which checks a pulse and returns what run
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
@@ -104,16 +104,14 @@ class _Pulse:
 
 @dataclass(eq=False)
 class _Running:
-    """A pulse whose task is started: replaced, it is cancelled and its end is not shown."""
+    """A pulse whose task is started: replaced, it is cancelled and its end is not shown. The scope exists from the
+    start, so a pulse replaced before its task runs is cancelled as that task enters it."""
 
     pulse: _Pulse
-    scope: trio.CancelScope | None = None  # set once its task runs
-    replaced: bool = False
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
 
     def replace(self) -> None:
-        self.replaced = True
-        if self.scope is not None:
-            self.scope.cancel()
+        self.scope.cancel()
 
 
 class Guider(Part):
@@ -154,9 +152,7 @@ class Guider(Part):
 
     async def _run(self, axis: GuideAxis, run: PulseRun, running: _Running) -> None:
         end = PulseEnd(GuideEvent.ABORTED)  # unless it ends by itself: the connection was closed under it
-        with trio.CancelScope() as running.scope:
-            if running.replaced:
-                running.scope.cancel()  # replaced before it began: it never runs
+        with running.scope:
             try:
                 end = await run()
             except Exception:
