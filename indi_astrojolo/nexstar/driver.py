@@ -767,6 +767,11 @@ class NexStarDriver(Device):
         azm, alt = await self.read_encoders()
         read_at = self.encoders_time
         mount = self.mount_axes(azm, alt)
+        if self.geometry() is Geometry.ALTAZ and mount.axis2 > 90.0:
+            raise ValidationError(
+                f"the altitude axis is past the zenith ({mount.axis2:.1f}°, over the top after a satellite pass): "
+                "a sync there would spoil the pointing model; bring the mount back below 90° (any goto does) first"
+            )
         sky = self.sky_to_ideal_axes(ra_hours, dec_degrees)
         assert self.pointing is not None
         shift = angular_separation(self.model.to_sky(mount), sky)  # how far the sync moves what is shown here

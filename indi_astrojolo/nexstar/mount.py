@@ -42,12 +42,13 @@ class AxisAngles:
 
 def encoders_to_angles(azm_steps: int, alt_steps: int, geometry: Geometry, southern: bool) -> AxisAngles:
     azm = azm_steps / STEPS_PER_DEGREE
-    alt = wrap180(alt_steps / STEPS_PER_DEGREE)
     if geometry is Geometry.EQ_WEDGE:
+        alt = wrap180(alt_steps / STEPS_PER_DEGREE)
         if southern:
             azm, alt = -azm, -alt
         return AxisAngles(wrap180(azm), alt)
-    return AxisAngles(wrap360(azm), alt)
+    # Alt-az: from straight down (-90°) to past the zenith over the top (a satellite pass takes it to 180°).
+    return AxisAngles(wrap360(azm), (alt_steps / STEPS_PER_DEGREE + 90.0) % 360.0 - 90.0)
 
 
 def angles_to_encoders(angles: AxisAngles, geometry: Geometry, southern: bool) -> tuple[int, int]:
@@ -108,8 +109,12 @@ class PointingModel:
     tilt_y: float = 0.0
 
     def to_mount(self, sky: AxisAngles) -> AxisAngles:
-        """Where the axes must be to point at `sky` (ideal axis angles of the target)."""
+        """Where the axes must be to point at `sky` (ideal axis angles of the target). Given axis 2 past 90° (an
+        alt-az mount over the top), the answer keeps the altitude axis past the zenith: of the two ways of pointing
+        there, the one with axis 1 nearer the one asked for."""
         lon, lat = _angles(_tilt(_vector(sky.axis1, sky.axis2), self.tilt_x, self.tilt_y))
+        if sky.axis2 > 90.0 and abs(wrap180(lon - sky.axis1)) > 90.0:
+            lon, lat = lon + 180.0, 180.0 - lat
         return AxisAngles(lon + self.offset1, lat + self.offset2)
 
     def to_sky(self, mount: AxisAngles) -> AxisAngles:

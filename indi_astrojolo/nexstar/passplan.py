@@ -7,8 +7,16 @@ mount falls short there, so the astronomer is told before the pass rather than s
   turn in an instant (the key-hole). Each axis is held to the fastest rate the mount is allowed (SAT_SETTINGS), and
   the unavoidable swing is spread evenly before and after the moment the satellite makes it (the mean of a forward
   and a backward rate-limited pass), so the gap is centred on culmination, where cos(elevation) makes an azimuth error
-  smallest on the sky. The altitude axis never goes past 90°: a flip over the zenith needs a fork that can swing the
-  tube through it, which NexStar forks cannot do with a camera on the back.
+  smallest on the sky. The altitude axis goes past 90° only when allowed (SAT_FLIP): a flip over the zenith needs a
+  fork that can swing its load through it, which NexStar forks cannot do with a camera on the back.
+* **Over the top** (SAT_FLIP, alt-az only): the same direction is also reached as (azimuth − 180°, 180° − elevation),
+  the altitude axis past the zenith. After culmination the plan aims in that form, so the azimuth the satellite needs
+  comes back to where it started instead of turning half a circle, and the altitude axis is aimed at the satellite's
+  projection on the vertical plane the azimuth axis is in (exact wherever the azimuth keeps up). A pass straight
+  overhead is then followed with no azimuth swing at all; one that misses the zenith by d degrees is followed
+  within about d near the top, where the swing would trail it by far more. No way of pointing two axes does better
+  there: both forms need the azimuth to turn at ω / cos(elevation). The plan is chosen only where it follows better
+  than the swing, and only from a start before culmination (the first leg never climbs past the zenith).
 * **At the cord-wrap position** (alt-az) the azimuth axis may not pass; the plan keeps it within the one turn that
   does not cross it. A pass whose azimuth runs through that position makes the mount turn round the other way at
   full speed when the satellite gets there; it loses the satellite for as long as that takes.
@@ -38,6 +46,7 @@ import numpy as np
 from .mount import Geometry
 
 CORDWRAP_MARGIN = 1.0  # degrees kept from the cord-wrap position (the pointing model and the loop's overshoot)
+FLIP_GAIN = 0.05  # degrees: going over the top is chosen only when its worst error is at least this much smaller
 
 
 @dataclass
@@ -54,6 +63,8 @@ class PassPlan:
     worst_cause: str = ""
     notes: list[str] = field(default_factory=list)
     altitude_limits: tuple[float, float] = (-90.0, 90.0)
+    over_the_top: bool = False  # axis 2 goes past 90° (alt-az): after culmination it aims as (az − 180°, 180° − el)
+    highest_axis: float = 90.0  # the highest altitude axis angle the plan may reach (the altitude limit, or the flip's)
 
     @property
     def start(self) -> float:
@@ -71,9 +82,10 @@ class PassPlan:
         azimuth, elevation = self.satellite(unix)
         beside = self.aim(unix, cross_track)
         if self.geometry is Geometry.ALTAZ:
-            low, high = self.altitude_limits
+            low = self.altitude_limits[0]
             moved1 = (beside[0] - azimuth + 180.0) % 360.0 - 180.0
-            return axis1 + moved1, min(high, max(low, axis2 + beside[1] - elevation))
+            up = -1.0 if axis2 > 90.0 else 1.0  # past the zenith the altitude axis runs the other way
+            return axis1 + moved1, min(self.highest_axis, max(low, axis2 + up * (beside[1] - elevation)))
         here = np.radians([azimuth, beside[0]]), np.radians([elevation, beside[1]])
         hour_angle, declination = erfa.ae2hd(*here, math.radians(self.latitude))
         moved1 = (math.degrees(float(hour_angle[1] - hour_angle[0])) + 180.0) % 360.0 - 180.0
@@ -114,10 +126,19 @@ class PassPlan:
 
     def pointing(self, axis1: float, axis2: float) -> tuple[float, float]:
         """Azimuth and elevation of ideal axis angles."""
-        if self.geometry is Geometry.ALTAZ:
-            return axis1 % 360.0, axis2
-        azimuth, elevation = erfa.hd2ae(math.radians(axis1), math.radians(axis2), math.radians(self.latitude))
-        return math.degrees(float(azimuth)) % 360.0, math.degrees(float(elevation))
+        azimuth, elevation = _pointing(np.array([axis1]), np.array([axis2]), self.geometry, self.latitude)
+        return float(azimuth[0]) % 360.0, float(elevation[0])
+
+
+def _pointing(
+    axis1: np.ndarray, axis2: np.ndarray, geometry: Geometry, latitude: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Azimuth and elevation (degrees) of ideal axis angles; alt-az axes past the zenith point the other way."""
+    if geometry is Geometry.ALTAZ:
+        over = axis2 > 90.0
+        return np.where(over, axis1 + 180.0, axis1), np.where(over, 180.0 - axis2, axis2)
+    azimuth, elevation = erfa.hd2ae(np.radians(axis1), np.radians(axis2), math.radians(latitude))
+    return np.degrees(azimuth), np.degrees(elevation)
 
 
 def _unit(azimuth: float, elevation: float) -> np.ndarray:
@@ -188,11 +209,49 @@ def plan_pass(
     altitude_limits: tuple[float, float],
     cordwrap: float | None,
     max_rate: float,
+    over_the_top: float | None = None,
 ) -> PassPlan:
-    """The axes' path for the satellite seen at `azimuth`/`elevation` (degrees) at evenly spaced `times`."""
+    """The axes' path for the satellite seen at `azimuth`/`elevation` (degrees) at evenly spaced `times`.
+
+    `over_the_top`: the highest angle the altitude axis may reach past the zenith (alt-az), or None for no flip."""
+    azimuth = np.degrees(np.unwrap(np.radians(azimuth)))
+    plan = _plan_below_the_zenith(
+        times, azimuth, elevation, geometry=geometry, latitude=latitude, altitude_limits=altitude_limits,
+        cordwrap=cordwrap, max_rate=max_rate,
+    )  # fmt: skip
+    if over_the_top is None or geometry is not Geometry.ALTAZ or len(times) < 3:
+        return plan
+    top = int(np.argmax(elevation))
+    if top == 0 or top == len(times) - 1:  # culmination is over (or not within the plan): nothing to flip over
+        return plan
+    flipped = _plan_over_the_top(
+        times, azimuth, elevation, top, latitude=latitude, altitude_limits=altitude_limits, cordwrap=cordwrap,
+        max_rate=max_rate, highest_axis=over_the_top,
+    )  # fmt: skip
+    if flipped.worst_error >= plan.worst_error - FLIP_GAIN:
+        return plan
+    flipped.notes.insert(
+        0,
+        f"over the top: the altitude axis passes the zenith (up to {float(np.max(flipped.axis2)):.0f}°) with the "
+        f"azimuth near {float(flipped.axis1[top]) % 360.0:.0f}°, instead of the azimuth swing that would trail the "
+        f"satellite by up to {plan.worst_error:.1f}°",
+    )
+    return flipped
+
+
+def _plan_below_the_zenith(
+    times: np.ndarray,
+    azimuth: np.ndarray,
+    elevation: np.ndarray,
+    *,
+    geometry: Geometry,
+    latitude: float,
+    altitude_limits: tuple[float, float],
+    cordwrap: float | None,
+    max_rate: float,
+) -> PassPlan:
     step = float(times[1] - times[0]) if len(times) > 1 else 1.0
     low, high = altitude_limits
-    azimuth = np.degrees(np.unwrap(np.radians(azimuth)))
     notes: list[str] = []
     if geometry is Geometry.ALTAZ:
         wanted1, wanted2 = azimuth, np.clip(elevation, low, high)
@@ -209,30 +268,70 @@ def plan_pass(
     axis1 = rate_limited(wanted1, step, max_rate)
     axis2 = rate_limited(wanted2, step, max_rate)
     if geometry is Geometry.ALTAZ and cordwrap is not None:
-        # Turning round at the cord wrap is done at once and at full speed (forward only): spreading it like a
-        # zenith swing would lose the satellite for twice as long.
-        kept = _within_cordwrap(axis1, cordwrap)
-        jumps = np.nonzero(np.abs(np.diff(kept)) > 180.0)[0]
-        axis1 = rate_limited(kept, step, max_rate, centred=False)
-        for index in jumps:
-            notes.append(
-                f"the azimuth passes the cord-wrap position ({cordwrap:g}°) at "
-                f"{_clock(times[index])} UTC: the mount turns round at full speed and loses the satellite for "
-                f"about {360.0 / max_rate:.0f} s"
-            )
+        axis1 = _kept_from_the_cordwrap(axis1, times, cordwrap, max_rate, notes)
     plan = PassPlan(
-        times, axis1, axis2, azimuth, elevation, geometry, latitude, notes=notes, altitude_limits=altitude_limits
-    )
+        times, axis1, axis2, azimuth, elevation, geometry, latitude, notes=notes, altitude_limits=altitude_limits,
+        highest_axis=high,
+    )  # fmt: skip
     _find_worst(plan, wanted1, max_rate, step, high)
     return plan
 
 
+def _plan_over_the_top(
+    times: np.ndarray,
+    azimuth: np.ndarray,
+    elevation: np.ndarray,
+    top: int,
+    *,
+    latitude: float,
+    altitude_limits: tuple[float, float],
+    cordwrap: float | None,
+    max_rate: float,
+    highest_axis: float,
+) -> PassPlan:
+    """Alt-az: before culmination as usual, after it aimed past the zenith (the module's docstring)."""
+    step = float(times[1] - times[0])
+    low = altitude_limits[0]
+    sense = 1.0 if azimuth[min(top + 1, len(azimuth) - 1)] >= azimuth[max(top - 1, 0)] else -1.0
+    wanted1 = azimuth - np.where(np.arange(len(times)) > top, sense * 180.0, 0.0)
+    notes: list[str] = []
+    axis1 = rate_limited(wanted1, step, max_rate)
+    if cordwrap is not None:
+        axis1 = _kept_from_the_cordwrap(axis1, times, cordwrap, max_rate, notes)
+    # Where the azimuth axis lags, the altitude axis aims at the satellite's projection on the vertical plane the
+    # azimuth axis is in: the nearest the tube can be (0° … 180°, past 90° over the top).
+    az, el = np.radians(azimuth - axis1), np.radians(elevation)
+    projected = np.degrees(np.arctan2(np.sin(el), np.cos(el) * np.cos(az)))
+    projected = np.mod(projected + 90.0, 360.0) - 90.0  # just below the horizon behind is 180° and more, not -180°
+    wanted2 = np.clip(projected, low, highest_axis)
+    axis2 = rate_limited(wanted2, step, max_rate)
+    plan = PassPlan(
+        times, axis1, axis2, azimuth, elevation, Geometry.ALTAZ, latitude, notes=notes,
+        altitude_limits=altitude_limits, over_the_top=True, highest_axis=highest_axis,
+    )  # fmt: skip
+    _find_worst(plan, wanted1, max_rate, step, highest_axis)
+    return plan
+
+
+def _kept_from_the_cordwrap(
+    axis1: np.ndarray, times: np.ndarray, cordwrap: float, max_rate: float, notes: list[str]
+) -> np.ndarray:
+    """Turning round at the cord wrap is done at once and at full speed (forward only): spreading it like a zenith
+    swing would lose the satellite for twice as long."""
+    step = float(times[1] - times[0]) if len(times) > 1 else 1.0
+    kept = _within_cordwrap(axis1, cordwrap)
+    jumps = np.nonzero(np.abs(np.diff(kept)) > 180.0)[0]
+    for index in jumps:
+        notes.append(
+            f"the azimuth passes the cord-wrap position ({cordwrap:g}°) at "
+            f"{_clock(times[index])} UTC: the mount turns round at full speed and loses the satellite for "
+            f"about {360.0 / max_rate:.0f} s"
+        )
+    return rate_limited(kept, step, max_rate, centred=False)
+
+
 def _find_worst(plan: PassPlan, wanted1: np.ndarray, max_rate: float, step: float, high: float) -> None:
-    if plan.geometry is Geometry.ALTAZ:
-        pointed_az, pointed_el = plan.axis1, plan.axis2
-    else:
-        az, el = erfa.hd2ae(np.radians(plan.axis1), np.radians(plan.axis2), math.radians(plan.latitude))
-        pointed_az, pointed_el = np.degrees(az), np.degrees(el)
+    pointed_az, pointed_el = _pointing(plan.axis1, plan.axis2, plan.geometry, plan.latitude)
     errors = separation(pointed_az, pointed_el, plan.azimuth, plan.elevation)
     index = int(np.argmax(errors))
     plan.worst_error, plan.worst_time = float(errors[index]), float(plan.times[index])
@@ -248,6 +347,11 @@ def _find_worst(plan: PassPlan, wanted1: np.ndarray, max_rate: float, step: floa
         plan.worst_cause = "turning round at the cord-wrap position"
     elif plan.geometry is Geometry.ALTAZ and elevation > high:
         plan.worst_cause = f"the satellite is above the highest allowed altitude ({high:g}°)"
+    elif plan.over_the_top and float(plan.axis2[index]) >= high - 1e-6:
+        plan.worst_cause = f"past the zenith the altitude axis waits at the highest angle allowed ({high:g}°)"
+    elif plan.over_the_top and plan.pointing(float(plan.axis1[index]), float(plan.axis2[index]))[1] > 60.0:
+        miss = 90.0 - float(np.max(plan.elevation))
+        plan.worst_cause = f"over the top with the azimuth held: the satellite passes {miss:.2f}° from the zenith"
     elif needed > max_rate:
         where = "the azimuth swing near the zenith" if plan.geometry is Geometry.ALTAZ and elevation > 60 else "axis 1"
         plan.worst_cause = f"{where}: {needed:.1f}°/s needed, {max_rate:g}°/s allowed"

@@ -29,7 +29,7 @@ from ..indi.part import Handler, Part
 from ..indi.properties import State, Update, ValidationError
 from ..indi.xmlstream import format_timestamp, parse_timestamp
 from . import aux, rates
-from .mount import AxisAngles, axis1_sign, axis2_sign, crosses, wrap180
+from .mount import AxisAngles, Geometry, axis1_sign, axis2_sign, crosses, wrap180
 from .passlist import PassSummary, sunlight_times, sunlight_words
 from .passplan import PassPlan, plan_pass, separation
 
@@ -77,6 +77,8 @@ class SatelliteTracker(Part):
             "SAT_TRACKING_STAT": self._on_tracking,
             "SAT_POINTING_MODE": self._on_setting,
             "SAT_AFTER_PASS": self._on_setting,
+            "SAT_FLIP": self._on_setting,
+            "SAT_FLIP_LIMIT": self._on_setting,
             "SAT_SETTINGS": self._on_setting,
             "SAT_FREQUENCY": self._on_changeable_during_a_pass,
             "SAT_PASS_LIST_SETTINGS": self._on_setting,
@@ -102,6 +104,12 @@ class SatelliteTracker(Part):
 
     def antenna(self) -> bool:
         return self.props.switch("SAT_POINTING_MODE")["SAT_ANTENNA"].on
+
+    def over_the_top(self) -> float | None:
+        """The highest the altitude axis may go past the zenith in a pass (SAT_FLIP), or None: never (a wedge never)."""
+        if not self.props.switch("SAT_FLIP")["SAT_FLIP_ON"].on or self.driver.geometry() is not Geometry.ALTAZ:
+            return None
+        return self.props.number("SAT_FLIP_LIMIT")["MAX_AXIS_ALT"].value
 
     def orbit(self, text: str | None = None) -> Orbit:
         """The orbit of the given (or current) TLE; a TLE that is malformed or too old is refused."""
@@ -153,6 +161,7 @@ class SatelliteTracker(Part):
             plan_pass,
             geometry=driver.geometry(), latitude=site.latitude, altitude_limits=driver.motion.altitude_limits(),
             cordwrap=driver.motion.cordwrap(), max_rate=self._setting("MAX_AXIS_RATE"),
+            over_the_top=self.over_the_top(),
         )  # fmt: skip
 
         def plan() -> PassPlan:
@@ -448,7 +457,7 @@ class SatelliteTracker(Part):
             encoders = await driver.read_encoders()
             now = driver.now_unix()
             measured = driver.mount_axes(*encoders)
-            self._check_safety(measured, previous, wrap)
+            self._check_safety(measured, previous, wrap, plan)
             previous = measured
             time_offset, cross = self.offsets()
             time_step, cross_step = self._nudge_steps(FOLLOW_PERIOD)
@@ -499,7 +508,9 @@ class SatelliteTracker(Part):
         driver.update(status.name, State.BUSY)
         driver.show_position()
 
-    def _check_safety(self, measured: AxisAngles, previous: AxisAngles | None, wrap: float | None) -> None:
+    def _check_safety(
+        self, measured: AxisAngles, previous: AxisAngles | None, wrap: float | None, plan: PassPlan
+    ) -> None:
         from .motion import MotionError
 
         driver = self.driver
@@ -507,6 +518,11 @@ class SatelliteTracker(Part):
         low = driver.motion.altitude_limits()[0]
         if altitude < low - ALTITUDE_MARGIN:
             raise MotionError(f"the telescope reached altitude {altitude:.2f}°, below the lowest allowed {low:g}°")
+        axis_altitude = measured.axis2  # over the top (alt-az): the axis's own angle, the model left out
+        if plan.over_the_top and axis_altitude > plan.highest_axis + ALTITUDE_MARGIN:
+            raise MotionError(
+                f"the altitude axis reached {axis_altitude:.2f}°, above the highest allowed {plan.highest_axis:g}°"
+            )
         if (
             wrap is not None
             and previous is not None

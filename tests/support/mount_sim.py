@@ -18,6 +18,7 @@ from indi_astrojolo.nexstar import astrometry as astro
 from indi_astrojolo.nexstar.aux import Device as AuxDevice
 from indi_astrojolo.nexstar.driver import NexStarDriver
 from indi_astrojolo.nexstar.motion import Phase
+from indi_astrojolo.nexstar.mount import Geometry
 from indi_astrojolo.nexstar.main import SPEC
 from indi_astrojolo.nexstar.motion import Phase
 
@@ -73,8 +74,9 @@ def true_direction(driver: NexStarDriver) -> tuple[float, float]:
     emulator.advance(trio.current_time())  # the model moves time on only when asked; bring it to now
     axis1 = emulator.axis_degrees(AuxDevice.AZM)
     axis2 = emulator.axis_degrees(AuxDevice.ALT)
-    axis2 = (axis2 + 180.0) % 360.0 - 180.0
-    return axis1, axis2
+    if driver.geometry() is Geometry.ALTAZ:  # from straight down to past the zenith (over the top)
+        return axis1, (axis2 + 90.0) % 360.0 - 90.0
+    return axis1, (axis2 + 180.0) % 360.0 - 180.0
 
 
 def pointing_error_arcsec(driver: NexStarDriver, ra: float, dec: float) -> float:

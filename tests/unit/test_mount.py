@@ -58,6 +58,15 @@ def test_encoder_round_trip_within_one_step(axis1: float, axis2: float, geometry
     assert abs(back.axis2 - angles.axis2) <= step
 
 
+@pytest.mark.parametrize("axis2", [-89.0, -10.0, 0.0, 45.0, 90.0, 135.0, 179.9, 180.0, 180.3])
+def test_the_altaz_altitude_axis_reads_from_straight_down_to_past_the_zenith(axis2) -> None:
+    """Over the top (a satellite pass) the altitude axis reaches 180° and may overshoot it a little: it reads on,
+    never as -180° (which would turn a small overshoot into half a turn of error)."""
+    angles = AxisAngles(30.0, axis2)
+    back = encoders_to_angles(*angles_to_encoders(angles, Geometry.ALTAZ, False), Geometry.ALTAZ, False)
+    assert back.axis2 == pytest.approx(axis2, abs=360 / STEPS_PER_TURN)
+
+
 @given(st.floats(-2, 2), st.floats(-2, 2), st.floats(-1, 1), st.floats(-1, 1), st.floats(0, 360), st.floats(-80, 80))
 def test_model_is_invertible(o1, o2, tx, ty, a1, a2) -> None:
     model = PointingModel(o1, o2, tx, ty)
@@ -65,6 +74,19 @@ def test_model_is_invertible(o1, o2, tx, ty, a1, a2) -> None:
     back = model.to_sky(model.to_mount(sky))
     assert abs(wrap180(back.axis1 - sky.axis1)) * math.cos(math.radians(a2)) < 1e-9
     assert abs(back.axis2 - sky.axis2) < 1e-9
+
+
+@given(st.floats(-2, 2), st.floats(-2, 2), st.floats(-1, 1), st.floats(-1, 1), st.floats(0, 360), st.floats(95, 178))
+def test_over_the_top_the_model_keeps_the_altitude_axis_past_the_zenith(o1, o2, tx, ty, a1, a2) -> None:
+    """Axis angles past 90° (a satellite pass over the top) name the direction (a1 + 180°, 180° − a2); the model
+    answers with the altitude axis still past the zenith and the azimuth axis where it was asked to be."""
+    model = PointingModel(o1, o2, tx, ty)
+    mount = model.to_mount(AxisAngles(a1, a2))
+    assert mount.axis2 > 90.0  # still past the zenith (95° at least, moved by the offset and the tilt)
+    assert abs(wrap180(mount.axis1 - a1)) < 2.0 + 1.5 / math.cos(math.radians(180.0 - a2 + 3.5))
+    back = model.to_sky(mount)  # the direction, in the usual form
+    assert abs(wrap180(back.axis1 - (a1 + 180.0))) * math.cos(math.radians(back.axis2)) < 1e-9
+    assert abs(back.axis2 - (180.0 - a2)) < 1e-9
 
 
 def make_points(model: PointingModel, skies: list[tuple[float, float]]) -> list[SyncPoint]:

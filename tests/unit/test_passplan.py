@@ -33,10 +33,12 @@ def straight_pass(peak: float, azimuth_start: float = 200.0, seconds: float = 60
     return times, azimuth, elevation
 
 
-def plan(times, azimuth, elevation, *, cordwrap=None, max_rate=2.8, limits=(0.0, 90.0), geometry=Geometry.ALTAZ):
+def plan(
+    times, azimuth, elevation, *, cordwrap=None, max_rate=2.8, limits=(0.0, 90.0), geometry=Geometry.ALTAZ, flip=None
+):
     return plan_pass(
         times, azimuth, elevation, geometry=geometry, latitude=50.0, altitude_limits=limits, cordwrap=cordwrap,
-        max_rate=max_rate,
+        max_rate=max_rate, over_the_top=flip,
     )  # fmt: skip
 
 
@@ -184,3 +186,83 @@ def test_the_inside_of_the_arc_is_found_for_a_plan_that_starts_after_culmination
         track = unit(*made.satellite(float(at)))
         assert unit(*made.aim(float(at), 0.5)) @ pole > track @ pole
         assert unit(*made.aim(float(at), -0.5)) @ pole < track @ pole
+
+
+# --- over the top ---------------------------------------------------------------------------------------------------
+
+
+def pointing_errors(result) -> np.ndarray:
+    """Degrees between where the planned axes point and the satellite, at every sample."""
+    pointed = np.array([result.pointing(a1, a2) for a1, a2 in zip(result.axis1, result.axis2)])
+    return separation(pointed[:, 0], pointed[:, 1], result.azimuth, result.elevation)
+
+
+@pytest.mark.parametrize("peak", [90.0, 89.5, 88.0])
+def test_over_the_top_follows_an_overhead_pass_with_the_azimuth_held(peak) -> None:
+    times, azimuth, elevation = straight_pass(peak=peak, seconds=400.0)
+    swing = plan(times, azimuth, elevation)
+    result = plan(times, azimuth, elevation, flip=180.0)
+    assert result.over_the_top and not swing.over_the_top
+    assert np.ptp(swing.axis1) > 150.0  # the azimuth swing: half a turn, trailing the satellite by degrees
+    assert swing.worst_error > 5.0
+    assert np.ptp(result.axis1) < 40.0  # over the top: the azimuth axis hardly turns...
+    assert result.axis2.max() > 170.0  # ...the altitude axis goes from one horizon to the other
+    # The gap is the pass's distance from the zenith, at most: none for a pass straight overhead.
+    errors = pointing_errors(result)
+    assert result.worst_error == pytest.approx(errors.max(), abs=1e-6)
+    assert errors.max() <= (90.0 - peak) + 0.05
+    assert np.all(errors[elevation < 60.0] < 0.01)  # away from the zenith it is on the satellite
+    for path in (result.axis1, result.axis2):
+        assert np.all(np.abs(np.diff(path)) <= 2.8 * STEP + 1e-9)
+    assert result.notes[0].startswith("over the top: the altitude axis passes the zenith")
+
+
+@pytest.mark.parametrize("peak", [30.0, 60.0, 80.0])
+def test_a_pass_the_swing_follows_as_well_is_not_flipped(peak) -> None:
+    times, azimuth, elevation = straight_pass(peak=peak)
+    swing = plan(times, azimuth, elevation)
+    result = plan(times, azimuth, elevation, flip=180.0)
+    assert not result.over_the_top
+    assert np.array_equal(result.axis1, swing.axis1) and np.array_equal(result.axis2, swing.axis2)
+    assert result.notes == swing.notes
+
+
+def test_the_altitude_axis_never_passes_the_highest_angle_allowed_over_the_top() -> None:
+    times, azimuth, elevation = straight_pass(peak=89.5, seconds=400.0)
+    result = plan(times, azimuth, elevation, flip=175.0)
+    assert result.over_the_top  # still better than the swing: the tube waits at 175° for the last of the pass
+    assert result.highest_axis == 175.0
+    assert result.axis2.max() <= 175.0 + 1e-9
+    assert "waits at the highest angle allowed (175°)" in result.worst_cause
+    # Lower, waiting there would lose the setting satellite by more than the swing does: no flip then.
+    assert not plan(times, azimuth, elevation, flip=170.0).over_the_top
+    assert result.worst_error < plan(times, azimuth, elevation).worst_error
+
+
+def test_a_plan_that_starts_after_culmination_or_on_a_wedge_never_goes_over_the_top() -> None:
+    times, azimuth, elevation = straight_pass(peak=89.5, seconds=400.0)
+    after = int(np.argmax(elevation)) + 4
+    late = plan(times[after:], azimuth[after:], elevation[after:], flip=180.0)
+    assert not late.over_the_top and late.axis2.max() <= 90.0
+    times, azimuth, elevation = straight_pass(peak=60.0)
+    wedge = plan(times, azimuth, elevation, geometry=Geometry.EQ_WEDGE, flip=180.0)
+    assert not wedge.over_the_top
+
+
+def test_a_cross_track_offset_over_the_top_moves_the_aim_as_below_the_zenith() -> None:
+    times, azimuth, elevation = straight_pass(peak=88.0, seconds=400.0)
+    result = plan(times, azimuth, elevation, flip=180.0)
+    late = float(times[int(len(times) * 0.8)])  # after culmination: the altitude axis past 90°
+    assert result.position(late)[1] > 90.0
+    aimed = result.aim(late, 0.5)
+    assert separation(*result.pointing(*result.position(late, 0.5)), *aimed) < 0.02
+    assert separation(*aimed, *result.satellite(late)) == pytest.approx(0.5, abs=1e-6)
+
+
+def test_over_the_top_a_satellite_low_behind_is_aimed_at_low_behind() -> None:
+    """Past the zenith the altitude axis comes down to the horizon behind at 180°; a satellite a little below that
+    horizon (the lowest allowed altitude is below 0°) is at 181°, not at -179° on the other side."""
+    times, azimuth, elevation = straight_pass(peak=89.5, seconds=400.0)
+    result = plan(times, azimuth, elevation - 3.0, limits=(-5.0, 90.0), flip=182.0)
+    assert result.over_the_top and result.axis2[-1] == pytest.approx(181.0, abs=0.1)
+    assert np.all(pointing_errors(result)[-100:] < 0.01)

@@ -13,7 +13,7 @@ import trio
 from indi_astrojolo.nexstar.mount import crosses
 from indi_astrojolo.nexstar.orbit import Orbit, parse_tle
 from indi_astrojolo.nexstar.passplan import separation
-from mount_sim import request, start_mount, true_direction
+from mount_sim import request, start_mount, target_for_altitude, true_direction, wait_idle
 from passes import pass_scenario, site_for_azimuth_crossing
 from satellite_sim import EPOCH, ISS_TLE, LEAD, follow, iso, prepare
 
@@ -67,6 +67,39 @@ async def test_an_overhead_pass_loses_the_satellite_only_near_the_zenith_as_plan
         assert errors.max() / 3600.0 < planned + 0.5
         worst = int(np.argmax(errors))
         assert elevations[worst] > 60.0
+        nursery.cancel_scope.cancel()
+
+
+async def test_over_the_top_an_overhead_pass_is_followed_with_the_azimuth_held(autojump_clock, iss) -> None:
+    site, found = pass_scenario(iss, EPOCH + 3600, 89.0, lead_seconds=LEAD)
+    async with trio.open_nursery() as nursery:
+        driver = await prepare(nursery, site, found.rise.unix - LEAD)
+        swing = driver.props.number("SAT_PASS_GEOMETRY")["WORST_PLANNED_ERROR"].value
+        await driver.handle_request(request("Switch", "SAT_FLIP", SAT_FLIP_ON=True))
+        assert driver.props["SAT_FLIP"].state.value == "Ok"
+        planned = driver.props.number("SAT_PASS_GEOMETRY")["WORST_PLANNED_ERROR"].value
+        assert driver.props.text("SAT_PASS_TIMES")["NOTES"].value.startswith("over the top")  # said before the pass
+        assert swing > 10.0 and planned < 1.1  # the swing would trail by degrees; over the top, the zenith miss
+        errors, elevations, azimuths = await follow(driver, iss, site, found)
+        assert errors.max() / 3600.0 < planned + 0.1
+        away = elevations[10:] < 60.0  # away from the zenith it follows as closely as any pass
+        assert math.sqrt(float(np.mean(errors[10:][away] ** 2))) < 60.0
+        during = np.array(azimuths[-len(errors) :])
+        assert np.ptp(during) < 40.0  # the azimuth axis hardly turned (half a turn without the flip)
+        assert true_direction(driver)[1] > 150.0  # held at the set point, the altitude axis past the zenith
+        # A sync there would spoil the model: refused. Any goto brings the tube back below the zenith.
+        ra, dec = target_for_altitude(driver, 45.0, 100.0)
+        driver.outbox.take()
+        await driver.handle_request(request("Switch", "ON_COORD_SET", SYNC=True))
+        await driver.handle_request(request("Number", "EQUATORIAL_EOD_COORD", RA=ra, DEC=dec))
+        assert driver.props["EQUATORIAL_EOD_COORD"].state.value == "Alert"
+        assert b"past the zenith" in driver.outbox.take()
+        assert driver.props.number("POINTING_MODEL")["POINTS"].value == 0
+        await driver.handle_request(request("Switch", "ON_COORD_SET", SLEW=True))
+        await driver.handle_request(request("Number", "HORIZONTAL_COORD", AZ=100.0, ALT=45.0))
+        await wait_idle(driver)
+        azimuth, altitude = true_direction(driver)
+        assert altitude == pytest.approx(45.0, abs=0.01) and azimuth % 360.0 == pytest.approx(100.0, abs=0.01)
         nursery.cancel_scope.cancel()
 
 
