@@ -193,6 +193,7 @@ class NexStarDriver(Device):
                 max_rate=lambda: self.props.number("SAT_SETTINGS")["MAX_AXIS_RATE"].value,
                 motion_held=self._rotator_motion_held,
                 show_following=lambda on: self.motion.set_phase(Phase.SATELLITE if on else Phase.IDLE),
+                over_the_top=lambda: self.satellites.over_the_top(),
             ),
         )
         self.polls = 0

@@ -166,6 +166,7 @@ class MotionControl(Part):
         self.foreign_until = -math.inf  # another master commanded our motors until about then (Alert meanwhile)
         self.foreign_seen = False
         self.interference: str | None = None  # what another master did during a goto in progress
+        self.axis_ceiling: float | None = None  # a move allowed over the top: the altitude axis's own highest angle
         self.pending_sync: tuple[float, float, float] | None = None  # a large sync refused once: RA, Dec, trio time
         # After an abort only stop commands reach the motors until someone asks for motion again: a tracking update
         # or a pulse that was under way when the abort came must not set the mount going again.
@@ -394,10 +395,15 @@ class MotionControl(Part):
         self.target = None
         self._set_phase(Phase.IDLE)
 
-    async def move_to(self, final: AxisAngles) -> None:
-        """Fast approach, then a slow goto onto mount axis angles `final`."""
-        await self._approach(final)
-        await self._goto_axes(final, fast=False)
+    async def move_to(self, final: AxisAngles, over_the_top: float | None = None) -> None:
+        """Fast approach, then a slow goto onto mount axis angles `final`. `over_the_top`: the highest angle the
+        alt-az altitude axis may take past the zenith in this move (an antenna following a flipped pass), or None."""
+        self.axis_ceiling = over_the_top
+        try:
+            await self._approach(final)
+            await self._goto_axes(final, fast=False)
+        finally:
+            self.axis_ceiling = None
 
     # --- limits ----------------------------------------------------------------------------------------------
 
@@ -503,9 +509,10 @@ class MotionControl(Part):
         if altitudes is None or previous is None:
             return altitudes
         low, high = self.altitude_limits()
-        for altitude, before in zip(altitudes, previous):
-            if (altitude < low - 0.5 and altitude < before) or (altitude > high + 0.5 and altitude > before):
-                raise MotionError(f"the telescope reached altitude {altitude:.2f}°, outside {low:g}° … {high:g}°")
+        highs = (high, high if self.axis_ceiling is None else max(high, self.axis_ceiling))  # (model, axes)
+        for altitude, before, top in zip(altitudes, previous, highs):
+            if (altitude < low - 0.5 and altitude < before) or (altitude > top + 0.5 and altitude > before):
+                raise MotionError(f"the telescope reached altitude {altitude:.2f}°, outside {low:g}° … {top:g}°")
         return altitudes
 
     async def _approach(self, final: AxisAngles, fast_only: bool = False) -> None:

@@ -65,7 +65,7 @@ class Motion(Protocol):
     async def stop_everything(self) -> None: ...
     async def stop_axes(self) -> None: ...
     async def send_rate(self, axis: int, arcsec_per_s: float) -> None: ...
-    async def move_to(self, final: AxisAngles) -> None: ...
+    async def move_to(self, final: AxisAngles, over_the_top: float | None = None) -> None: ...
     async def park_now(self) -> None: ...
 
 
@@ -80,6 +80,7 @@ class AntennaFrame:
     max_rate: Callable[[], float]  # degrees per second at most asked of an axis (SAT_SETTINGS.MAX_AXIS_RATE)
     motion_held: Callable[[], str | None]  # why the mount may not move now (a damaged config), if it may not
     show_following: Callable[[bool], None]  # the mount's state while following (tracking, Busy) and after it
+    over_the_top: Callable[[], float | None]  # how far past the zenith the altitude axis may go (SAT_FLIP), or None
 
 
 class AntennaTrack:
@@ -267,7 +268,39 @@ class RotatorServer(Part):
 
     def limits(self) -> rotctl.Limits:
         low, high = self.motion.altitude_limits()
-        return rotctl.Limits(AZIMUTH_RANGE[0], AZIMUTH_RANGE[1], low, high)
+        return rotctl.Limits(AZIMUTH_RANGE[0], AZIMUTH_RANGE[1], low, self._highest_elevation(high))
+
+    def _highest_elevation(self, high: float) -> float:
+        """The highest elevation a client may send: past 90° when the antenna may go over the top (SAT_FLIP), as
+        Gpredict sends a flipped pass to a rotator whose elevation runs to 180° (azimuth + 180°, 180° − elevation)."""
+        top = self.frame.over_the_top()
+        return high if top is None else max(high, top)
+
+    def _elevation_refusal(self, elevation: float) -> str | None:
+        """Why the limits forbid this elevation, or None. Over the top (past 90°) the antenna looks back at
+        180° − elevation, which the altitude limits hold."""
+        low, high = self.motion.altitude_limits()
+        highest = self._highest_elevation(high)
+        if not low <= elevation <= highest or (elevation <= 90.0 and elevation > high):
+            shown = highest if elevation > 90.0 else high
+            return f"elevation {elevation:g}° is outside the altitude limits {low:g}° … {shown:g}°"
+        if elevation > 90.0 and not low <= 180.0 - elevation <= high:
+            behind = 180.0 - elevation
+            return f"elevation {elevation:g}° over the top looks {behind:g}° up, outside {low:g}° … {high:g}°"
+        return None
+
+    def _axes_refusal(self, elevation: float, mount: AxisAngles) -> str | None:
+        """Why the axes themselves may not go to `mount` (the pointing model left out), or None."""
+        if elevation <= 90.0:
+            try:
+                self.motion.check_axes_altitude(mount, "the position")
+            except ValidationError as exc:
+                return str(exc)
+            return None
+        highest = self._highest_elevation(self.motion.altitude_limits()[1])
+        if mount.axis2 > highest + ALTITUDE_MARGIN:
+            return f"the position needs the altitude axis at {mount.axis2:.2f}°, past the highest allowed {highest:g}°"
+        return None
 
     # --- requests ----------------------------------------------------------------------------------------------
 
@@ -275,24 +308,21 @@ class RotatorServer(Part):
         azimuth, elevation = (rotctl.read_degrees(arg) for arg in (*args, "", "")[:2])  # `P ?` has one word
         if azimuth is None or elevation is None:
             raise Refused(rotctl.EINVAL, "azimuth and elevation must be numbers (degrees)")
-        low, high = self.motion.altitude_limits()
         if not AZIMUTH_RANGE[0] <= azimuth <= AZIMUTH_RANGE[1]:
             raise Refused(
                 rotctl.EINVAL, f"azimuth {azimuth:g}° is outside {AZIMUTH_RANGE[0]:g}° … {AZIMUTH_RANGE[1]:g}°"
             )
-        if not low <= elevation <= high:
-            raise Refused(
-                rotctl.EINVAL, f"elevation {elevation:g}° is outside the altitude limits {low:g}° … {high:g}°"
-            )
+        refusal = self._elevation_refusal(elevation)
+        if refusal is not None:
+            raise Refused(rotctl.EINVAL, refusal)
         held = self.frame.motion_held()
         if held is not None:
             raise Refused(rotctl.ERJCTED, f"motion is held: {held}")
         if self.motion.parked:
             raise Refused(rotctl.ERJCTED, "the mount is parked; unpark it first")
-        try:
-            self.motion.check_axes_altitude(self.frame.to_mount(azimuth, elevation), "the position")
-        except ValidationError as exc:
-            raise Refused(rotctl.EINVAL, str(exc)) from None
+        refusal = self._axes_refusal(elevation, self.frame.to_mount(azimuth, elevation))
+        if refusal is not None:
+            raise Refused(rotctl.EINVAL, refusal)
         self._last_refusal = ""
         self.last_azimuth = azimuth
         self.track.add(trio.current_time(), wrap360(azimuth), elevation)
@@ -304,7 +334,10 @@ class RotatorServer(Part):
     async def antenna_position(self) -> tuple[float, float]:
         """Where the antenna points, its azimuth given in the convention of the client's last position (a client
         that sent 400° reads 400°, not 40°)."""
-        azimuth, elevation = self.frame.to_antenna(await self.frame.read_axes())
+        measured = await self.frame.read_axes()
+        azimuth, elevation = self.frame.to_antenna(measured)
+        if measured.axis2 > 90.0:  # over the top: read as a rotator whose elevation runs to 180° reads
+            azimuth, elevation = wrap360(azimuth + 180.0), 180.0 - elevation
         turns = round((self.last_azimuth - azimuth) / 360.0)
         shown = azimuth + 360.0 * turns
         if not AZIMUTH_RANGE[0] <= shown <= AZIMUTH_RANGE[1]:
@@ -376,7 +409,9 @@ class RotatorServer(Part):
             if far or round_the_wrap:
                 travel = 360.0 - abs(later_turn) if round_the_wrap else abs(turn)
                 distance = max(travel, abs(wanted.axis2 - measured.axis2))
-                await motion.move_to(self._mount_target(now + distance / GOTO_SPEED_ALLOWANCE + 2.0))
+                await motion.move_to(
+                    self._mount_target(now + distance / GOTO_SPEED_ALLOWANCE + 2.0), self.frame.over_the_top()
+                )
                 next_tick = trio.current_time()
                 continue
             ahead = self._mount_target(now + FOLLOW_PERIOD)
@@ -398,10 +433,15 @@ class RotatorServer(Part):
         frame.show_following(False)
 
     def _mount_target(self, when: float) -> AxisAngles:
-        """The target at trio time `when` as mount axis angles, its elevation kept within the altitude limits."""
+        """The target at trio time `when` as mount axis angles, its elevation kept within the altitude limits (over
+        the top, within what the limits and the highest angle allowed leave of it)."""
         low, high = self.motion.altitude_limits()
         azimuth, elevation = self.track.at(when)
-        return self.frame.to_mount(azimuth, min(high, max(low, elevation)))
+        if elevation > 90.0:
+            kept = min(self._highest_elevation(high), 180.0 - low, max(180.0 - high, elevation))
+        else:
+            kept = min(high, max(low, elevation))
+        return self.frame.to_mount(azimuth, kept)
 
     def _show_status(self, state: State | None = None, error: float | None = None) -> None:
         if not self._connected():

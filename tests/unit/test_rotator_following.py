@@ -72,6 +72,39 @@ async def test_a_position_outside_the_limits_is_refused_and_nothing_moves(autoju
         nursery.cancel_scope.cancel()
 
 
+async def test_over_the_top_a_flipped_pass_from_gpredict_is_followed_past_the_zenith(autojump_clock) -> None:
+    """Gpredict sends an overhead pass to a rotator whose elevation runs to 180° flipped: the azimuth held, the
+    elevation running on past 90°. With SAT_FLIP on, the mount follows it with the altitude axis past the zenith,
+    reads back in that form, and dump_state gives the highest elevation allowed over the top."""
+    async with trio.open_nursery() as nursery:
+        driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
+        assert await say(driver, "P 100 120\n") == b"RPRT -1\n"  # not allowed over the top: refused
+        assert b"max_el=90.000000" in await say(driver, "\\dump_state\n")
+        await driver.handle_request(request("Switch", "SAT_FLIP", SAT_FLIP_ON=True))
+        await driver.handle_request(request("Number", "SAT_FLIP_LIMIT", MAX_AXIS_ALT=170.0))
+        assert b"max_el=170.000000" in await say(driver, "\\dump_state\n")
+
+        def track(t: float) -> tuple[float, float]:  # straight over the zenith at 1 °/s, 60° → 120°
+            return 100.0, 60.0 + 1.0 * t
+
+        errors, azimuths = await follow_track(driver, track, 60)
+        settled = errors[3:]
+        assert rms(settled) <= 0.1, f"{rms(settled):.3f}° RMS, worst {max(settled):.3f}°"
+        assert max(azimuths) - min(azimuths) < 0.5  # the azimuth axis held: no swing at the zenith
+        azimuth, elevation = true_direction(driver)
+        assert azimuth == pytest.approx(100.0, abs=0.5) and elevation == pytest.approx(120.0, abs=1.5)
+        read_az, read_el = (float(line) for line in (await say(driver, "p\n")).split())
+        assert read_az == pytest.approx(azimuth, abs=0.01) and read_el == pytest.approx(elevation, abs=0.01)
+        assert await say(driver, "S\n") == b"RPRT 0\n"
+        await wait_idle(driver)
+        # Over the top the antenna looks back at 180° − elevation: the limits hold there as anywhere.
+        await driver.handle_request(request("Number", "ALTITUDE_LIMITS", MIN_ALT=15, MAX_ALT=90))
+        assert await say(driver, "P 100 170\n") == b"RPRT -1\n"  # 10° up behind
+        assert await say(driver, "P 100 171\n") == b"RPRT -1\n"  # past the highest angle allowed
+        assert b"over the top looks 10\xc2\xb0 up, outside 15\xc2\xb0" in driver.outbox.take()
+        nursery.cancel_scope.cancel()
+
+
 async def test_a_parked_mount_rejects_positions(autojump_clock) -> None:
     async with trio.open_nursery() as nursery:
         driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
