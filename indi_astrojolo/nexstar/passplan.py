@@ -215,19 +215,14 @@ def plan_pass(
 
     `over_the_top`: the highest angle the altitude axis may reach past the zenith (alt-az), or None for no flip."""
     azimuth = np.degrees(np.unwrap(np.radians(azimuth)))
-    plan = _plan_below_the_zenith(
-        times, azimuth, elevation, geometry=geometry, latitude=latitude, altitude_limits=altitude_limits,
-        cordwrap=cordwrap, max_rate=max_rate,
-    )  # fmt: skip
+    mount = _Mount(geometry, latitude, altitude_limits, cordwrap, max_rate)
+    plan = _plan_below_the_zenith(times, azimuth, elevation, mount)
     if over_the_top is None or geometry is not Geometry.ALTAZ or len(times) < 3:
         return plan
     top = int(np.argmax(elevation))
     if top == 0 or top == len(times) - 1:  # culmination is over (or not within the plan): nothing to flip over
         return plan
-    flipped = _plan_over_the_top(
-        times, azimuth, elevation, top, latitude=latitude, altitude_limits=altitude_limits, cordwrap=cordwrap,
-        max_rate=max_rate, highest_axis=over_the_top,
-    )  # fmt: skip
+    flipped = _plan_over_the_top(times, azimuth, elevation, top, mount, over_the_top)
     if flipped.worst_error >= plan.worst_error - FLIP_GAIN:
         return plan
     flipped.notes.insert(
@@ -239,18 +234,21 @@ def plan_pass(
     return flipped
 
 
-def _plan_below_the_zenith(
-    times: np.ndarray,
-    azimuth: np.ndarray,
-    elevation: np.ndarray,
-    *,
-    geometry: Geometry,
-    latitude: float,
-    altitude_limits: tuple[float, float],
-    cordwrap: float | None,
-    max_rate: float,
-) -> PassPlan:
+@dataclass(frozen=True)
+class _Mount:
+    """What a plan needs of the mount."""
+
+    geometry: Geometry
+    latitude: float
+    altitude_limits: tuple[float, float]
+    cordwrap: float | None
+    max_rate: float
+
+
+def _plan_below_the_zenith(times: np.ndarray, azimuth: np.ndarray, elevation: np.ndarray, mount: _Mount) -> PassPlan:
     step = float(times[1] - times[0]) if len(times) > 1 else 1.0
+    geometry, latitude, altitude_limits = mount.geometry, mount.latitude, mount.altitude_limits
+    cordwrap, max_rate = mount.cordwrap, mount.max_rate
     low, high = altitude_limits
     notes: list[str] = []
     if geometry is Geometry.ALTAZ:
@@ -278,20 +276,12 @@ def _plan_below_the_zenith(
 
 
 def _plan_over_the_top(
-    times: np.ndarray,
-    azimuth: np.ndarray,
-    elevation: np.ndarray,
-    top: int,
-    *,
-    latitude: float,
-    altitude_limits: tuple[float, float],
-    cordwrap: float | None,
-    max_rate: float,
-    highest_axis: float,
+    times: np.ndarray, azimuth: np.ndarray, elevation: np.ndarray, top: int, mount: _Mount, highest_axis: float
 ) -> PassPlan:
     """Alt-az: before culmination as usual, after it aimed past the zenith (the module's docstring)."""
     step = float(times[1] - times[0])
-    low = altitude_limits[0]
+    cordwrap, max_rate = mount.cordwrap, mount.max_rate
+    low = mount.altitude_limits[0]
     sense = 1.0 if azimuth[min(top + 1, len(azimuth) - 1)] >= azimuth[max(top - 1, 0)] else -1.0
     wanted1 = azimuth - np.where(np.arange(len(times)) > top, sense * 180.0, 0.0)
     notes: list[str] = []
@@ -306,8 +296,8 @@ def _plan_over_the_top(
     wanted2 = np.clip(projected, low, highest_axis)
     axis2 = rate_limited(wanted2, step, max_rate)
     plan = PassPlan(
-        times, axis1, axis2, azimuth, elevation, Geometry.ALTAZ, latitude, notes=notes,
-        altitude_limits=altitude_limits, over_the_top=True, highest_axis=highest_axis,
+        times, axis1, axis2, azimuth, elevation, Geometry.ALTAZ, mount.latitude, notes=notes,
+        altitude_limits=mount.altitude_limits, over_the_top=True, highest_axis=highest_axis,
     )  # fmt: skip
     _find_worst(plan, wanted1, max_rate, step, highest_axis)
     return plan
