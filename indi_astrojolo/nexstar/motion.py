@@ -62,6 +62,7 @@ GOTO_RETRIES = 4
 SLOW_SPEED_ESTIMATE = 0.5  # degrees per second of a slow goto (measured on the seed's mount)
 ACCELERATION_ESTIMATE = 4.0  # degrees per second² (an estimate; the check after each leg corrects a wrong one)
 TRACK_PERIOD = 1.0
+TRACK_RATE_DEADBAND = 0.02  # arcsec/s: a change smaller than this is left to the next one (0.02″ a second)
 PREDICTION_STEP = 2.0  # seconds ahead at which the target's motion is sampled
 CORRECTION_TIME = 2.0  # seconds over which tracking takes a measured error out (rates.py's closed loop)
 MANUAL_LIMIT_MARGIN = 0.75  # seconds of motion before a limit at which a manual move is stopped
@@ -691,9 +692,7 @@ class MotionControl(Part):
             )
             return
         mount_next = driver.model.to_mount(driver.sky_to_ideal_axes(ra1, dec1, PREDICTION_STEP))
-        encoders = await driver.read_encoders()
-        measured = driver.mount_axes(*encoders)
-        lag = driver.now_unix() - now  # the encoders were read this long after the target was computed
+        measured, lag = await self._axes_for_tracking(now)
         axis1, axis2 = rates.closed_loop(
             mount_now, mount_next, PREDICTION_STEP, measured, correction_time_s=CORRECTION_TIME, lag_s=lag
         )
@@ -707,8 +706,30 @@ class MotionControl(Part):
             )
             return
         geometry, southern = driver.geometry(), driver.southern()
-        await self.send_rate(aux.Device.AZM, axis1_sign(geometry, southern) * axis1.rate * 3600.0)
-        await self.send_rate(aux.Device.ALT, axis2_sign(geometry, southern) * axis2.rate * 3600.0)
+        await self._send_tracking_rate(aux.Device.AZM, axis1_sign(geometry, southern) * axis1.rate * 3600.0)
+        await self._send_tracking_rate(aux.Device.ALT, axis2_sign(geometry, southern) * axis2.rate * 3600.0)
+
+    async def _send_tracking_rate(self, axis: int, arcsec_per_s: float) -> None:
+        """A tracking rate, sent only when it differs from the one the controller runs by TRACK_RATE_DEADBAND or
+        more: the bus is shared, and the closed loop takes out the little the difference leaves."""
+        running = self.sent_rates[axis]
+        if running is not None and len(running[1]) == 3:
+            sign = 1.0 if running[0] == Command.SET_POS_GUIDERATE else -1.0
+            if abs(arcsec_per_s - sign * aux.decode_rate(running[1])) < TRACK_RATE_DEADBAND:
+                return
+        await self.send_rate(axis, arcsec_per_s)
+
+    async def _axes_for_tracking(self, now: float) -> tuple[AxisAngles, float]:
+        """The axes, and how long after `now` (unix) they were read: the poll's reading when it is younger than one
+        and a half tracking periods (the position is then read once a second, not twice; the closed loop allows for
+        its age), else a reading of their own."""
+        driver = self.driver
+        if driver.encoders is not None and not driver.position_stale:
+            age = trio.current_time() - driver.encoders_time
+            if age < 1.5 * TRACK_PERIOD:
+                return driver.mount_axes(*driver.encoders), driver.now_unix() - age - now
+        encoders = await driver.read_encoders()
+        return driver.mount_axes(*encoders), driver.now_unix() - now
 
     async def _stop_tracking(self, reason: str) -> None:
         await self.stop_axes()
