@@ -49,3 +49,30 @@ async def test_goto_below_the_altitude_limit_is_refused(autojump_clock) -> None:
         assert b"below the lowest allowed" in driver.outbox.take()
         assert driver.motion.phase.value == "idle"
         nursery.cancel_scope.cancel()
+
+
+async def test_tracking_reads_each_axis_once_a_second_and_sends_only_rates_that_matter(autojump_clock) -> None:
+    """The AUX bus is shared with the hand controller and accessories: while tracking, the loop takes the poll's
+    reading instead of reading the axes again, and leaves a rate alone while the new one differs by less than
+    TRACK_RATE_DEADBAND. Two minutes: at most 3 packets a second (the C++ driver sends 3.03), within 0.1″."""
+    from indi_astrojolo.nexstar.aux import Command
+
+    async with trio.open_nursery() as nursery:
+        driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
+        ra, dec = target_for_altitude(driver, 40.0, 200.0)
+        await goto_and_track(driver, ra, dec)
+        await trio.sleep(20)  # the loop has taken out what the goto left
+        assert driver.simulator is not None
+        start = len(driver.simulator.received)
+        errors = []
+        for _ in range(120):
+            await trio.sleep(1)
+            errors.append(pointing_error_arcsec(driver, ra, dec))
+        packets = driver.simulator.received[start:]
+        positions = [p for p in packets if p.cmd == Command.GET_POSITION]
+        rates = [p for p in packets if p.cmd in (Command.SET_POS_GUIDERATE, Command.SET_NEG_GUIDERATE)]
+        assert len(positions) == pytest.approx(2 * 120, abs=2)  # each axis once a second: the poll's reading
+        assert 0 < len(rates) < 120  # a rate only when it changed enough; two axes would be 240 otherwise
+        assert len(packets) / 120 <= 3.0
+        assert max(errors) < 0.1
+        nursery.cancel_scope.cancel()
