@@ -722,12 +722,15 @@ class MotionControl(Part):
     async def _axes_for_tracking(self, now: float) -> tuple[AxisAngles, float]:
         """The axes, and how long after `now` (unix) they were read: the poll's reading when it is younger than one
         and a half tracking periods (the position is then read once a second, not twice; the closed loop allows for
-        its age), else a reading of their own."""
+        its age), else a reading of their own. A reading from before the target last changed (a new track mode or
+        rate, a sync) is not taken: the loop would extrapolate the new target's motion back to a moment the mount
+        was following the old one."""
         driver = self.driver
         if driver.encoders is not None and not driver.position_stale:
             age = trio.current_time() - driver.encoders_time
-            if age < 1.5 * TRACK_PERIOD:
-                return driver.mount_axes(*driver.encoders), driver.now_unix() - age - now
+            read_at = driver.now_unix() - age
+            if age < 1.5 * TRACK_PERIOD and read_at >= self.target_time:
+                return driver.mount_axes(*driver.encoders), read_at - now
         encoders = await driver.read_encoders()
         return driver.mount_axes(*encoders), driver.now_unix() - now
 
