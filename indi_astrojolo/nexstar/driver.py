@@ -60,6 +60,12 @@ REPLY_TIMEOUT = 0.8
 PASSTHROUGH_TIMEOUT = 3.5  # the hand controller retries internally before it answers
 RETRIES = 2
 SCAN_TIMEOUT = 0.25  # an absent device never answers; do not wait long for it
+# Everything on the bus but the two motor controllers: the focuser first (it decides what the device offers), then
+# the GPS (it gives the site), then the rest, shown for information.
+ACCESSORIES = (aux.Device.FOCUSER, aux.Device.GPS) + tuple(
+    device for device in aux.SCAN_ORDER[2:] if device not in (aux.Device.FOCUSER, aux.Device.GPS)
+)
+SCANNING = "scanning the bus…"
 HC_BAUD = 9600
 AUX_BAUD = 19200
 # TIME_UTC carries whole seconds, truncated, and reaches the driver after some transit: the system clock is that
@@ -175,6 +181,9 @@ class NexStarDriver(Device):
             asked_to_move=self.motion.asked_to_move,
             sky_now=self.motion.sky_now,
             shift_target=self.motion.shift_target,
+            hold_tracking=self.motion.hold_tracking,
+            running_rate=self.motion.running_rate,
+            send_rate=self.motion.send_rate,
             places_to_mount_axes=self.places_to_mount_axes,
             geometry=self.geometry,
             southern=self.southern,
@@ -545,7 +554,9 @@ class NexStarDriver(Device):
             self.session = session
             session.on_unsolicited = self._unsolicited
             try:
-                await self._scan_bus()
+                await self._identify_motors()
+                await self._scan_for(aux.Device.FOCUSER)  # its presence decides which properties are defined
+                self._note_bus_devices(done=False)  # the others are scanned once the connection is Ok
                 await self.focuser.connect()
                 await self._read_settings()
                 await self._read_cordwrap()
@@ -568,7 +579,8 @@ class NexStarDriver(Device):
         ):
             self.motion.foreign_command(packet)
 
-    async def _scan_bus(self) -> None:
+    async def _identify_motors(self) -> None:
+        """Both motor controllers must answer, or there is no mount to drive."""
         self.versions.clear()
         for motor in (aux.Device.AZM, aux.Device.ALT):
             try:
@@ -580,29 +592,50 @@ class NexStarDriver(Device):
                 ) from None
             self.versions[motor] = aux.decode_version(reply.data)
         number, model = aux.decode_model((await self.transact(aux.Device.AZM, Command.GET_MODEL)).data)
-        others = []
-        for device in aux.SCAN_ORDER[2:]:
-            try:
-                reply = await self.transact(device, Command.GET_VERSION, timeout=SCAN_TIMEOUT, retries=0)
-            except LinkError:
-                continue  # absent (or, through a hand controller, reported as not answering)
-            try:
-                self.versions[device] = aux.decode_version(reply.data)
-            except LinkError:
-                continue
-            others.append(f"{aux.DEVICE_NAMES[device]} {self.versions[device]}")
         info = self.props.text("MOUNT_INFO")
         info["MODEL"].value = model
         info["AZM_VERSION"].value = str(self.versions[aux.Device.AZM])
         info["ALT_VERSION"].value = str(self.versions[aux.Device.ALT])
-        info["BUS_DEVICES"].value = ", ".join(others) or "none"
-        info.state = State.OK
         self.message(
             f"Found {model} (model {number}); motor controllers {self.versions[aux.Device.AZM]} / "
-            f"{self.versions[aux.Device.ALT]}; other devices: {info['BUS_DEVICES'].value}"
+            f"{self.versions[aux.Device.ALT]}"
         )
         mount_type = self.props.switch("TELESCOPE_MOUNT_TYPE")
         mount_type.select("EQ_FORK" if self.geometry() is Geometry.EQ_WEDGE else "ALTAZ")
+
+    async def _scan_for(self, device: int) -> bool:
+        """Ask one accessory for its version; an absent one costs SCAN_TIMEOUT."""
+        try:
+            reply = await self.transact(device, Command.GET_VERSION, timeout=SCAN_TIMEOUT, retries=0)
+            self.versions[device] = aux.decode_version(reply.data)
+        except LinkError:
+            return False  # absent (or, through a hand controller, reported as not answering)
+        return True
+
+    def _note_bus_devices(self, *, done: bool) -> None:
+        """MOUNT_INFO's accessories so far; Busy while the scan goes on (sent by the caller once defined)."""
+        others = [
+            f"{aux.DEVICE_NAMES[device]} {self.versions[device]}" for device in ACCESSORIES if device in self.versions
+        ]
+        info = self.props.text("MOUNT_INFO")
+        info["BUS_DEVICES"].value = ", ".join(others) or ("none" if done else SCANNING)
+        info.state = State.OK if done else State.BUSY
+
+    async def _scan_accessories(self) -> None:
+        """After CONNECTION is Ok (each absent accessory costs SCAN_TIMEOUT, and only the focuser changes what the
+        device offers): each one is shown as it answers, MOUNT_INFO Busy until the last has had its chance."""
+        for device in ACCESSORIES:
+            if device == aux.Device.FOCUSER:
+                continue  # scanned before the connection was Ok
+            if await self._scan_for(device):
+                self._note_bus_devices(done=False)
+                self.update("MOUNT_INFO")
+                if device == aux.Device.GPS:
+                    await self._read_gps()  # after the saved config is applied: a live fix wins over a saved site
+                    await self.snooped.on_connected()  # a GPS on indiserver keeps the last word, as it did before
+        self._note_bus_devices(done=True)
+        self.update("MOUNT_INFO")
+        self.message(f"Other devices on the bus: {self.props.text('MOUNT_INFO')['BUS_DEVICES'].value}")
 
     async def _read_gps(self) -> None:
         try:
@@ -697,9 +730,8 @@ class NexStarDriver(Device):
 
     async def on_connected(self) -> None:
         self.focuser.on_connected()
-        if aux.Device.GPS in self.versions:
-            await self._read_gps()  # after the saved config is applied: a live fix wins over a saved site
-        await self.snooped.on_connected()  # a GPS on indiserver (ACTIVE_GPS) with a fix, likewise
+        await self.snooped.on_connected()  # a GPS on indiserver (ACTIVE_GPS) with a fix: a live fix wins
+        self.spawn_connected(self._scan_accessories, "bus scan")
         self.spawn_connected(self.motion.run, "tracking")
         self._show_pointing()
         self.show_refraction()

@@ -151,6 +151,8 @@ class MotionControl(Part):
         self.target: tuple[float, float] | None = None  # apparent RA (h), Dec (deg) being tracked
         self.target_time = 0.0  # unix time the target's RA/Dec refer to (custom/solar/lunar drift from there)
         self.sent_rates: dict[int, tuple[int, bytes] | None] = {axis: None for axis in AXES}
+        self.pulse_holds: dict[object, float] = {}  # guide pulses holding the tracking loop: until when (trio time)
+        self.pulse_ended_at = -math.inf  # trio time: a position read before a pulse ended did not move as tracking
         self.task_scope: trio.CancelScope | None = None
         self.task_done = trio.Event()
         self.task_done.set()
@@ -712,24 +714,51 @@ class MotionControl(Part):
     async def _send_tracking_rate(self, axis: int, arcsec_per_s: float) -> None:
         """A tracking rate, sent only when it differs from the one the controller runs by TRACK_RATE_DEADBAND or
         more: the bus is shared, and the closed loop takes out the little the difference leaves."""
-        running = self.sent_rates[axis]
-        if running is not None and len(running[1]) == 3:
-            sign = 1.0 if running[0] == Command.SET_POS_GUIDERATE else -1.0
-            if abs(arcsec_per_s - sign * aux.decode_rate(running[1])) < TRACK_RATE_DEADBAND:
-                return
+        running = self.running_rate(axis)
+        if running is not None and abs(arcsec_per_s - running) < TRACK_RATE_DEADBAND:
+            return
         await self.send_rate(axis, arcsec_per_s)
+
+    def running_rate(self, axis: int) -> float | None:
+        """The rate (arcsec/s, signed as sent) this driver last gave the axis; None when unknown or a special one."""
+        running = self.sent_rates[axis]
+        if running is None or len(running[1]) != 3:
+            return None
+        sign = 1.0 if running[0] == Command.SET_POS_GUIDERATE else -1.0
+        return sign * aux.decode_rate(running[1])
+
+    def hold_tracking(self, seconds: float) -> Callable[[], None]:
+        """Hold the tracking loop while a guide pulse moves the axes: the target moves by the whole pulse at once,
+        the axes over its duration, and the loop would add its own correction to the pulse's. The loop resumes when
+        the returned release is called, or `seconds` from now at the latest."""
+        token = object()
+        self.pulse_holds[token] = trio.current_time() + seconds
+
+        def release() -> None:
+            self.pulse_holds.pop(token, None)
+            self.pulse_ended_at = trio.current_time()
+
+        return release
+
+    def _held_by_pulses(self) -> bool:
+        now = trio.current_time()
+        for token, until in list(self.pulse_holds.items()):
+            if until <= now:
+                del self.pulse_holds[token]
+        return bool(self.pulse_holds)
 
     async def _axes_for_tracking(self, now: float) -> tuple[AxisAngles, float]:
         """The axes, and how long after `now` (unix) they were read: the poll's reading when it is younger than one
         and a half tracking periods (the position is then read once a second, not twice; the closed loop allows for
         its age), else a reading of their own. A reading from before the target last changed (a new track mode or
         rate, a sync) is not taken: the loop would extrapolate the new target's motion back to a moment the mount
-        was following the old one."""
+        was following the old one. Nor is one from before a guide pulse ended: the axes moved by the pulse since."""
         driver = self.driver
         if driver.encoders is not None and not driver.position_stale:
             age = trio.current_time() - driver.encoders_time
             read_at = driver.now_unix() - age
-            if age < 1.5 * TRACK_PERIOD and read_at >= self.target_time:
+            fresh = age < 1.5 * TRACK_PERIOD and driver.encoders_time >= self.pulse_ended_at
+            if fresh and read_at >= self.target_time:
                 return driver.mount_axes(*driver.encoders), read_at - now
         encoders = await driver.read_encoders()
         return driver.mount_axes(*encoders), driver.now_unix() - now
@@ -744,7 +773,7 @@ class MotionControl(Part):
         """The tracking loop, for as long as the mount is connected."""
         while True:
             started = trio.current_time()
-            if self.phase is Phase.TRACKING:
+            if self.phase is Phase.TRACKING and not self._held_by_pulses():
                 try:
                     await self.track_once()
                 except Halted:

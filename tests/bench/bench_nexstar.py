@@ -141,6 +141,34 @@ def cpu_and_memory(minutes: float) -> None:
           f"{floor / 1024:.1f} MiB; the driver's own share: {(peak - floor) / 1024:.1f} MiB")  # fmt: skip
 
 
+def connect_times(samples: int, *accessories: str) -> list[float]:
+    """Seconds from the client's CONNECT to CONNECTION Ok, as the client sees them, over `samples` connections."""
+    times = []
+    with Emulator("indi_astrojolo.nexstar.emulator", *accessories) as emulator, tempfile.TemporaryDirectory() as temp:
+        with IndiServer(["indi_nexstar_aux"], Path(temp)) as server, IndiClient(port=server.port) as client:
+            device = "NexStar AUX"
+            client.get_properties()
+            client.wait_prop(device, "DEVICE_PORT")
+            client.set_text(device, "DEVICE_PORT", {"PORT": emulator.address})
+            client.wait_state(device, "DEVICE_PORT", "Ok")
+            for _ in range(samples):
+                start = time.monotonic()
+                client.set_switch(device, "CONNECTION", ["CONNECT"], ["DISCONNECT"])
+                client.wait_state(device, "CONNECTION", "Ok", timeout=30)
+                times.append(time.monotonic() - start)
+                client.wait_state(device, "MOUNT_INFO", "Ok", timeout=30)  # the scan after Ok is over
+                client.set_switch(device, "CONNECTION", ["DISCONNECT"], ["CONNECT"])
+                client.wait_state(device, "CONNECTION", "Idle", timeout=30)
+    return times
+
+
+def connect_figures(samples: int) -> None:
+    for label, accessories in (("motor controllers only", ()), ("with a focuser and a GPS", ("--focuser", "--gps"))):
+        times = connect_times(samples, *accessories)
+        print(f"CONNECT → Ok, {label}: median {statistics.median(times):.2f} s over {samples} connections "
+              f"(max {max(times):.2f} s; target ≤ 0.8 s; indi_celestron_aux 0.60 s)")  # fmt: skip
+
+
 def libraries_floor_kib() -> int:
     """Peak resident memory of this interpreter after importing only what the driver cannot do without."""
     script = "import trio, lxml.etree, erfa; print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
@@ -151,9 +179,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cpu-minutes", type=float, default=2.0)
     parser.add_argument("--astrometry-samples", type=int, default=300)
+    parser.add_argument("--connect-samples", type=int, default=7)
+    parser.add_argument("--only-connect", action="store_true", help="print the connection figures alone")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
         os.environ["HOME"] = home
+        connect_figures(args.connect_samples)
+        if args.only_connect:
+            return
         trio.run(goto_and_tracking, clock=trio.testing.MockClock(autojump_threshold=0))
     astrometry_agreement(args.astrometry_samples)
     cpu_and_memory(args.cpu_minutes)

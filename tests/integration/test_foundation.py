@@ -102,7 +102,7 @@ def test_nexstar_connects_and_scans_the_bus(server_factory, client_factory, tran
             client.set_text(NEXSTAR, "DEVICE_PORT", {"PORT": emulator.address})
             client.wait_state(NEXSTAR, "DEVICE_PORT", "Ok")
         client.connect_device(NEXSTAR)
-        info = client.wait_property(NEXSTAR, "MOUNT_INFO")
+        info = client.wait_state(NEXSTAR, "MOUNT_INFO", "Ok")  # the accessories are scanned after CONNECTION Ok
         assert info.values["MODEL"] == "Evolution"
         assert info.values["AZM_VERSION"] == "7.10.4109"
         assert info.values["ALT_VERSION"] == "7.10.4109"
@@ -129,7 +129,8 @@ def test_simulation_connects_without_hardware(server_factory, client_factory, de
     client.set_switch(device, "SIMULATION", ["ENABLE"])
     client.wait_state(device, "SIMULATION", "Ok")
     client.connect_device(device)
-    info = client.wait_property(device, "DEVICE_INFO" if device == ASTROLINK else "MOUNT_INFO")
+    # The NexStar's MOUNT_INFO is Busy while the accessories are scanned, after CONNECTION is Ok.
+    info = client.wait_state(device, "DEVICE_INFO" if device == ASTROLINK else "MOUNT_INFO", ("Ok", "Alert"))
     assert info.state == "Ok"
 
 

@@ -113,7 +113,7 @@ def test_without_the_focuser_the_interface_is_telescope_and_guider_only(mount) -
     assert (DEVICE, "ABS_FOCUS_POSITION") in mount.client.removed
     mount.emulator.control("set focuser None")  # the focuser unplugged from the bus
     mount.client.connect_device(DEVICE)
-    mount.client.wait_property(DEVICE, "MOUNT_INFO")
+    mount.client.wait_state(DEVICE, "MOUNT_INFO", "Ok")  # the whole bus scanned
     time.sleep(1.0)
     assert mount.values("DRIVER_INFO")["DRIVER_INTERFACE"] == "5"
     assert mount.client.get(DEVICE, "ABS_FOCUS_POSITION") is None
