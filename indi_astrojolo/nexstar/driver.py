@@ -685,12 +685,19 @@ class NexStarDriver(Device):
         return self.encoders
 
     def busy(self) -> bool:
-        """Whether to poll fast. A satellite pass is not polled: its own loop reads the axes four times a second."""
+        """Whether to poll fast. Not for a satellite pass (its own loop reads the axes four times a second), nor for a
+        goto, park, homing or stop (each reads the axes itself)."""
         following = self.satellites.following or self.rotator.following  # each reads the axes itself
-        return (self.motion.busy() and not following) or self.focuser.busy()
+        reading = following or self.motion.reads_axes_itself()
+        return (self.motion.busy() and not reading) or self.focuser.busy()
 
     async def poll(self) -> None:
-        azm, alt = await self.read_encoders()
+        fresh = self.encoders is not None and trio.current_time() - self.encoders_time < 1.0
+        if fresh and self.motion.reads_axes_itself() and not self.position_stale:
+            assert self.encoders is not None
+            azm, alt = self.encoders  # the motion's own reading, less than a second old: the bus is shared
+        else:
+            azm, alt = await self.read_encoders()
         self.polls += 1
         steps = self.props.number("TELESCOPE_ENCODER_STEPS")
         steps.apply({"AXIS_AZ": azm, "AXIS_ALT": alt % aux.STEPS_PER_TURN})

@@ -218,23 +218,24 @@ class NexStarGuiding(Part):
         for axis, base in bases.items():
             self.rate_pulses[axis] = _RatePulses(base or 0.0)
         extras = [(axis, sign * delta * 3600.0 / seconds) for axis, delta, sign in signed]
+        for axis, extra in extras:  # all counted before anything is sent: the end takes them all off again
+            pulses = self.rate_pulses[axis]
+            pulses.count, pulses.extra = pulses.count + 1, pulses.extra + extra
         try:
-            for axis, extra in extras:
-                pulses = self.rate_pulses[axis]
-                pulses.count, pulses.extra = pulses.count + 1, pulses.extra + extra
-                await self.send_rate(axis, pulses.base + pulses.extra)
+            for axis, _ in extras:
+                await self.send_rate(axis, self.rate_pulses[axis].base + self.rate_pulses[axis].extra)
             await trio.sleep(seconds)
         finally:
             with trio.CancelScope(shield=True):
                 for axis, extra in extras:
-                    pulses = self.rate_pulses.get(axis)
-                    if pulses is None:
+                    ending = self.rate_pulses.get(axis)
+                    if ending is None:
                         continue  # the session was forgotten (a disconnect)
-                    pulses.count, pulses.extra = pulses.count - 1, pulses.extra - extra
-                    if pulses.count <= 0:
+                    ending.count, ending.extra = ending.count - 1, ending.extra - extra
+                    if ending.count <= 0:
                         del self.rate_pulses[axis]
                     try:
-                        await self.send_rate(axis, pulses.base + (pulses.extra if pulses.count > 0 else 0.0))
+                        await self.send_rate(axis, ending.base + (ending.extra if ending.count > 0 else 0.0))
                     except (Halted, LinkError):
                         pass  # an abort stops the axes (it wins); a failing link is the poll's to report
 

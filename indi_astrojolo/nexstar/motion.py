@@ -3,7 +3,8 @@ ask this module for the tracked target, which moves with them (sky_now, shift_ta
 
 Goto: a fast goto to a point short of the target on the approach side, then a slow goto recomputed for the current
 time, then a check of where the axes stopped (motor controllers have been seen to stop short and still report done).
-SLEW_DONE is polled at about 3 Hz: polling faster can make a controller miss its target.
+SLEW_DONE is polled at about 3 Hz (polling faster can make a controller miss its target), and only for an axis due
+to arrive within the next second: the bus is shared, and the position is read at 1.5 Hz meanwhile.
 
 Tracking (alt-az, and custom rates on a wedge) is a closed loop: each second, per axis, the rate the target moves at
 (from its position now and a moment later) plus a correction of the measured error, sent only when it changes. On a
@@ -16,6 +17,7 @@ abort always wins.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Awaitable, Callable
 from enum import Enum
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
     from .driver import NexStarDriver
 
 SLEW_DONE_INTERVAL = 0.33  # seconds between SLEW_DONE polls while a goto runs
+SLEW_READ_EVERY = 2  # the axes are read every so many SLEW_DONE_INTERVALs while a goto runs (1.5 Hz)
+ARRIVING_S = 1.0  # SLEW_DONE is asked of an axis from this long before it is due to arrive (or once it has stopped)
 AT_REST_STEPS = 2  # an axis whose encoder moved no more than this between two polls is at rest (sidereal: ~64)
 STOP_SETTLE_LIMIT_S = 30.0  # an axis still moving this long after a stop is reported (and stopped again)
 STALL_TIMEOUT = 10.0  # a goto whose axes have not moved for this long has failed
@@ -152,7 +156,9 @@ class MotionControl(Part):
         self.target_time = 0.0  # unix time the target's RA/Dec refer to (custom/solar/lunar drift from there)
         self.sent_rates: dict[int, tuple[int, bytes] | None] = {axis: None for axis in AXES}
         self.pulse_holds: dict[object, float] = {}  # guide pulses holding the tracking loop: until when (trio time)
-        self.pulse_ended_at = -math.inf  # trio time: a position read before a pulse ended did not move as tracking
+        # trio time of the last change to how the axes move (a rate sent, a guide pulse ended): a position read
+        # before it cannot be carried forward to now at the rates the tracking loop assumes
+        self.motion_changed_at = -math.inf
         self.task_scope: trio.CancelScope | None = None
         self.task_done = trio.Event()
         self.task_done.set()
@@ -197,6 +203,13 @@ class MotionControl(Part):
 
     def busy(self) -> bool:
         return self.phase in (Phase.SLEWING, Phase.MOVING, Phase.PARKING, Phase.HOMING, Phase.SATELLITE, Phase.STOPPING)
+
+    def reads_axes_itself(self) -> bool:
+        """A goto, a park, a homing or a stop under way reads the axes itself (at 1.5 Hz or faster) and shows the
+        position: the poll need not read them too."""
+        return (
+            self.phase in (Phase.SLEWING, Phase.PARKING, Phase.HOMING, Phase.STOPPING) and self.task_scope is not None
+        )
 
     def coordinate_state(self) -> State:
         if self.failed or self.foreign_active() or self.driver.position_stale:
@@ -312,6 +325,7 @@ class MotionControl(Part):
             return
         await self.driver.transact(axis, payload[0], payload[1])
         self.sent_rates[axis] = payload
+        self.motion_changed_at = trio.current_time()
 
     async def stop_axes(self) -> None:
         """Both axes at rest: no rate, no move (MOVE_POS 0 also clears a goto in progress)."""
@@ -476,27 +490,44 @@ class MotionControl(Part):
             await self.driver.transact(axis, Command.SET_POS_GUIDERATE, b"\x00\x00\x00")
             await self.driver.transact(axis, cmd, aux.encode_position(steps))
             self.sent_rates[axis] = None  # a goto replaces the rate register
-        await self._wait_done()
+        await self._wait_done({aux.Device.AZM: azm, aux.Device.ALT: alt})
 
-    async def _wait_done(self) -> None:
+    async def _wait_done(self, aims: dict[int, int]) -> None:
+        """Until both controllers say their goto to `aims` (encoder steps) is done; the axes read every
+        SLEW_READ_EVERY polls, for the clients, the altitude limits and a stall."""
         pending = set(AXES)
-        last_encoders = self.driver.encoders
-        last_change = trio.current_time()
+        reading = self.driver.encoders or await self.driver.read_encoders()
+        read_at = trio.current_time()
+        speeds = {axis: math.inf for axis in AXES}  # steps per second, by the last two readings
+        last_change = read_at
         previous_altitude = self._altitude_now()
-        while pending:
+        for tick in itertools.count(1):
             await trio.sleep(SLEW_DONE_INTERVAL)
             if self.interference is not None:
                 raise Interference(self.interference)
-            for axis in list(pending):
-                if aux.decode_flag((await self.driver.transact(axis, Command.SLEW_DONE)).data):
+            if tick % SLEW_READ_EVERY == 0:
+                encoders = await self.driver.read_encoders()
+                now = trio.current_time()
+                for index, axis in enumerate(AXES):
+                    speeds[axis] = abs(aux_steps_between(reading[index], encoders[index])) / max(now - read_at, 1e-3)
+                self.driver.show_position()
+                previous_altitude = self._check_motion_limits(previous_altitude)
+                if encoders != reading:
+                    last_change = now
+                elif now - last_change > STALL_TIMEOUT:
+                    raise MotionError(f"the axes stopped moving for {STALL_TIMEOUT:g} s before reaching the target")
+                reading, read_at = encoders, now
+            for index, axis in enumerate(AXES):
+                if axis not in pending:
+                    continue
+                left = abs(aux_steps_between(reading[index], aims[axis]))
+                arriving = speeds[axis] <= AT_REST_STEPS or left <= speeds[axis] * (
+                    ARRIVING_S + trio.current_time() - read_at
+                )
+                if arriving and aux.decode_flag((await self.driver.transact(axis, Command.SLEW_DONE)).data):
                     pending.discard(axis)
-            encoders = await self.driver.read_encoders()
-            self.driver.show_position()
-            previous_altitude = self._check_motion_limits(previous_altitude)
-            if encoders != last_encoders:
-                last_encoders, last_change = encoders, trio.current_time()
-            elif trio.current_time() - last_change > STALL_TIMEOUT:
-                raise MotionError(f"the axes stopped moving for {STALL_TIMEOUT:g} s before reaching the target")
+            if not pending:
+                return
 
     def _altitude_now(self) -> tuple[float, float] | None:
         """The altitude the mount points at now, by the pointing model and by the axes' own encoders."""
@@ -736,7 +767,7 @@ class MotionControl(Part):
 
         def release() -> None:
             self.pulse_holds.pop(token, None)
-            self.pulse_ended_at = trio.current_time()
+            self.motion_changed_at = trio.current_time()
 
         return release
 
@@ -749,17 +780,22 @@ class MotionControl(Part):
 
     async def _axes_for_tracking(self, now: float) -> tuple[AxisAngles, float]:
         """The axes, and how long after `now` (unix) they were read: the poll's reading when it is younger than one
-        and a half tracking periods (the position is then read once a second, not twice; the closed loop allows for
-        its age), else a reading of their own. A reading from before the target last changed (a new track mode or
-        rate, a sync) is not taken: the loop would extrapolate the new target's motion back to a moment the mount
-        was following the old one. Nor is one from before a guide pulse ended: the axes moved by the pulse since."""
+        and a half tracking periods (the position is then read once a second, not twice), carried forward to now at
+        the rates the axes run; else a reading of their own. A reading from before the target last changed (a new
+        track mode or rate, a sync) is not taken: the loop would extrapolate the new target's motion back to a moment
+        the mount was following the old one. Nor is one from before the last rate sent or guide pulse ended: the axes
+        have not moved at one rate since."""
         driver = self.driver
-        if driver.encoders is not None and not driver.position_stale:
+        running = [self.running_rate(axis) for axis in AXES]
+        if driver.encoders is not None and not driver.position_stale and None not in running:
             age = trio.current_time() - driver.encoders_time
-            read_at = driver.now_unix() - age
-            fresh = age < 1.5 * TRACK_PERIOD and driver.encoders_time >= self.pulse_ended_at
-            if fresh and read_at >= self.target_time:
-                return driver.mount_axes(*driver.encoders), read_at - now
+            fresh = age < 1.5 * TRACK_PERIOD and driver.encoders_time >= self.motion_changed_at
+            if fresh and driver.now_unix() - age >= self.target_time:
+                geometry, southern = driver.geometry(), driver.southern()
+                read = driver.mount_axes(*driver.encoders)
+                rate1 = axis1_sign(geometry, southern) * (running[0] or 0.0) / 3600.0
+                rate2 = axis2_sign(geometry, southern) * (running[1] or 0.0) / 3600.0
+                return AxisAngles(read.axis1 + rate1 * age, read.axis2 + rate2 * age), driver.now_unix() - now
         encoders = await driver.read_encoders()
         return driver.mount_axes(*encoders), driver.now_unix() - now
 

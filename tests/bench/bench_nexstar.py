@@ -33,8 +33,8 @@ from indi_astrojolo.nexstar.motion import Phase  # noqa: E402
 CASES = [(lat, alt, az) for lat in (50.0, -33.9) for alt in (20.0, 40.0, 60.0, 80.0) for az in (45.0, 200.0)]
 
 
-async def goto_and_tracking() -> None:
-    landing, landing_tracked, tracking, packet_rates = [], [], [], []
+async def goto_and_tracking(slews_only: bool = False) -> None:
+    landing, landing_tracked, tracking, packet_rates, slew_rates = [], [], [], [], []
     worst = (0.0, "")
     for latitude, altitude, azimuth in CASES:
         async with trio.open_nursery() as nursery:
@@ -42,12 +42,18 @@ async def goto_and_tracking() -> None:
             await driver.handle_request(request("Number", "APPROACH", DISTANCE=1.0))
             ra, dec = target_for_altitude(driver, altitude, azimuth)
             # A goto that ends with the mount stopped (SLEW): the landing error is where the axes stopped.
+            assert driver.simulator is not None
             await driver.handle_request(request("Switch", "ON_COORD_SET", SLEW=True))
+            sent, started = len(driver.simulator.received), trio.current_time()
             await driver.handle_request(request("Number", "EQUATORIAL_EOD_COORD", RA=ra, DEC=dec))
             with trio.fail_after(600):
                 while driver.motion.phase is not Phase.IDLE or driver.motion.task_scope is not None:
                     await trio.sleep(0.01)
+            slew_rates.append((len(driver.simulator.received) - sent) / (trio.current_time() - started))
             landing.append(pointing_error_arcsec(driver, ra, dec))
+            if slews_only:
+                nursery.cancel_scope.cancel()
+                continue
             await goto_and_track(driver, ra, dec)
             landing_tracked.append(pointing_error_arcsec(driver, ra, dec))
             await trio.sleep(20)
@@ -63,12 +69,18 @@ async def goto_and_tracking() -> None:
             if rms > worst[0]:
                 worst = (rms, f"latitude {latitude}, altitude {altitude}, azimuth {azimuth}")
             nursery.cancel_scope.cancel()
+    if slews_only:
+        print(f"SLEW gotos: landing median {statistics.median(landing):.2f}\", worst {max(landing):.2f}\"; AUX packets/s "
+              f"median {statistics.median(slew_rates):.2f}, most {max(slew_rates):.2f}")  # fmt: skip
+        return
     print(f"Goto final error when the goto reports done, {len(landing)} gotos to 20–80° in both hemispheres: "
           f"SLEW (mount stopped) median {statistics.median(landing):.2f}\", worst {max(landing):.2f}\"; "
           f"TRACK median {statistics.median(landing_tracked):.2f}\", worst {max(landing_tracked):.2f}\" "
           f"(target ≤ 5\"; one encoder step is 0.077\")")  # fmt: skip
     print(f"Alt-az sidereal tracking error over 10 simulated minutes, altitudes 20–80°, both hemispheres: "
           f"median RMS {statistics.median(tracking):.3f}\", worst RMS {worst[0]:.3f}\" at {worst[1]} (target ≤ 1\" RMS)")  # fmt: skip
+    print(f"AUX packets per second while slewing (the SLEW gotos, request to done): median "
+          f"{statistics.median(slew_rates):.2f}, most {max(slew_rates):.2f} (goal ≤ 6; indi_celestron_aux 3.35)")  # fmt: skip
     print(f"AUX packets per second while tracking, the same runs: median {statistics.median(packet_rates):.2f}, "
           f"most {max(packet_rates):.2f} (goal ≤ 3; indi_celestron_aux 3.03)")  # fmt: skip
 
@@ -181,9 +193,13 @@ def main() -> None:
     parser.add_argument("--astrometry-samples", type=int, default=300)
     parser.add_argument("--connect-samples", type=int, default=7)
     parser.add_argument("--only-connect", action="store_true", help="print the connection figures alone")
+    parser.add_argument("--only-slews", action="store_true", help="print the SLEW gotos' figures alone")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
         os.environ["HOME"] = home
+        if args.only_slews:
+            trio.run(goto_and_tracking, True, clock=trio.testing.MockClock(autojump_threshold=0))
+            return
         connect_figures(args.connect_samples)
         if args.only_connect:
             return
