@@ -21,7 +21,9 @@ def _home(tmp_path, monkeypatch) -> None:
     "latitude, longitude, altitude, azimuth",
     [(50.0, 20.0, 45.0, 120.0), (-33.9, 18.4, 30.0, 40.0), (35.0, -110.0, 75.0, 200.0)],
 )
-async def test_goto_lands_on_the_target_and_tracking_holds_it(autojump_clock, latitude, longitude, altitude, azimuth) -> None:
+async def test_goto_lands_on_the_target_and_tracking_holds_it(
+    autojump_clock, latitude, longitude, altitude, azimuth
+) -> None:
     async with trio.open_nursery() as nursery:
         driver = await start_mount(nursery, latitude=latitude, longitude=longitude)
         ra, dec = target_for_altitude(driver, altitude, azimuth)
@@ -75,4 +77,32 @@ async def test_tracking_reads_each_axis_once_a_second_and_sends_only_rates_that_
         assert 0 < len(rates) < 120  # a rate only when it changed enough; two axes would be 240 otherwise
         assert len(packets) / 120 <= 3.0
         assert max(errors) < 0.1
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_goto_asks_slew_done_only_near_the_end_and_reads_the_axes_at_1_5_hz(autojump_clock) -> None:
+    """While the axes slew, the position is read at 1.5 Hz (the poll takes the goto's reading instead of polling
+    fast) and SLEW_DONE is asked of an axis only from a second before it is due: at most 6 packets a second over the
+    goto (the C++ driver sends 3.35), the position still shown Busy more than once a second."""
+    from indi_astrojolo.nexstar.aux import Command
+
+    async with trio.open_nursery() as nursery:
+        driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
+        assert driver.simulator is not None
+        await trio.sleep(5)  # the accessories scanned
+        ra, dec = target_for_altitude(driver, 60.0, 200.0)
+        start, started = len(driver.simulator.received), trio.current_time()
+        driver.outbox.take()
+        await goto_and_track(driver, ra, dec)
+        seconds = trio.current_time() - started
+        packets = driver.simulator.received[start:]
+        assert seconds > 20  # a long slew (2.8°/s on the emulator)
+        assert len(packets) / seconds <= 6.0
+        done_asked = [p for p in packets if p.cmd == Command.SLEW_DONE]
+        assert 0 < len(done_asked) < seconds  # 3 Hz per axis throughout would be 6 a second
+        shown = driver.outbox.take().count(
+            b'<setNumberVector device="NexStar AUX" name="EQUATORIAL_EOD_COORD" state="Busy"'
+        )
+        assert shown >= seconds - 2
+        assert pointing_error_arcsec(driver, ra, dec) < 60
         nursery.cancel_scope.cancel()
