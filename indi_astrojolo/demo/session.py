@@ -73,7 +73,7 @@ def connect_both(client: IndiClient) -> None:
             raise DemoError(f"{device} did not connect")
     info = client.wait_prop(ASTROLINK, "DEVICE_INFO").values
     say(f"   {ASTROLINK}: connected, the device answered as {info['MODEL']} ({info['IDENTITY']}).")
-    mount = client.wait_prop(NEXSTAR, "MOUNT_INFO").values
+    mount = client.wait_state(NEXSTAR, "MOUNT_INFO", "Ok", timeout=15).values  # the accessories, asked after Ok
     say(f"   {NEXSTAR}: connected, the mount answered as {mount['MODEL']} with motor controllers "
         f"{mount['AZM_VERSION']} and {mount['ALT_VERSION']}; also on the bus: {mount['BUS_DEVICES']}.")  # fmt: skip
 
@@ -164,7 +164,8 @@ def set_site_and_time(client: IndiClient, place: Place) -> None:
 
 def choose_a_star(client: IndiClient, site: astro.Site) -> sky.Star:
     say("\n7. Choose a bright star that is well up now (J2000 places converted to the place of date with pyerfa).")
-    pointing = next_updates(client, NEXSTAR, "HORIZONTAL_COORD").values
+    # as the site was answered: an update comes only when the place moves by more than 0.1″
+    pointing = client.wait_prop(NEXSTAR, "HORIZONTAL_COORD").values
     stars = sky.well_up(sky.stars_now(astro.Instant.from_unix(time.time()), site))
     if not stars:
         raise DemoError("none of the bright stars is well up here now")
@@ -193,14 +194,17 @@ def goto_and_track(client: IndiClient, star: sky.Star) -> None:
     if final.state != "Ok" or not tracking:
         raise DemoError(f"the goto ended {final.state} with tracking {'on' if tracking else 'off'}")
     say(f"   On target after {time.monotonic() - started:.0f} s: EQUATORIAL_EOD_COORD is Ok, the mount is tracking.")
-    say("   Three reports, a second apart: RA/Dec hold on the star while the axes follow the sky.")
+    say("   Three reports, a second apart: the axes follow the sky while RA/Dec hold on the star (so still that the")
+    say(
+        "   driver does not send them again: it sends coordinates that move by more than 0.1″, as libindi's mounts do)."
+    )
     for _ in range(3):
-        position = next_updates(client, NEXSTAR, "EQUATORIAL_EOD_COORD")
+        horizon = next_updates(client, NEXSTAR, "HORIZONTAL_COORD").values
+        position = client.wait_prop(NEXSTAR, "EQUATORIAL_EOD_COORD")
         if position.state != "Ok":
             raise DemoError(f"tracking stopped: EQUATORIAL_EOD_COORD is {position.state}")
         ra, dec = position.values["RA"], position.values["DEC"]
         offset = astro.angular_separation(ra, dec, star.ra, star.dec) * 3600
-        horizon = client.wait_prop(NEXSTAR, "HORIZONTAL_COORD").values
         say(f"   tracking (Ok): RA {sky.format_ra(ra)} Dec {sky.format_dec(dec)}, {offset:.1f}″ from {star.name}; "
             f"azimuth {horizon['AZ']:.4f}° altitude {horizon['ALT']:.4f}°")  # fmt: skip
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -55,11 +55,16 @@ class Device:
     """One INDI device served by this process."""
 
     snooper: Snooper | None = None  # set by a device that follows other devices' properties (indi/snoop.py)
+    # Number vectors sent only when a member has moved by more than its threshold since the last one clients were
+    # sent, or the state changed (libindi's Telescope does this for EQUATORIAL_EOD_COORD, at 0.1″): a mount at rest
+    # or tracking does not repeat the same coordinates every poll.
+    notify_thresholds: Mapping[str, Mapping[str, float]] = {}
     ignored_packets = "stray replies"  # LINK_STATISTICS' name for what the link set aside
 
     def __init__(self, spec: DriverSpec, props: PropertySet, outbox: Outbox) -> None:
         self.spec = spec
         self.props = props
+        self._last_sent: dict[str, tuple[State, dict[str, Any]]] = {}  # notify_thresholds' vectors, as last sent
         self.name = props.device
         self.outbox = outbox
         self.log = logging.getLogger(f"indi_astrojolo.{type(self).__module__.split('.')[-2]}")
@@ -163,7 +168,22 @@ class Device:
     def define(self, name: str, message: str | None = None) -> None:
         vector = self.props[name]
         self.props.defined[name] = None
+        self._note_sent(vector)
         self.send(vector.def_element(message))
+
+    def _note_sent(self, vector: Vector) -> None:
+        if vector.name in self.notify_thresholds:
+            self._last_sent[vector.name] = (vector.state, dict(vector.values()))
+
+    def _worth_sending(self, vector: Vector) -> bool:
+        """False for a vector with notify thresholds whose state and every member are as last sent (to within
+        them)."""
+        thresholds = self.notify_thresholds.get(vector.name)
+        last = self._last_sent.get(vector.name)
+        if thresholds is None or last is None or last[0] is not vector.state:
+            return True
+        values = vector.values()
+        return any(abs(values[member] - last[1][member]) > limit for member, limit in thresholds.items())
 
     def update(
         self,
@@ -179,6 +199,9 @@ class Device:
         if message and not message.startswith("["):
             message = f"[INFO] {message}"  # the level tag libindi's logger puts on every message
         if name in self.props.defined:
+            if message is None and only is None and not self._worth_sending(vector):
+                return
+            self._note_sent(vector)
             self.send(vector.set_element(message, only))
 
     def delete(self, name: str | None = None) -> None:

@@ -142,6 +142,11 @@ MOTION_REQUESTS: dict[str, Callable[[Update, NexStarDriver], bool]] = {
 class NexStarDriver(Device):
     focuser_names: tuple[str, ...] = ()  # the focuser's properties offered while connected (focuser.py)
     ignored_packets = "other packets"  # the AUX bus carries the other devices' traffic too
+    notify_thresholds = {  # 0.1″ (libindi's EQ_NOTIFY_THRESHOLD) and one encoder step
+        "EQUATORIAL_EOD_COORD": {"RA": 0.1 / 15 / 3600, "DEC": 0.1 / 3600},
+        "HORIZONTAL_COORD": {"AZ": 0.1 / 3600, "ALT": 0.1 / 3600},
+        "TELESCOPE_ENCODER_STEPS": {"AXIS_AZ": 0.5, "AXIS_ALT": 0.5},
+    }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -234,6 +234,8 @@ class NexStarGuiding(Part):
                     ending.count, ending.extra = ending.count - 1, ending.extra - extra
                     if ending.count <= 0:
                         del self.rate_pulses[axis]
+                    if self.running_rate(axis) is None:
+                        continue  # a goto or a stop has taken the axis over since: its rate is not ours to set
                     try:
                         await self.send_rate(axis, ending.base + (ending.extra if ending.count > 0 else 0.0))
                     except (Halted, LinkError):

@@ -66,7 +66,7 @@ GOTO_RETRIES = 4
 SLOW_SPEED_ESTIMATE = 0.5  # degrees per second of a slow goto (measured on the seed's mount)
 ACCELERATION_ESTIMATE = 4.0  # degrees per second² (an estimate; the check after each leg corrects a wrong one)
 TRACK_PERIOD = 1.0
-TRACK_RATE_DEADBAND = 0.02  # arcsec/s: a change smaller than this is left to the next one (0.02″ a second)
+TRACK_RATE_DEADBAND = 0.03  # arcsec/s: a change smaller than this is left to the next one (0.03″ a second)
 PREDICTION_STEP = 2.0  # seconds ahead at which the target's motion is sampled
 CORRECTION_TIME = 2.0  # seconds over which tracking takes a measured error out (rates.py's closed loop)
 MANUAL_LIMIT_MARGIN = 0.75  # seconds of motion before a limit at which a manual move is stopped
@@ -156,9 +156,11 @@ class MotionControl(Part):
         self.target_time = 0.0  # unix time the target's RA/Dec refer to (custom/solar/lunar drift from there)
         self.sent_rates: dict[int, tuple[int, bytes] | None] = {axis: None for axis in AXES}
         self.pulse_holds: dict[object, float] = {}  # guide pulses holding the tracking loop: until when (trio time)
-        # trio time of the last change to how the axes move (a rate sent, a guide pulse ended): a position read
-        # before it cannot be carried forward to now at the rates the tracking loop assumes
-        self.motion_changed_at = -math.inf
+        # Each axis's last two rate changes: (trio time, the rate before, arcsec/s as sent or None where unknown), to
+        # carry a position read before a change forward to now. A guide pulse's end (trio time) cannot be: the
+        # controllers ran the pulse themselves.
+        self.rate_changes: dict[int, list[tuple[float, float | None]]] = {axis: [] for axis in AXES}
+        self.pulse_ended_at = -math.inf
         self.task_scope: trio.CancelScope | None = None
         self.task_done = trio.Event()
         self.task_done.set()
@@ -323,9 +325,10 @@ class MotionControl(Part):
             payload = aux.encode_rate(arcsec_per_s)
         if self.sent_rates[axis] == payload:
             return
+        before = self.running_rate(axis)
         await self.driver.transact(axis, payload[0], payload[1])
         self.sent_rates[axis] = payload
-        self.motion_changed_at = trio.current_time()
+        self.rate_changes[axis] = [*self.rate_changes[axis][-1:], (trio.current_time(), before)]
 
     async def stop_axes(self) -> None:
         """Both axes at rest: no rate, no move (MOVE_POS 0 also clears a goto in progress)."""
@@ -767,7 +770,7 @@ class MotionControl(Part):
 
         def release() -> None:
             self.pulse_holds.pop(token, None)
-            self.motion_changed_at = trio.current_time()
+            self.pulse_ended_at = trio.current_time()
 
         return release
 
@@ -781,23 +784,37 @@ class MotionControl(Part):
     async def _axes_for_tracking(self, now: float) -> tuple[AxisAngles, float]:
         """The axes, and how long after `now` (unix) they were read: the poll's reading when it is younger than one
         and a half tracking periods (the position is then read once a second, not twice), carried forward to now at
-        the rates the axes run; else a reading of their own. A reading from before the target last changed (a new
-        track mode or rate, a sync) is not taken: the loop would extrapolate the new target's motion back to a moment
-        the mount was following the old one. Nor is one from before the last rate sent or guide pulse ended: the axes
-        have not moved at one rate since."""
+        the rates the axes ran meanwhile; else a reading of their own. A reading from before the target last changed
+        (a new track mode or rate, a sync) is not taken: the loop would extrapolate the new target's motion back to a
+        moment the mount was following the old one. Nor is one from before a guide pulse ended, or one the rates
+        since cannot carry forward (more than one change, or a rate not known)."""
         driver = self.driver
-        running = [self.running_rate(axis) for axis in AXES]
-        if driver.encoders is not None and not driver.position_stale and None not in running:
+        if driver.encoders is not None and not driver.position_stale:
             age = trio.current_time() - driver.encoders_time
-            fresh = age < 1.5 * TRACK_PERIOD and driver.encoders_time >= self.motion_changed_at
+            fresh = age < 1.5 * TRACK_PERIOD and driver.encoders_time >= self.pulse_ended_at
             if fresh and driver.now_unix() - age >= self.target_time:
-                geometry, southern = driver.geometry(), driver.southern()
-                read = driver.mount_axes(*driver.encoders)
-                rate1 = axis1_sign(geometry, southern) * (running[0] or 0.0) / 3600.0
-                rate2 = axis2_sign(geometry, southern) * (running[1] or 0.0) / 3600.0
-                return AxisAngles(read.axis1 + rate1 * age, read.axis2 + rate2 * age), driver.now_unix() - now
+                moved = [self._moved_since(axis, driver.encoders_time) for axis in AXES]
+                if None not in moved:
+                    geometry, southern = driver.geometry(), driver.southern()
+                    read = driver.mount_axes(*driver.encoders)
+                    axis1 = read.axis1 + axis1_sign(geometry, southern) * (moved[0] or 0.0) / 3600.0
+                    axis2 = read.axis2 + axis2_sign(geometry, southern) * (moved[1] or 0.0) / 3600.0
+                    return AxisAngles(axis1, axis2), driver.now_unix() - now
         encoders = await driver.read_encoders()
         return driver.mount_axes(*encoders), driver.now_unix() - now
+
+    def _moved_since(self, axis: int, read_at: float) -> float | None:
+        """Arcsec (signed as sent) the rates sent have turned `axis` since trio time `read_at`; None if unknown."""
+        now, running = trio.current_time(), self.running_rate(axis)
+        changes = [change for change in self.rate_changes[axis] if change[0] > read_at]
+        if running is None or len(changes) > 1:
+            return None
+        if not changes:
+            return running * (now - read_at)
+        changed_at, before = changes[0]
+        if before is None:
+            return None
+        return before * (changed_at - read_at) + running * (now - changed_at)
 
     async def _stop_tracking(self, reason: str) -> None:
         await self.stop_axes()

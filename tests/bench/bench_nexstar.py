@@ -11,6 +11,7 @@ import argparse
 import math
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -34,7 +35,7 @@ CASES = [(lat, alt, az) for lat in (50.0, -33.9) for alt in (20.0, 40.0, 60.0, 8
 
 
 async def goto_and_tracking(slews_only: bool = False) -> None:
-    landing, landing_tracked, tracking, packet_rates, slew_rates = [], [], [], [], []
+    landing, landing_tracked, tracking, packet_rates, slew_rates, messages = [], [], [], [], [], []
     worst = (0.0, "")
     for latitude, altitude, azimuth in CASES:
         async with trio.open_nursery() as nursery:
@@ -54,15 +55,18 @@ async def goto_and_tracking(slews_only: bool = False) -> None:
             if slews_only:
                 nursery.cancel_scope.cancel()
                 continue
+            driver.outbox.take()
             await goto_and_track(driver, ra, dec)
             landing_tracked.append(pointing_error_arcsec(driver, ra, dec))
             await trio.sleep(20)
             assert driver.simulator is not None
             received = len(driver.simulator.received)
             errors = []
-            for _ in range(60):
+            for minute_tenth in range(60):
                 await trio.sleep(10)
                 errors.append(pointing_error_arcsec(driver, ra, dec))
+                if minute_tenth == 9:  # 120 s after tracking began: the INDI messages of one goto and its tracking
+                    messages.append(indi_messages(driver.outbox.take()))
             packet_rates.append((len(driver.simulator.received) - received) / 600.0)
             rms = math.sqrt(statistics.fmean(e * e for e in errors))
             tracking.append(rms)
@@ -81,8 +85,15 @@ async def goto_and_tracking(slews_only: bool = False) -> None:
           f"median RMS {statistics.median(tracking):.3f}\", worst RMS {worst[0]:.3f}\" at {worst[1]} (target ≤ 1\" RMS)")  # fmt: skip
     print(f"AUX packets per second while slewing (the SLEW gotos, request to done): median "
           f"{statistics.median(slew_rates):.2f}, most {max(slew_rates):.2f} (goal ≤ 6; indi_celestron_aux 3.35)")  # fmt: skip
+    print(f"INDI messages in one goto and 120 s of tracking (the TRACK gotos): median {statistics.median(messages):.0f}, "
+          f"most {max(messages)} (goal: no more than indi_celestron_aux's 317)")  # fmt: skip
     print(f"AUX packets per second while tracking, the same runs: median {statistics.median(packet_rates):.2f}, "
           f"most {max(packet_rates):.2f} (goal ≤ 3; indi_celestron_aux 3.03)")  # fmt: skip
+
+
+def indi_messages(said: bytes) -> int:
+    """The INDI messages (property definitions, updates, deletions and messages) in a driver's output."""
+    return len(re.findall(rb"<(?:set|def)[A-Za-z]+Vector |<delProperty |<message ", said))
 
 
 def astrometry_agreement(samples: int) -> None:

@@ -8,7 +8,7 @@ import math
 import pytest
 import trio
 
-from mount_sim import goto_and_track, pointing_error_arcsec, start_mount, target_for_altitude
+from mount_sim import goto_and_track, pointing_error_arcsec, request, start_mount, target_for_altitude
 
 
 @pytest.fixture(autouse=True)
@@ -105,4 +105,33 @@ async def test_a_goto_asks_slew_done_only_near_the_end_and_reads_the_axes_at_1_5
         )
         assert shown >= seconds - 2
         assert pointing_error_arcsec(driver, ra, dec) < 60
+        nursery.cancel_scope.cancel()
+
+
+async def test_coordinates_are_sent_when_they_move_by_more_than_a_tenth_of_an_arcsecond_or_change_state(
+    autojump_clock,
+) -> None:
+    """As libindi's Telescope sends EQUATORIAL_EOD_COORD: a poll that finds the same place (to 0.1″, one encoder step)
+    in the same state sends nothing. Tracking a star holds RA/Dec; at rest, the altitude and azimuth hold."""
+    async with trio.open_nursery() as nursery:
+        driver = await start_mount(nursery, latitude=50.0, longitude=20.0)
+        ra, dec = target_for_altitude(driver, 40.0, 200.0)
+        await goto_and_track(driver, ra, dec)
+        await trio.sleep(20)  # the loop has taken out what the goto left
+        driver.outbox.take()
+        await trio.sleep(60)
+        said = driver.outbox.take()
+        # RA/Dec hold to well within 0.1″ while tracking; the altitude and azimuth move every second
+        assert said.count(b'name="EQUATORIAL_EOD_COORD"') <= 3
+        assert said.count(b'name="HORIZONTAL_COORD"') >= 55
+        await driver.handle_request(request("Switch", "TELESCOPE_TRACK_STATE", TRACK_OFF=True))
+        said = driver.outbox.take()
+        assert b'name="EQUATORIAL_EOD_COORD" state="Idle"' in said  # a new state goes out at once
+        await trio.sleep(5)
+        driver.outbox.take()
+        await trio.sleep(30)
+        said = driver.outbox.take()
+        # at rest: the axes and the horizontal place hold; RA moves with the sky (15″ a second)
+        assert said.count(b'name="HORIZONTAL_COORD"') == 0 and said.count(b'name="TELESCOPE_ENCODER_STEPS"') == 0
+        assert said.count(b'name="EQUATORIAL_EOD_COORD"') >= 28
         nursery.cancel_scope.cancel()
