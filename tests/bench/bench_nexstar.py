@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
@@ -132,33 +134,40 @@ def astrometry_agreement(samples: int) -> None:
           f"worst {worst:.6f}\" (target ≤ 0.05\")")  # fmt: skip
 
 
-def cpu_and_memory(minutes: float) -> None:
-    with Emulator("indi_astrojolo.nexstar.emulator") as emulator, tempfile.TemporaryDirectory() as temp:
+@contextmanager
+def mount_under_indiserver(*emulator_args: str) -> Iterator[tuple[IndiServer, IndiClient, str]]:
+    """The driver under a real indiserver, its port set to a fresh emulator's, not yet connected."""
+    with Emulator("indi_astrojolo.nexstar.emulator", *emulator_args) as emulator, tempfile.TemporaryDirectory() as temp:
         with IndiServer(["indi_nexstar_aux"], Path(temp)) as server, IndiClient(port=server.port) as client:
             device = "NexStar AUX"
             client.get_properties()
             client.wait_prop(device, "DEVICE_PORT")
             client.set_text(device, "DEVICE_PORT", {"PORT": emulator.address})
             client.wait_state(device, "DEVICE_PORT", "Ok")
-            client.set_switch(device, "CONNECTION", ["CONNECT"], ["DISCONNECT"])
-            client.wait(lambda: client.prop(device, "MOUNT_INFO"), 30, "connection")
-            client.set_switch(device, "TELESCOPE_TRACK_STATE", ["TRACK_ON"], ["TRACK_OFF"])
-            client.wait_state(device, "TELESCOPE_TRACK_STATE", "Busy")
-            pid = server.driver_pids()[0]
+            yield server, client, device
 
-            def cpu() -> float:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-            start_cpu, start = cpu(), time.monotonic()
-            while time.monotonic() - start < minutes * 60:
-                client.pump(1.0)
-            used = cpu() - start_cpu
-            wall = time.monotonic() - start
-            status = Path(f"/proc/{pid}/status").read_text()
-            peak = int(status.split("VmHWM:")[1].split()[0])
-            print(f"CPU while tracking (1 s updates) for {wall / 60:.1f} min: {100 * used / wall:.2f} % of one core "
-                  f"(target ≤ 0.5 %); peak memory {peak / 1024:.1f} MiB (target ≤ 40 MiB)")  # fmt: skip
+def cpu_and_memory(minutes: float) -> None:
+    with mount_under_indiserver() as (server, client, device):
+        client.set_switch(device, "CONNECTION", ["CONNECT"], ["DISCONNECT"])
+        client.wait(lambda: client.prop(device, "MOUNT_INFO"), 30, "connection")
+        client.set_switch(device, "TELESCOPE_TRACK_STATE", ["TRACK_ON"], ["TRACK_OFF"])
+        client.wait_state(device, "TELESCOPE_TRACK_STATE", "Busy")
+        pid = server.driver_pids()[0]
+
+        def cpu() -> float:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        start_cpu, start = cpu(), time.monotonic()
+        while time.monotonic() - start < minutes * 60:
+            client.pump(1.0)
+        used = cpu() - start_cpu
+        wall = time.monotonic() - start
+        status = Path(f"/proc/{pid}/status").read_text()
+        peak = int(status.split("VmHWM:")[1].split()[0])
+        print(f"CPU while tracking (1 s updates) for {wall / 60:.1f} min: {100 * used / wall:.2f} % of one core "
+              f"(target ≤ 0.5 %); peak memory {peak / 1024:.1f} MiB (target ≤ 40 MiB)")  # fmt: skip
     floor = libraries_floor_kib()
     print(f"  of which the required libraries (trio, lxml, pyerfa with numpy) imported into a bare interpreter: "
           f"{floor / 1024:.1f} MiB; the driver's own share: {(peak - floor) / 1024:.1f} MiB")  # fmt: skip
@@ -167,21 +176,15 @@ def cpu_and_memory(minutes: float) -> None:
 def connect_times(samples: int, *accessories: str) -> list[float]:
     """Seconds from the client's CONNECT to CONNECTION Ok, as the client sees them, over `samples` connections."""
     times = []
-    with Emulator("indi_astrojolo.nexstar.emulator", *accessories) as emulator, tempfile.TemporaryDirectory() as temp:
-        with IndiServer(["indi_nexstar_aux"], Path(temp)) as server, IndiClient(port=server.port) as client:
-            device = "NexStar AUX"
-            client.get_properties()
-            client.wait_prop(device, "DEVICE_PORT")
-            client.set_text(device, "DEVICE_PORT", {"PORT": emulator.address})
-            client.wait_state(device, "DEVICE_PORT", "Ok")
-            for _ in range(samples):
-                start = time.monotonic()
-                client.set_switch(device, "CONNECTION", ["CONNECT"], ["DISCONNECT"])
-                client.wait_state(device, "CONNECTION", "Ok", timeout=30)
-                times.append(time.monotonic() - start)
-                client.wait_state(device, "MOUNT_INFO", "Ok", timeout=30)  # the scan after Ok is over
-                client.set_switch(device, "CONNECTION", ["DISCONNECT"], ["CONNECT"])
-                client.wait_state(device, "CONNECTION", "Idle", timeout=30)
+    with mount_under_indiserver(*accessories) as (_, client, device):
+        for _ in range(samples):
+            start = time.monotonic()
+            client.set_switch(device, "CONNECTION", ["CONNECT"], ["DISCONNECT"])
+            client.wait_state(device, "CONNECTION", "Ok", timeout=30)
+            times.append(time.monotonic() - start)
+            client.wait_state(device, "MOUNT_INFO", "Ok", timeout=30)  # the scan after Ok is over
+            client.set_switch(device, "CONNECTION", ["DISCONNECT"], ["CONNECT"])
+            client.wait_state(device, "CONNECTION", "Idle", timeout=30)
     return times
 
 
