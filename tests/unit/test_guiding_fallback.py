@@ -1,7 +1,7 @@
 """Guide pulses against controllers without a usable MC_AUX_GUIDE (issue 14 item 2), on trio's fake clock against the
 emulator: a controller that never answers 0x26 gets its pulses as changes of the tracking rates for their duration,
-remembered for the session, the pulse's motion done when the pulse ends; every pulse ends Idle with both members of the vector at zero, so a client resending the whole vector guides the way
-it asked."""
+remembered for the session, the pulse's motion done when the pulse ends; every pulse ends Idle with both members of
+the vector at zero, so a client resending the whole vector guides the way it asked."""
 
 from __future__ import annotations
 
