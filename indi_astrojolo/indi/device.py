@@ -91,6 +91,9 @@ class Device:
         )
         self._dispatch: dict[str, Handler] | None = None  # built by wire() once the subclass has built its parts
         self.connected = False
+        # While connecting, what the device says of its properties waits here (property name, serialised), so that
+        # CONNECTION's Ok goes out before the definitions, as libindi sends them (see _became_connected).
+        self._held: list[tuple[str | None, bytes]] | None = None
         self._poll_wakeup = trio.Event()
         # A request failed on the link: what the device holds may not be what is shown, so it is read again
         # (on_recovered) after the next poll that succeeds, even if no poll failed.
@@ -163,7 +166,10 @@ class Device:
     # --- output ----------------------------------------------------------------------------------------------
 
     def send(self, element: etree._Element) -> None:
-        self.outbox.send(serialize(element))
+        if self._held is not None:
+            self._held.append((element.get("name"), serialize(element)))
+        else:
+            self.outbox.send(serialize(element))
 
     def define(self, name: str, message: str | None = None) -> None:
         vector = self.props[name]
@@ -220,7 +226,7 @@ class Device:
             "message",
             {"device": self.name, "timestamp": timestamp_now(), "message": sanitize_text(f"[{level}] {text}")[:1000]},
         )
-        self.send(element)
+        self.outbox.send(serialize(element))  # never held: what is said while connecting is said at once
 
     def accept(self, update: Update, state: State = State.OK, message: str | None = None) -> None:
         """Apply a validated request and report the vector with the given state."""
@@ -529,16 +535,38 @@ class Device:
     async def _became_connected(self) -> None:
         """Define the connected properties, apply the saved config and start polling. CONNECTION says Ok only
         when all of it succeeded: a failure on the way is undone by _connection_lifetime and reported by
-        _on_connection."""
+        _on_connection.
+
+        What is said of the properties meanwhile is held and sent after CONNECTION's Ok, in libindi's order (Ok,
+        then the definitions): KStars marks a device ready 250 ms after the last definition it sees once the
+        device is connected, and Ekos takes up a mount or focuser only then. Definitions sent before the Ok can
+        leave Ekos's Mount module without its mount (park status Unknown for good). On a failure the connected
+        properties' definitions and updates are dropped (no client ever saw them), the rest is sent."""
         self.connected = True
-        for name in self.connected_property_names():
-            self.define(name)
-        await self.load_config(initial=True)
-        await self.on_connected()
-        self.spawn_connected(self._poll_loop, "polling")
+        names = self.connected_property_names()
+        self._held = []
+        succeeded = False
+        try:
+            for name in names:
+                self.define(name)
+            await self.load_config(initial=True)
+            await self.on_connected()
+            self.spawn_connected(self._poll_loop, "polling")
+            succeeded = True
+        finally:
+            held, self._held = self._held, None
+            if not succeeded:
+                for name in names:
+                    self.props.defined.pop(name, None)
+                for held_name, data in held:
+                    if held_name not in names:
+                        self.outbox.send(data)
         connection = self.props.switch("CONNECTION")
         connection.select("CONNECT")
         self.update("CONNECTION", State.OK)
+        for _, data in held:
+            self.outbox.send(data)
+        self.message(f"{self.name} is connected")  # after every definition: a client waiting for it has them all
 
     def _became_disconnected(self, *, announce: bool = True) -> None:
         was_connected = self.connected and announce

@@ -128,10 +128,22 @@ def high_target(hour_angle: float, dec: float) -> tuple[float, float]:
     return (local_sidereal_hours() - hour_angle) % 24.0, dec
 
 
-def ensure_unparked(kstars: KStarsSession) -> None:
-    if kstars.park_status() != "Unparked":
-        assert kstars.call(MOUNT, "unpark") == "true"
+def ensure_unparked(rig: Rig) -> None:
+    kstars = rig.kstars
+    before = kstars.park_status()
+    if before == "Unparked":
+        return
+    assert kstars.call(MOUNT, "unpark") == "true"
+    try:
         wait_for(lambda: kstars.park_status() == "Unparked", 60, "the mount to unpark")
+    except TimeoutError as error:
+        park = {name: kstars.switch(NEXSTAR, "TELESCOPE_PARK", name) for name in ("PARK", "UNPARK")}
+        mount_lines = [line for line in rig.server.log().splitlines() if "nexstar" in line.lower()]
+        raise AssertionError(
+            f"{error}: Ekos's park status was {before}, is {kstars.park_status()}; the driver's TELESCOPE_PARK as "
+            f"Ekos holds it: {kstars.state(NEXSTAR, 'TELESCOPE_PARK')} {park}\nEkos log:\n{kstars.ekos_log()[-3000:]}"
+            f"\nThe server's log of the mount:\n" + "\n".join(mount_lines[-40:]) + f"\nKStars log:\n{kstars.log_tail(40)}"
+        ) from None
 
 
 def goto(kstars: KStarsSession, ra: float, dec: float, timeout: float = 120.0) -> None:
@@ -169,6 +181,9 @@ def check_ekos_connects_the_profile_and_finds_the_weather_part_by_itself(rig: Ri
     assert "Unable to" not in kstars.ekos_log()
     # The AstroLink is listed once, as Focuser: Ekos uses it as focuser and finds its weather interface itself.
     assert kstars.prop(FOCUS, "org.kde.kstars.Ekos.Focus", "focuser") == ASTROLINK
+    # Ekos's Mount module has taken up the mount: it knows the park state (Unknown for good if the mount's
+    # definitions came before its CONNECTION Ok and Ekos connected it late; see tests/unit/test_connect_order.py).
+    wait_for(lambda: kstars.park_status() == "Unparked", 30, "Ekos's Mount module to show the mount unparked")
     weather = wait_for(lambda: kstars.weather_object(ASTROLINK), 30, "Ekos's weather device for the AstroLink")
     assert kstars.prop(weather, "org.kde.kstars.INDI.Weather", "connected") == "true"
     refresh_weather(rig)  # Ekos shows readings once the driver publishes them (every 60 s, or when asked)
@@ -202,7 +217,7 @@ def check_ekos_sends_the_site_and_time_on_connect(rig: Rig) -> None:
 
 def check_goto_then_tracking_off_and_on(rig: Rig) -> None:
     kstars = rig.kstars
-    ensure_unparked(kstars)
+    ensure_unparked(rig)
     ra, dec = high_target(hour_angle=1.0, dec=45.0)
     goto(kstars, ra, dec)
     wait_for(lambda: kstars.switch(NEXSTAR, "TELESCOPE_TRACK_STATE", "TRACK_ON") == "On", 30, "tracking on")
@@ -240,7 +255,7 @@ def set_simulated_goto_speed(rig: Rig, degrees_per_s: float) -> None:
 
 def check_abort_stops_a_slew(rig: Rig) -> None:
     kstars = rig.kstars
-    ensure_unparked(kstars)
+    ensure_unparked(rig)
     goto(kstars, *high_target(hour_angle=1.0, dec=45.0))
     far_ra, far_dec = high_target(hour_angle=-3.0, dec=10.0)  # about 60° away
     # A slow slew (about 30 s) that Ekos cannot finish between two looks at its status, however loaded the machine.
@@ -259,7 +274,7 @@ def check_abort_stops_a_slew(rig: Rig) -> None:
 
 def check_park_and_unpark(rig: Rig) -> None:
     kstars = rig.kstars
-    ensure_unparked(kstars)
+    ensure_unparked(rig)
     assert kstars.prop(MOUNT, "org.kde.kstars.Ekos.Mount", "canPark") == "true"
     assert kstars.call(MOUNT, "park") == "true"
     wait_for(
@@ -340,7 +355,7 @@ def sync_here(kstars: KStarsSession) -> None:
 def check_the_drivers_clear_model_works_through_ekos(rig: Rig) -> None:
     """What exists today: the driver's own POINTING_CLEAR, pressed through Ekos's INDI interface."""
     kstars = rig.kstars
-    ensure_unparked(kstars)
+    ensure_unparked(rig)
     goto(kstars, *high_target(hour_angle=0.5, dec=30.0))
     sync_here(kstars)
     kstars.press(NEXSTAR, "POINTING_CLEAR", "CLEAR")
@@ -354,7 +369,7 @@ def check_ekos_clear_model_clears_the_drivers_model(rig: Rig) -> None:
     before connecting (KStars looks for them once, when it first sees the mount), and clears it as POINTING_CLEAR
     does: the model, ALIGNMENT_POINTSET_SIZE and the pointing file, with the mount left tracking where it was."""
     kstars = rig.kstars
-    ensure_unparked(kstars)
+    ensure_unparked(rig)
     goto(kstars, *high_target(hour_angle=0.5, dec=30.0))
     sync_here(kstars)
     pointing_file = rig.server.home / ".indi" / f"{NEXSTAR}_pointing.json"
@@ -381,9 +396,17 @@ def check_disconnect_and_reconnect(rig: Rig) -> None:
     wait_for(
         lambda: all(kstars.switch(d, "CONNECTION", "DISCONNECT") == "On" for d in devices), 60, "Ekos to disconnect"
     )
+    # Ekos takes the reconnected devices up again, as it does the CCD Simulator: "… is online" in its log anew.
+    online = (f"{NEXSTAR} is online.", f"{ASTROLINK} focuser is online.")
+    seen_before = {line: kstars.ekos_log().count(line) for line in online}
     reconnected_utc = time.time()
     kstars.call(EKOS, "connectDevices")
     wait_ekos_connected(kstars, "disconnectDevices and connectDevices")
+    wait_for(
+        lambda: all(kstars.ekos_log().count(line) > seen_before[line] for line in online),
+        30,
+        f"Ekos to take up the mount and the focuser again ({' and '.join(online)})",
+    )
     # On the new connect Ekos sends the time (and the site) again.
     wait_for(lambda: mount_utc(kstars) >= reconnected_utc - 2, 30, "Ekos to send the time again")
     assert kstars.number(NEXSTAR, "GEOGRAPHIC_COORD", "LAT") == pytest.approx(LATITUDE, abs=1e-3)

@@ -462,6 +462,11 @@ class Client:
         self.client.sendNewText(self._request(device, name, "Text", values))
 
     def connect_device(self, device: str, timeout: float = 15.0) -> None:
+        """Connect and wait until the device's connected properties are all here: they follow CONNECTION's Ok, as
+        libindi sends them, and the driver's "<device> is connected" follows them."""
+        start = len(self.messages)
+        before = self.get(device, "CONNECTION")
+        already = before is not None and before.state == "Ok" and before.values.get("CONNECT")
         self.set_switch(device, "CONNECTION", ["CONNECT"])
 
         def connected() -> bool:
@@ -474,3 +479,5 @@ class Client:
         if self.properties[(device, "CONNECTION")].state == "Alert":
             reason = self.wait_message(device, "Connection failed", timeout=2)
             raise AssertionError(reason)
+        if not already:
+            self.wait_message(device, f"{device} is connected", timeout=timeout, start=start)
