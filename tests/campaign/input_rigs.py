@@ -363,7 +363,10 @@ class AstroLinkRig(Rig):
 
     def device_changes(self, before: dict[str, str], after: dict[str, str]) -> list[str]:
         changes = super().device_changes(before, after)
-        if before["protection"] != after["protection"]:  # a protection trip switches the outputs off by itself
+        # A protection trip switches the outputs off by itself (no command: device_writes sees none). The fields are
+        # read one after another while the driver polls, so a trip can land between reading the outputs and
+        # reading the flag: the flag set afterwards is enough to explain outputs gone off.
+        if before["protection"] != after["protection"] or after["protection"] != "VALUE None":
             changes = [c for c in changes if not c.startswith(("outputs:", "pwm_setting:", "protection:"))]
         return changes
 
