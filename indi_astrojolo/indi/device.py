@@ -604,7 +604,7 @@ class Device:
                 self.log.error("%s stopped: %s", what, "".join(traceback.format_exception(exc))[-900:])
                 self.message(f"{what} stopped after an internal error: {describe(exc)}", "ERROR")
 
-        self.connection_nursery.start_soon(guarded)
+        self.connection_nursery.start_soon(guarded, name=what)  # named: a trace or profile says which task
 
     def busy(self) -> bool:
         """True while something moves: the device is then polled at least every FAST_POLL_PERIOD seconds."""

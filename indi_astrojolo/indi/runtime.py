@@ -138,7 +138,7 @@ class Runtime:
         self.release_heap = release_heap
         self.requests = RequestQueue()
         self._output_ready = trio.Event()
-        self._output_written = trio.Event()  # set after each write to stdout
+        self._output_written = trio.Event()  # set after a write to stdout while getProperties wait to be answered
         # getProperties put aside while stdout lags, one per (device, name), in arrival order
         self._unanswered: dict[tuple[str | None, str | None], GetProperties] = {}
         self.get_properties_put_aside = 0  # how many getProperties waited for stdout to catch up
@@ -290,7 +290,8 @@ class Runtime:
                     self._output_written.set()
                     return
                 outbox.written()
-                self._output_written.set()
+                if self._unanswered:  # only then is anyone waiting (no wake-up for every write)
+                    self._output_written.set()
             if outbox.caught_up() > HEAP_RELEASE_BACKLOG:
                 self.release_heap()
 

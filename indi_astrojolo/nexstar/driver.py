@@ -389,8 +389,10 @@ class NexStarDriver(Device):
         horizontal = astro.apparent_to_horizontal(ra_hours, dec_degrees, when, self.site(), self.weather())
         return AxisAngles(horizontal.azimuth, horizontal.altitude)
 
-    def ideal_axes_to_sky(self, ideal: AxisAngles, offset_s: float = 0.0) -> tuple[float, float]:
-        when = self.instant(offset_s)
+    def ideal_axes_to_sky(
+        self, ideal: AxisAngles, offset_s: float = 0.0, when: astro.Instant | None = None
+    ) -> tuple[float, float]:
+        when = when if when is not None else self.instant(offset_s)
         if self.geometry() is Geometry.EQ_WEDGE:
             return astro.hour_angle_to_apparent(
                 wrap180(ideal.axis1) / 15.0, ideal.axis2, when, self.site(), self.weather()
@@ -725,13 +727,18 @@ class NexStarDriver(Device):
         ideal = self.pointing_now()
         if ideal is None:
             return
-        ra, dec = self.ideal_axes_to_sky(ideal)
+        when = self.instant()
+        ra, dec = self.ideal_axes_to_sky(ideal, when=when)
         coords = self.props.number("EQUATORIAL_EOD_COORD")
         coords.apply({"RA": ra, "DEC": dec})
         self.update(coords.name, self.motion.coordinate_state())
-        horizontal = astro.apparent_to_horizontal(ra, dec, self.instant(), self.site(), self.weather())
+        if self.geometry() is Geometry.ALTAZ:  # the ideal axes are the observed place (to_sky keeps ALT in ±90°)
+            azimuth, altitude = wrap360(ideal.axis1), ideal.axis2
+        else:
+            horizontal = astro.apparent_to_horizontal(ra, dec, when, self.site(), self.weather())
+            azimuth, altitude = horizontal.azimuth, horizontal.altitude
         horizon = self.props.number("HORIZONTAL_COORD")
-        horizon.apply({"AZ": horizontal.azimuth, "ALT": horizontal.altitude})
+        horizon.apply({"AZ": azimuth, "ALT": altitude})
         self.update(horizon.name, self.motion.coordinate_state())
 
     def poll_failed(self, error: Exception) -> None:

@@ -208,9 +208,13 @@ def main() -> None:
     parser.add_argument("--connect-samples", type=int, default=7)
     parser.add_argument("--only-connect", action="store_true", help="print the connection figures alone")
     parser.add_argument("--only-slews", action="store_true", help="print the SLEW gotos' figures alone")
+    parser.add_argument("--only-cpu", action="store_true", help="print the CPU and memory figures alone")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
         os.environ["HOME"] = home
+        if args.only_cpu:
+            cpu_and_memory(args.cpu_minutes)
+            return
         if args.only_slews:
             trio.run(goto_and_tracking, True, clock=trio.testing.MockClock(autojump_threshold=0))
             return

@@ -533,3 +533,16 @@ a.local_apparent_sidereal_time(when, site)
 """
     result = subprocess.run([sys.executable, "-W", "error", "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_interpolated_equation_of_the_origins_stays_within_a_microarcsecond_of_erfa() -> None:
+    """Interpolated between values 10 minutes apart (eraEo06a is most of a conversion's cost): 2,000 random instants
+    over 20 years, each within 1 µas of ERFA's own value, and the same instant always gives the same value."""
+    rng = np.random.default_rng(7)
+    worst = 0.0
+    for tt in 2461000.5 + rng.uniform(-3650.0, 3650.0, 2000):
+        whole = math.floor(tt)
+        ours = astrometry.equation_of_origins(whole, tt - whole)
+        worst = max(worst, abs(ours - float(erfa.eo06a(whole, tt - whole))))
+        assert astrometry.equation_of_origins(whole, tt - whole) == ours
+    assert math.degrees(worst) * 3600e6 < 1.0

@@ -10,6 +10,8 @@ import trio
 
 from mount_sim import goto_and_track, pointing_error_arcsec, request, start_mount, target_for_altitude
 
+from indi_astrojolo.nexstar import astrometry as astro
+
 
 @pytest.fixture(autouse=True)
 def _home(tmp_path, monkeypatch) -> None:
@@ -134,4 +136,25 @@ async def test_coordinates_are_sent_when_they_move_by_more_than_a_tenth_of_an_ar
         # at rest: the axes and the horizontal place hold; RA moves with the sky (15″ a second)
         assert said.count(b'name="HORIZONTAL_COORD"') == 0 and said.count(b'name="TELESCOPE_ENCODER_STEPS"') == 0
         assert said.count(b'name="EQUATORIAL_EOD_COORD"') >= 28
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("geometry, altitude", [("ALTAZ", 35.0), ("ALTAZ", 88.0), ("EQ_WEDGE", 50.0)])
+async def test_the_horizontal_coordinates_shown_are_the_shown_ra_dec_converted(autojump_clock, geometry, altitude):
+    """An alt-az mount shows HORIZONTAL_COORD straight from its axes (no second conversion); a wedge converts the
+    RA/Dec it shows. Either way the pair agrees with converting the shown RA/Dec at the same moment."""
+    async with trio.open_nursery() as nursery:
+        driver = await start_mount(nursery, latitude=50.0, longitude=19.9, geometry=geometry)
+        await goto_and_track(driver, *target_for_altitude(driver, altitude, 150.0))
+        await trio.sleep(3.0)
+        driver.show_position()
+        shown = driver.props.number("EQUATORIAL_EOD_COORD")
+        horizontal = driver.props.number("HORIZONTAL_COORD")
+        expected = astro.apparent_to_horizontal(
+            shown["RA"].value, shown["DEC"].value, driver.instant(), driver.site(), driver.weather()
+        )
+        assert -90.0 <= horizontal["ALT"].value <= 90.0 and 0.0 <= horizontal["AZ"].value <= 360.0
+        assert horizontal["ALT"].value == pytest.approx(expected.altitude, abs=1e-5)
+        azimuth_error = (horizontal["AZ"].value - expected.azimuth + 180.0) % 360.0 - 180.0
+        assert azimuth_error * math.cos(math.radians(expected.altitude)) == pytest.approx(0.0, abs=1e-5)
         nursery.cancel_scope.cancel()
