@@ -138,11 +138,11 @@ def ensure_unparked(rig: Rig) -> None:
         wait_for(lambda: kstars.park_status() == "Unparked", 60, "the mount to unpark")
     except TimeoutError as error:
         park = {name: kstars.switch(NEXSTAR, "TELESCOPE_PARK", name) for name in ("PARK", "UNPARK")}
-        mount_lines = [line for line in rig.server.log().splitlines() if "nexstar" in line.lower()]
+        mount_lines = "\n".join([line for line in rig.server.log().splitlines() if "nexstar" in line.lower()][-40:])
         raise AssertionError(
             f"{error}: Ekos's park status was {before}, is {kstars.park_status()}; the driver's TELESCOPE_PARK as "
             f"Ekos holds it: {kstars.state(NEXSTAR, 'TELESCOPE_PARK')} {park}\nEkos log:\n{kstars.ekos_log()[-3000:]}"
-            f"\nThe server's log of the mount:\n" + "\n".join(mount_lines[-40:]) + f"\nKStars log:\n{kstars.log_tail(40)}"
+            f"\nThe server's log of the mount:\n{mount_lines}\nKStars log:\n{kstars.log_tail(40)}"
         ) from None
 
 
