@@ -9,7 +9,6 @@ device reading no older than `staleness` seconds.
 
 from __future__ import annotations
 
-import ast
 import bisect
 import math
 import sys
@@ -23,7 +22,7 @@ for extra in (CAMPAIGN.parent / "support", CAMPAIGN.parents[1]):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-from harness import Client, Emulator, IndiServer, Snapshot, wait_until  # noqa: E402
+from harness import Client, Emulator, IndiServer, Snapshot, literal, wait_until  # noqa: E402
 
 from indi_astrojolo.nexstar import astrometry as astro  # noqa: E402
 from indi_astrojolo.nexstar import aux  # noqa: E402
@@ -134,7 +133,7 @@ class Rig:
 
     def call(self, method: str, *args: object) -> Any:
         answer = self.control(" ".join(["call", method, *map(str, args)]))
-        return ast.literal_eval(answer.removeprefix("VALUE "))
+        return literal(answer.removeprefix("VALUE "))
 
     def get(self, attribute: str) -> Any:
         assert self.emulator is not None

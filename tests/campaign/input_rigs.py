@@ -7,7 +7,6 @@ Used by client_fuzz.py and limits.py (and through them by tests/integration/test
 
 from __future__ import annotations
 
-import ast
 import base64
 import datetime
 import os
@@ -21,7 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-from harness import Emulator, IndiServer, wait_until  # noqa: E402
+from harness import Emulator, IndiServer, literal, wait_until  # noqa: E402
 
 from indi_astrojolo.client import IndiClient  # noqa: E402
 from indi_astrojolo.indi.xmlstream import OtherMessage  # noqa: E402
@@ -418,7 +417,7 @@ class NexStarRig(Rig):
     def device_writes(self) -> list[str]:
         assert self.emulator is not None
         summary = self.emulator.control("call received_summary")
-        lines = ast.literal_eval(summary.removeprefix("VALUE ")).splitlines()
+        lines = literal(summary.removeprefix("VALUE ")).splitlines()
         motors = (f"{AZM:02x}", f"{ALT:02x}")
         return [line for line in lines if line.split()[0] not in NEXSTAR_QUERIES and line.split()[1] in motors]
 

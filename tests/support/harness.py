@@ -6,6 +6,7 @@ HOME (so config files never touch the user's), and stops its drivers when it sto
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -22,6 +23,17 @@ from typing import Any, Callable
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 OUR_DRIVERS = ("indi_astrolink4_usb", "indi_nexstar_aux")
+
+
+_LITERAL_LOCK = threading.Lock()
+
+
+def literal(text: str) -> Any:
+    """ast.literal_eval, one thread at a time. CPython 3.11's AST builder keeps its recursion depth in shared state
+    (python/cpython issue 106905): threads parsing at once can fail with "SystemError: AST constructor recursion
+    depth mismatch", as the soak test did on 3.11.7 (its rigs ask their emulators from several threads)."""
+    with _LITERAL_LOCK:
+        return ast.literal_eval(text)
 
 
 def executable(name: str) -> str:
@@ -204,10 +216,8 @@ class Emulator:
         return answer
 
     def get(self, attribute: str) -> Any:
-        import ast
-
         answer = self.control(f"get {attribute}")
-        return ast.literal_eval(answer.removeprefix("VALUE "))
+        return literal(answer.removeprefix("VALUE "))
 
     def log(self) -> str:
         try:

@@ -3,12 +3,11 @@ pyindi-client, with helpers to steer the mount and to read the emulator's true a
 
 from __future__ import annotations
 
-import ast
 import time
 from pathlib import Path
 from typing import Callable
 
-from harness import Emulator
+from harness import Emulator, literal
 
 DEVICE = "NexStar AUX"
 EMULATOR = "indi_astrojolo.nexstar.emulator"
@@ -54,7 +53,7 @@ class Mount:
         readings are exact however late the control channel answers."""
         before = time.time()
         answer = self.emulator.control("call true_axes").removeprefix("VALUE ")
-        clock, azm, alt = ast.literal_eval(answer)
+        clock, azm, alt = literal(answer)
         if self.clock_to_unix is None:
             self.clock_to_unix = (before + time.time()) / 2 - clock
         return azm, alt, clock + self.clock_to_unix
@@ -88,7 +87,7 @@ class Mount:
     def received_since(self, mark: int = 0) -> list[str]:
         """The packets the emulated bus received, one "COMMAND dst data" line each, from a mark on."""
         answer = self.emulator.control("call received_summary").removeprefix("VALUE ")
-        return ast.literal_eval(answer).splitlines()[mark:]
+        return literal(answer).splitlines()[mark:]
 
     def fresh(self, name: str, timeout: float = 10.0):
         """The next update of a property (so a value read reflects the mount after this moment)."""
